@@ -1,0 +1,254 @@
+-- Rendering: the sessions buffer, session details and sync status lines.
+local state = require('kodama.state')
+
+local M = {}
+
+local LIST_NAME = 'kodama://sessions'
+
+local function str(v)
+  if v == nil or v == vim.NIL then
+    return '-'
+  end
+  return tostring(v)
+end
+
+-- Seconds since the epoch for an RFC 3339 UTC timestamp ("2026-11-27T10:00:00Z").
+local function epoch(ts)
+  if type(ts) ~= 'string' then
+    return nil
+  end
+  local y, mo, d, h, mi, s = ts:match('^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)')
+  if not y then
+    return nil
+  end
+  local t = os.time({ year = y, month = mo, day = d, hour = h, min = mi, sec = s, isdst = false })
+  -- os.time() reads the table as local time; shift it back to UTC.
+  local now = os.time()
+  local utc_offset = os.difftime(now, os.time(os.date('!*t', now) --[[@as osdateparam]]))
+  return t + utc_offset
+end
+
+function M.age(ts)
+  local t = epoch(ts)
+  if not t then
+    return '-'
+  end
+  local secs = math.max(0, os.time() - t)
+  if secs < 120 then
+    return secs .. 's'
+  elseif secs < 7200 then
+    return math.floor(secs / 60) .. 'm'
+  elseif secs < 172800 then
+    return math.floor(secs / 3600) .. 'h'
+  end
+  return math.floor(secs / 86400) .. 'd'
+end
+
+local function sync_word(s)
+  local sync = s.sync or state.sync[s.name]
+  if type(sync) ~= 'table' then
+    return '-'
+  end
+  local word = str(sync.state)
+  if type(sync.conflicts) == 'table' and #sync.conflicts > 0 then
+    word = word .. ('(%d conflicts)'):format(#sync.conflicts)
+  end
+  return word
+end
+
+local function status_word(s)
+  if s.reason and s.reason ~= vim.NIL and s.status ~= 'Running' then
+    return ('%s (%s)'):format(s.status, s.reason)
+  end
+  return str(s.status)
+end
+
+--- Table lines for sessions, kubectl-style; returns lines and the session name of each line.
+---@param sessions table[]
+---@param all_namespaces boolean|nil
+---@return string[], table<integer, table>
+function M.session_table(sessions, all_namespaces)
+  local header = { 'NAME', 'STATUS', 'AGENT', 'BRANCH', 'SYNC', 'AGE' }
+  if all_namespaces then
+    table.insert(header, 1, 'NAMESPACE')
+  end
+  local rows = { header }
+  local by_line = {}
+  local sorted = vim.deepcopy(sessions or {})
+  table.sort(sorted, function(a, b)
+    if a.namespace ~= b.namespace then
+      return str(a.namespace) < str(b.namespace)
+    end
+    return str(a.name) < str(b.name)
+  end)
+  for _, s in ipairs(sorted) do
+    local agent = type(s.agent) == 'table' and str(s.agent.state) or '-'
+    local row = { str(s.name), status_word(s), agent, str(s.branch), sync_word(s), M.age(s.createdAt) }
+    if all_namespaces then
+      table.insert(row, 1, str(s.namespace))
+    end
+    rows[#rows + 1] = row
+    by_line[#rows] = s
+  end
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for i, cell in ipairs(row) do
+      widths[i] = math.max(widths[i] or 0, vim.fn.strdisplaywidth(cell))
+    end
+  end
+  local lines = {}
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for i, cell in ipairs(row) do
+      cells[i] = i < #row and (cell .. string.rep(' ', widths[i] - vim.fn.strdisplaywidth(cell))) or cell
+    end
+    lines[#lines + 1] = table.concat(cells, '   ')
+  end
+  if #sorted == 0 then
+    lines[#lines + 1] = '(no sessions — :Kodama start NAME)'
+  end
+  return lines, by_line
+end
+
+local function list_buffer()
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_valid(buf) and vim.api.nvim_buf_get_name(buf) == LIST_NAME then
+      return buf
+    end
+  end
+end
+
+local function render(buf, sessions, all_namespaces)
+  local lines, by_line = M.session_table(sessions, all_namespaces)
+  vim.bo[buf].modifiable = true
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.bo[buf].modifiable = false
+  vim.bo[buf].modified = false
+  vim.b[buf].kodama_all_namespaces = all_namespaces or false
+  -- Line number -> session name, for the buffer's keymaps.
+  local names = {}
+  for lnum, s in pairs(by_line) do
+    names[tostring(lnum)] = s.name
+  end
+  vim.b[buf].kodama_lines = names
+end
+
+local function session_under_cursor(buf)
+  local lnum = vim.api.nvim_win_get_cursor(0)[1]
+  local names = vim.b[buf].kodama_lines or {}
+  return names[tostring(lnum)]
+end
+
+local function map_keys(buf)
+  local function on_session(sub)
+    return function()
+      local name = session_under_cursor(buf)
+      if name then
+        require('kodama.commands').run({ sub, name })
+      end
+    end
+  end
+  local maps = {
+    ['<CR>'] = { on_session('attach'), 'attach' },
+    a = { on_session('attach'), 'attach' },
+    s = { on_session('stop'), 'stop' },
+    r = { on_session('resume'), 'resume' },
+    D = { on_session('delete'), 'delete (asks first)' },
+    f = { on_session('fetch'), 'fetch the branch' },
+    i = { on_session('status'), 'status' },
+    R = {
+      function()
+        require('kodama.commands').run({ 'list', vim.b[buf].kodama_all_namespaces and '-A' or nil })
+      end,
+      'refresh',
+    },
+    q = { '<cmd>close<cr>', 'close' },
+  }
+  for lhs, m in pairs(maps) do
+    vim.keymap.set('n', lhs, m[1], { buffer = buf, nowait = true, desc = 'Kodama: ' .. m[2] })
+  end
+end
+
+--- Shows sessions in the `kodama://sessions` scratch buffer (reused; opened in a split).
+function M.show_list(sessions, all_namespaces)
+  local buf = list_buffer()
+  if not buf then
+    buf = vim.api.nvim_create_buf(false, true)
+    vim.api.nvim_buf_set_name(buf, LIST_NAME)
+    vim.bo[buf].bufhidden = 'hide'
+    vim.bo[buf].swapfile = false
+    vim.bo[buf].filetype = 'kodama'
+    map_keys(buf)
+  end
+  render(buf, sessions, all_namespaces)
+  if vim.fn.bufwinid(buf) == -1 then
+    local height = math.min(math.max(#vim.api.nvim_buf_get_lines(buf, 0, -1, false) + 1, 4), 15)
+    vim.cmd(('botright %dsplit'):format(height))
+    vim.api.nvim_win_set_buf(0, buf)
+    vim.wo.winfixheight = true
+    vim.wo.wrap = false
+    vim.wo.cursorline = true
+  end
+  return buf
+end
+
+--- Re-renders an open sessions buffer from the cache (after kodama/sessionsChanged).
+function M.refresh_list_buffers()
+  local buf = list_buffer()
+  if buf and not vim.b[buf].kodama_all_namespaces and state.sessions then
+    render(buf, state.sessions, false)
+  end
+end
+
+--- Lines describing one session (and its sync status when given).
+function M.session_lines(s, sync)
+  local lines = {
+    ('%s  %s  (%s/%s)'):format(str(s.name), status_word(s), str(s.context), str(s.namespace)),
+  }
+  if type(s.agent) == 'table' then
+    local agent = '  agent: ' .. str(s.agent.state)
+    if s.agent.message and s.agent.message ~= vim.NIL then
+      agent = agent .. ' — ' .. tostring(s.agent.message)
+    end
+    if s.agent.exitCode and s.agent.exitCode ~= vim.NIL then
+      agent = agent .. (' (exit %s)'):format(s.agent.exitCode)
+    end
+    lines[#lines + 1] = agent
+  end
+  local base = s.baseBranch and ('%s @ %s'):format(str(s.baseBranch), str(s.baseCommit):sub(1, 12)) or '-'
+  lines[#lines + 1] = ('  branch: %s (base %s)'):format(str(s.branch), base)
+  lines[#lines + 1] = '  image: ' .. str(s.image)
+  if s.repo and s.repo ~= vim.NIL then
+    lines[#lines + 1] = '  repo: ' .. tostring(s.repo)
+  end
+  lines[#lines + 1] = '  local path: ' .. str(s.localPath)
+  lines[#lines + 1] = ('  created: %s (%s ago)'):format(str(s.createdAt), M.age(s.createdAt))
+  vim.list_extend(lines, M.sync_lines(sync or s.sync))
+  return lines
+end
+
+--- Lines for a SyncStatus (or "not syncing").
+function M.sync_lines(sync)
+  if type(sync) ~= 'table' or sync.state == 'none' then
+    return { '  sync: not syncing' }
+  end
+  local lines = {
+    ('  sync: %s, %s%s'):format(
+      str(sync.state),
+      sync.connected and 'connected' or 'disconnected',
+      sync.mutagenSession and (' (mutagen ' .. tostring(sync.mutagenSession) .. ')') or ''
+    ),
+  }
+  if sync.lastError and sync.lastError ~= vim.NIL then
+    lines[#lines + 1] = '  sync error: ' .. tostring(sync.lastError)
+  end
+  if type(sync.conflicts) == 'table' and #sync.conflicts > 0 then
+    lines[#lines + 1] = ('  conflicts (%d):'):format(#sync.conflicts)
+    for _, c in ipairs(sync.conflicts) do
+      lines[#lines + 1] = '    ' .. str(type(c) == 'table' and c.path or c)
+    end
+  end
+  return lines
+end
+
+return M
