@@ -24,7 +24,7 @@ local function write_result(ok, err)
   f:close()
 end
 
-local function finish(ok, err)
+local function finish(ok, err, code)
   local wrote, werr = pcall(write_result, ok, err)
   if not wrote then
     io.stderr:write('harness: could not write the result: ' .. tostring(werr) .. '\n')
@@ -32,7 +32,7 @@ local function finish(ok, err)
   if not ok then
     io.stderr:write('harness: ' .. tostring(err) .. '\n')
   end
-  vim.cmd(ok and 'qa!' or 'cquit 3')
+  vim.cmd(ok and 'qa!' or ('cquit ' .. (code or 3)))
 end
 
 -- Everything the plugin tells the user, kept for the assertions (and echoed on stderr).
@@ -78,10 +78,19 @@ end
 
 --- Waits until cond() is true (processing events meanwhile); errors after timeout_ms.
 function T.wait(timeout_ms, cond, what)
+  vim.v.errmsg = ''
   local ok = vim.wait(timeout_ms, function()
+    -- A Lua error in a callback (a handler, a scheduled function) does not reach the script:
+    -- it only lands in v:errmsg. Stop waiting and fail with it.
+    if vim.v.errmsg:find('Error executing', 1, true) then
+      return true
+    end
     local good, value = pcall(cond)
     return good and value
   end, 50)
+  if vim.v.errmsg:find('Error executing', 1, true) then
+    error('error in a callback while waiting for ' .. (what or 'a condition') .. ': ' .. vim.v.errmsg, 2)
+  end
   if not ok then
     error(('timed out after %d ms waiting for %s'):format(timeout_ms, what or 'a condition'), 2)
   end
@@ -103,7 +112,7 @@ end
 function T.run(body)
   local deadline_ms = tonumber(vim.env.KODAMA_TEST_DEADLINE_MS or '') or 60000
   vim.defer_fn(function()
-    finish(false, ('deadline of %d ms passed'):format(deadline_ms))
+    finish(false, ('deadline of %d ms passed'):format(deadline_ms), 4)
   end, deadline_ms)
   vim.schedule(function()
     local ok, err = xpcall(body, debug.traceback)

@@ -1,0 +1,85 @@
+-- The whole client flow against tests/editors/fake_kodama_lsp.py (no cluster needed).
+-- Runs in a git repository (the cwd) holding `main.py` and `NOTES` (no filetype).
+local T = dofile(vim.env.KODAMA_TEST_HARNESS)
+local r = T.result
+
+local function notified_wait(pattern, what)
+  T.wait(10000, function()
+    return T.notified(pattern)
+  end, what or pattern)
+  return T.notified(pattern).msg
+end
+
+T.run(function()
+  vim.g.kodama = { namespace = 'fake-ns', kubeconfig = '/tmp/fake-kubeconfig' }
+  vim.lsp.config('kodama', { cmd = vim.json.decode(vim.env.KODAMA_TEST_LSP_CMD) })
+  vim.lsp.enable('kodama')
+
+  -- Attaches to a file buffer of the root, and to one without a filetype.
+  vim.cmd('edit main.py')
+  T.wait(10000, function()
+    local c = T.kodama_client()
+    return c and c.initialized and #vim.lsp.get_clients({ name = 'kodama', bufnr = 0 }) == 1
+  end, 'the client to attach to main.py')
+  r.root_dir = T.kodama_client().root_dir
+  vim.cmd('edit NOTES')
+  r.notes_filetype = vim.bo.filetype
+  T.wait(5000, function()
+    return #vim.lsp.get_clients({ name = 'kodama', bufnr = 0 }) == 1
+  end, 'the client to attach to NOTES')
+  r.clients = #vim.lsp.get_clients({ name = 'kodama' })
+  T.wait(5000, function()
+    return require('kodama').sessions() ~= nil
+  end, 'the first kodama/sessionsChanged')
+
+  -- start without a name: the suggestion is offered for editing.
+  table.insert(T.answers.input, 'from-prompt')
+  vim.cmd('Kodama start')
+  r.started_prompt = notified_wait('session from%-prompt started')
+  vim.cmd('Kodama start alpha')
+  r.started = notified_wait('session alpha started')
+  r.waiting = notified_wait('session alpha is waiting for you')
+  r.complete_names = vim.fn.getcompletion('Kodama attach ', 'cmdline')
+  r.statusline = require('kodama').statusline()
+
+  vim.cmd('Kodama attach alpha')
+  T.wait(10000, function()
+    return vim.bo.buftype == 'terminal'
+  end, 'the attach terminal')
+  local buf = vim.api.nvim_get_current_buf()
+  local chan = vim.api.nvim_get_chan_info(vim.bo[buf].channel)
+  r.terminal = { argv = chan.argv, title = vim.b[buf].kodama_title, windows = #vim.api.nvim_list_wins() }
+  T.wait(10000, function()
+    return table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n'):find('attached to alpha')
+  end, 'the attach command output')
+  vim.cmd('close')
+
+  vim.cmd('Kodama list')
+  T.wait(5000, function()
+    return vim.api.nvim_buf_get_name(0) == 'kodama://sessions'
+  end, 'the sessions buffer')
+  r.list_lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  vim.cmd('close')
+
+  vim.cmd('Kodama status alpha')
+  r.status = notified_wait('sync: watching')
+  vim.cmd('Kodama fetch alpha')
+  r.fetch = notified_wait('fetched kodama/alpha')
+  vim.cmd('Kodama stop alpha')
+  r.stop = notified_wait('session alpha stopped')
+  table.insert(T.answers.select, 'Delete')
+  vim.cmd('Kodama delete alpha')
+  r.delete = notified_wait('session alpha deleted')
+
+  vim.cmd('Kodama get nope')
+  notified_wait('not found')
+  vim.wait(500) -- past the client's de-duplication delay
+  local errors = vim.tbl_filter(function(n)
+    return n.msg:find('not found', 1, true) ~= nil
+  end, T.notifications)
+  r.error_count = #errors
+  r.error_level = errors[1].level
+  r.progress_echoes = vim.tbl_filter(function(e)
+    return e:find('^Kodama: Starting alpha')
+  end, T.echoes)
+end)
