@@ -1,0 +1,275 @@
+// Palette commands. Each one picks its session (from the argument or a quick pick), calls one
+// server command and reports the result; failures show the server's one-line message.
+import * as vscode from "vscode";
+import type { KodamaServer } from "./client";
+import {
+  type AttachResult,
+  type FetchResult,
+  PaletteCommand,
+  type Session,
+  ServerCommand,
+  type SyncStatus,
+} from "./protocol";
+import { fetchMessage, quickPickDetail, sessionDetailLines, sessionIcon, syncSummary, treeDescription, waitingMessage } from "./logic/format";
+import { type SessionAction, sessionNameFromArg, sessionsForAction, validateSessionName } from "./logic/sessions";
+import type { SessionStore } from "./store";
+import { openTerminal } from "./terminal";
+
+const NOTHING_TO: Record<SessionAction, string> = {
+  attach: "No running Kodama session to attach to.",
+  stop: "No Kodama session to stop.",
+  resume: "No stopped Kodama session to resume.",
+  delete: "No Kodama session to delete.",
+  fetch: "No Kodama session to fetch from.",
+  syncStatus: "No Kodama session.",
+  details: "No Kodama session.",
+};
+
+export class Commands {
+  constructor(
+    private readonly server: KodamaServer,
+    private readonly store: SessionStore,
+  ) {}
+
+  register(): vscode.Disposable[] {
+    const reg = (id: string, fn: (arg?: unknown) => Promise<unknown>): vscode.Disposable =>
+      vscode.commands.registerCommand(id, async (arg?: unknown) => {
+        try {
+          await fn(arg);
+        } catch (err) {
+          this.server.reportError(err);
+        }
+      });
+    return [
+      reg(PaletteCommand.start, () => this.start()),
+      reg(PaletteCommand.attach, (a) => this.attach(a)),
+      reg(PaletteCommand.syncStatus, (a) => this.syncStatus(a)),
+      reg(PaletteCommand.stop, (a) => this.lifecycle(a, "stop")),
+      reg(PaletteCommand.resume, (a) => this.lifecycle(a, "resume")),
+      reg(PaletteCommand.delete, (a) => this.delete(a)),
+      reg(PaletteCommand.fetch, (a) => this.fetch(a)),
+      reg(PaletteCommand.list, () => this.list()),
+      reg(PaletteCommand.details, (a) => this.details(a)),
+      reg(PaletteCommand.refresh, () => this.server.refresh()),
+      reg(PaletteCommand.restart, () => this.restart()),
+      reg(PaletteCommand.showOutput, () => Promise.resolve(this.server.output.show())),
+    ];
+  }
+
+  private async workspaceRoot(): Promise<string | undefined> {
+    const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === "file");
+    if (folders.length <= 1) {
+      return folders[0]?.uri.fsPath;
+    }
+    const picked = await vscode.window.showWorkspaceFolderPick({ placeHolder: "Repository to start a Kodama session for" });
+    return picked?.uri.fsPath;
+  }
+
+  async start(): Promise<void> {
+    const root = await this.workspaceRoot();
+    if (!root) {
+      void vscode.window.showErrorMessage("Kodama: open a folder (a git repository) to start a session for it.");
+      return;
+    }
+    let suggested = "";
+    try {
+      suggested = (await this.server.execute<{ name: string }>(ServerCommand.suggestName, { root })).name ?? "";
+    } catch (err) {
+      this.server.output.warn(`suggesting a name: ${String(err)}`);
+    }
+    const name = await vscode.window.showInputBox({
+      title: "Kodama: Start Session",
+      prompt: `Session name for ${root}`,
+      value: suggested,
+      valueSelection: [0, suggested.length],
+      validateInput: (v) => validateSessionName(v.trim()),
+      ignoreFocusOut: true,
+    });
+    if (name === undefined) {
+      return;
+    }
+    const session = await this.server.executeWithProgress<Session>(
+      `Kodama: starting session ${name.trim()}`,
+      ServerCommand.start,
+      { name: name.trim(), root },
+    );
+    this.store.upsert(session);
+    const choice = await vscode.window.showInformationMessage(
+      `Kodama session ${session.name} is ${session.status}.`,
+      "Attach",
+    );
+    if (choice === "Attach") {
+      await this.attach(session.name);
+    }
+  }
+
+  /** Name from the argument, else a quick pick over the sessions the action applies to. */
+  private async pick(arg: unknown, action: SessionAction, placeHolder: string): Promise<string | undefined> {
+    const given = sessionNameFromArg(arg);
+    if (given) {
+      return given;
+    }
+    await this.server.refresh();
+    const candidates = sessionsForAction(action, this.store.sessions, this.store.workspacePaths());
+    if (candidates.length === 0) {
+      void vscode.window.showInformationMessage(NOTHING_TO[action]);
+      return undefined;
+    }
+    const now = Date.now();
+    const picked = await vscode.window.showQuickPick(
+      candidates.map((s) => ({
+        label: `$(${sessionIcon(s).replace("~spin", "")}) ${s.name}`,
+        description: treeDescription(s, now),
+        detail: quickPickDetail(s, now),
+        name: s.name,
+      })),
+      { placeHolder, matchOnDescription: true },
+    );
+    return picked?.name;
+  }
+
+  async attach(arg?: unknown): Promise<void> {
+    const name = await this.pick(arg, "attach", "Session to attach to");
+    if (!name) {
+      return;
+    }
+    const r = await this.server.execute<AttachResult>(ServerCommand.attach, { name });
+    // The server opened it through kodama/openTerminal; otherwise open the command it returned.
+    if (!r.opened && r.argv?.length) {
+      openTerminal({ title: `kodama: ${name}`, argv: r.argv, cwd: this.store.workspacePaths()[0] });
+    }
+  }
+
+  async syncStatus(arg?: unknown): Promise<void> {
+    const name = await this.pick(arg, "syncStatus", "Session whose sync status to show");
+    if (!name) {
+      return;
+    }
+    const st = await this.server.execute<SyncStatus>(ServerCommand.syncStatus, { name });
+    this.store.applySync({ name, status: st });
+    const lines = [
+      `Sync of session ${name}: ${syncSummary(st)}`,
+      `  state: ${st.state}, connected: ${st.connected}`,
+      ...(st.mutagenSession ? [`  mutagen session: ${st.mutagenSession}`] : []),
+      ...(st.lastError ? [`  last error: ${st.lastError}`] : []),
+      ...(st.conflicts ?? []).map((c) => `  conflict: ${c.path}`),
+    ];
+    lines.forEach((l) => this.server.output.info(l));
+    const choice = await vscode.window.showInformationMessage(`Kodama ${name}: ${syncSummary(st)}.`, "Show Output");
+    if (choice === "Show Output") {
+      this.server.output.show();
+    }
+  }
+
+  async lifecycle(arg: unknown, action: "stop" | "resume"): Promise<void> {
+    const name = await this.pick(arg, action, action === "stop" ? "Session to stop (its data is kept)" : "Session to resume");
+    if (!name) {
+      return;
+    }
+    const verb = action === "stop" ? "stopping" : "resuming";
+    const command = action === "stop" ? ServerCommand.stop : ServerCommand.resume;
+    const session = await this.server.executeWithProgress<Session>(`Kodama: ${verb} ${name}`, command, { name });
+    this.store.upsert(session);
+    void vscode.window.showInformationMessage(`Kodama session ${session.name} is ${session.status}.`);
+  }
+
+  async delete(arg?: unknown): Promise<void> {
+    const name = await this.pick(arg, "delete", "Session to delete (pod and data)");
+    if (!name) {
+      return;
+    }
+    // Our own modal, then confirm: true, so the server does not ask a second time.
+    const ok = await vscode.window.showWarningMessage(
+      `Delete Kodama session ${name}?`,
+      { modal: true, detail: "This deletes its pod, its workspace and home volumes and its secrets. Fetch the branch first to keep the agent's commits." },
+      "Delete",
+    );
+    if (ok !== "Delete") {
+      return;
+    }
+    const r = await this.server.executeWithProgress<{ deleted: boolean }>(`Kodama: deleting ${name}`, ServerCommand.delete, {
+      name,
+      confirm: true,
+    });
+    if (r.deleted) {
+      this.store.remove(name);
+      void vscode.window.showInformationMessage(`Kodama session ${name} deleted.`);
+    }
+  }
+
+  async fetch(arg?: unknown): Promise<void> {
+    const name = await this.pick(arg, "fetch", "Session whose branch to fetch");
+    if (!name) {
+      return;
+    }
+    const r = await this.server.executeWithProgress<FetchResult>(`Kodama: fetching ${name}`, ServerCommand.fetch, { name });
+    void vscode.window.showInformationMessage(fetchMessage(name, r));
+  }
+
+  async list(): Promise<void> {
+    const name = await this.pick(undefined, "details", "Kodama sessions");
+    if (name) {
+      await this.details(name);
+    }
+  }
+
+  /** Details and actions of one session (status-bar click, tree click, List Sessions). */
+  async details(arg?: unknown): Promise<void> {
+    const name = await this.pick(arg, "details", "Session");
+    if (!name) {
+      return;
+    }
+    let s = this.store.sessions.find((x) => x.name === name);
+    if (!s) {
+      s = await this.server.execute<Session>(ServerCommand.get, { name });
+    }
+    const session = s;
+    type Item = vscode.QuickPickItem & { run?: () => Promise<void> };
+    const action = (label: string, run: () => Promise<void>): Item => ({ label, run });
+    const actions: Item[] = [];
+    if (session.status === "Running" || session.status === "Starting") {
+      actions.push(action("$(terminal) Attach", () => this.attach(name)));
+    }
+    actions.push(action("$(sync) Show Sync Status", () => this.syncStatus(name)));
+    actions.push(action("$(repo-pull) Fetch Branch", () => this.fetch(name)));
+    if (session.status !== "Stopped") {
+      actions.push(action("$(debug-stop) Stop", () => this.lifecycle(name, "stop")));
+    }
+    if (session.status === "Stopped" || session.status === "Failed") {
+      actions.push(action("$(debug-start) Resume", () => this.lifecycle(name, "resume")));
+    }
+    actions.push(action("$(trash) Delete", () => this.delete(name)));
+    const details = sessionDetailLines(session, Date.now());
+    const items: Item[] = [
+      ...actions,
+      { label: "Details", kind: vscode.QuickPickItemKind.Separator },
+      ...details.map((d) => ({ label: d })),
+    ];
+    const picked = await vscode.window.showQuickPick(items, { title: `Kodama session ${name}`, placeHolder: treeDescription(session, Date.now()) });
+    if (picked?.run) {
+      await picked.run();
+    } else if (picked) {
+      this.server.output.info(`Session ${name}:\n  ${details.join("\n  ")}`);
+      this.server.output.show(true);
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.server.restart();
+    if (this.server.running) {
+      void vscode.window.showInformationMessage(`Kodama: restarted ${this.server.describe()}.`);
+    }
+  }
+
+  /** Fallback prompt when the server did not ask itself (see WaitingPrompts). */
+  async promptWaiting(name: string, message: string | null | undefined): Promise<void> {
+    const choice = await vscode.window.showInformationMessage(waitingMessage(name, message), "Attach");
+    if (choice === "Attach") {
+      try {
+        await this.attach(name);
+      } catch (err) {
+        this.server.reportError(err);
+      }
+    }
+  }
+}

@@ -1,0 +1,130 @@
+// Types and names of the kodama-lsp protocol (docs/lsp-protocol.md). No `vscode` import:
+// the pure modules and their unit tests use these too. Enumerations are the documented
+// values; the code renders an unknown value as it comes rather than failing.
+
+export type SessionStatus = "Pending" | "Starting" | "Running" | "Stopped" | "Failed";
+export type AgentStateName = "unknown" | "starting" | "working" | "waiting" | "idle" | "exited";
+export type SyncStateName =
+  | "none"
+  | "connecting"
+  | "scanning"
+  | "staging"
+  | "transitioning"
+  | "watching"
+  | "paused"
+  | "error";
+
+export interface AgentInfo {
+  state: AgentStateName;
+  message?: string | null;
+  since?: string | null;
+  exitCode?: number | null;
+}
+
+export interface SyncStatus {
+  name: string;
+  state: SyncStateName;
+  connected: boolean;
+  lastError?: string | null;
+  conflicts?: { path: string }[];
+  mutagenSession?: string | null;
+}
+
+export interface Session {
+  name: string;
+  namespace: string;
+  context?: string | null;
+  status: SessionStatus;
+  reason?: string | null;
+  image?: string | null;
+  branch?: string | null;
+  baseBranch?: string | null;
+  baseCommit?: string | null;
+  repo?: string | null;
+  localPath?: string | null;
+  createdAt?: string | null;
+  agent?: AgentInfo | null;
+  sync?: SyncStatus | null;
+}
+
+export interface FetchResult {
+  branch: string;
+  commit: string;
+  ahead: number;
+}
+
+export interface AttachResult {
+  argv: string[];
+  opened: boolean;
+}
+
+export interface OpenTerminalParams {
+  title: string;
+  argv: string[];
+  cwd?: string | null;
+}
+
+export interface SessionsChangedParams {
+  sessions: Session[];
+}
+
+export interface SyncStatusParams {
+  name: string;
+  status: SyncStatus;
+}
+
+export interface AgentStateParams {
+  name: string;
+  namespace: string;
+  state: AgentStateName;
+  message?: string | null;
+  since?: string | null;
+  exitCode?: number | null;
+}
+
+export interface InitializationOptions {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  refreshInterval?: number;
+}
+
+/** Server command IDs (`workspace/executeCommand`). Palette IDs are in PaletteCommand. */
+export const ServerCommand = {
+  suggestName: "kodama.session.suggestName",
+  start: "kodama.session.start",
+  list: "kodama.session.list",
+  get: "kodama.session.get",
+  stop: "kodama.session.stop",
+  resume: "kodama.session.resume",
+  delete: "kodama.session.delete",
+  attach: "kodama.session.attach",
+  fetch: "kodama.session.fetch",
+  syncStatus: "kodama.sync.status",
+  syncStart: "kodama.sync.start",
+  syncStop: "kodama.sync.stop",
+  syncFlush: "kodama.sync.flush",
+} as const;
+
+/** Editor-side command IDs, deliberately different from the server's. */
+export const PaletteCommand = {
+  start: "kodama.startSession",
+  attach: "kodama.attachSession",
+  syncStatus: "kodama.syncStatus",
+  stop: "kodama.stopSession",
+  resume: "kodama.resumeSession",
+  delete: "kodama.deleteSession",
+  fetch: "kodama.fetchSession",
+  list: "kodama.listSessions",
+  restart: "kodama.restartServer",
+  showOutput: "kodama.showOutput",
+  refresh: "kodama.refreshSessions",
+  details: "kodama.sessionDetails",
+} as const;
+
+export const Method = {
+  openTerminal: "kodama/openTerminal",
+  sessionsChanged: "kodama/sessionsChanged",
+  syncStatus: "kodama/syncStatus",
+  agentState: "kodama/agentState",
+} as const;

@@ -1,0 +1,87 @@
+// The "Kodama Sessions" tree view and the status-bar item, both rendered from the SessionStore.
+import * as vscode from "vscode";
+import type { Session } from "./protocol";
+import { PaletteCommand } from "./protocol";
+import {
+  sessionDetailLines,
+  sessionIcon,
+  statusBarText,
+  statusBarTooltip,
+  treeContextValue,
+  treeDescription,
+} from "./logic/format";
+import { isWaiting } from "./logic/sessions";
+import type { SessionStore } from "./store";
+
+export class SessionNode {
+  constructor(readonly session: Session) {}
+}
+
+export class SessionTreeProvider implements vscode.TreeDataProvider<SessionNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly sub: vscode.Disposable;
+
+  constructor(private readonly store: SessionStore) {
+    this.sub = store.onDidChange(() => this.changed.fire());
+  }
+
+  getChildren(element?: SessionNode): SessionNode[] {
+    return element ? [] : this.store.sorted().map((s) => new SessionNode(s));
+  }
+
+  getTreeItem(node: SessionNode): vscode.TreeItem {
+    const s = node.session;
+    const item = new vscode.TreeItem(s.name, vscode.TreeItemCollapsibleState.None);
+    item.id = `${s.namespace}/${s.name}`;
+    item.description = treeDescription(s, Date.now());
+    item.tooltip = new vscode.MarkdownString(sessionDetailLines(s, Date.now()).map((l) => `- ${l}`).join("\n"));
+    item.iconPath = new vscode.ThemeIcon(
+      sessionIcon(s),
+      isWaiting(s)
+        ? new vscode.ThemeColor("charts.yellow")
+        : s.status === "Failed"
+          ? new vscode.ThemeColor("errorForeground")
+          : undefined,
+    );
+    item.contextValue = treeContextValue(s);
+    item.command = { command: PaletteCommand.details, title: "Session Details", arguments: [node] };
+    return item;
+  }
+
+  dispose(): void {
+    this.sub.dispose();
+    this.changed.dispose();
+  }
+}
+
+export class SessionStatusBar implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem("kodama.session", vscode.StatusBarAlignment.Left, 10);
+  private readonly sub: vscode.Disposable;
+
+  constructor(private readonly store: SessionStore) {
+    this.item.name = "Kodama Session";
+    this.sub = store.onDidChange(() => this.render());
+    this.render();
+    this.item.show();
+  }
+
+  private render(): void {
+    const s = this.store.current();
+    const state = this.store.serverState;
+    this.item.text = statusBarText(s, state);
+    this.item.tooltip = statusBarTooltip(s, state);
+    this.item.backgroundColor = s && isWaiting(s) ? new vscode.ThemeColor("statusBarItem.warningBackground") : undefined;
+    this.item.command =
+      state === "stopped"
+        ? PaletteCommand.showOutput
+        : s
+          ? { command: PaletteCommand.details, title: "Session Details", arguments: [s.name] }
+          : PaletteCommand.list;
+  }
+
+  dispose(): void {
+    this.sub.dispose();
+    this.item.dispose();
+  }
+}
