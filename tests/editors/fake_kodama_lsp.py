@@ -106,7 +106,9 @@ class Server:
             self.request("window/workDoneProgress/create", {"token": token})
         self.notify("$/progress", {"token": token, "value": {"kind": "begin", "title": title}})
         for step in steps:
-            self.notify("$/progress", {"token": token, "value": {"kind": "report", "message": step}})
+            self.notify(
+                "$/progress", {"token": token, "value": {"kind": "report", "message": step}}
+            )
         self.notify("$/progress", {"token": token, "value": {"kind": "end", "message": "done"}})
 
     def sessions_changed(self) -> None:
@@ -129,8 +131,14 @@ class Server:
             self.sessions_changed()
             self.notify(
                 "kodama/agentState",
-                {"name": name, "namespace": "fake-ns", "state": "waiting",
-                 "message": "Allow Bash?", "since": None, "exitCode": None},
+                {
+                    "name": name,
+                    "namespace": "fake-ns",
+                    "state": "waiting",
+                    "message": "Allow Bash?",
+                    "since": None,
+                    "exitCode": None,
+                },
             )
             return self.sessions[name], None
         if name not in self.sessions:
@@ -148,29 +156,45 @@ class Server:
             del self.sessions[name]
             return {"deleted": True}, None
         if command == "kodama.session.attach":
-            argv = [sys.executable, "-c", f"import time; print('attached to {name}'); time.sleep(60)"]
+            argv = [
+                sys.executable,
+                "-c",
+                f"import time; print('attached to {name}'); time.sleep(60)",
+            ]
             opened = False
             if self.client_caps.get("experimental", {}).get("kodama", {}).get("openTerminal"):
                 result = self.request(
-                    "kodama/openTerminal", {"title": f"kodama: {name}", "argv": argv, "cwd": os.getcwd()}
+                    "kodama/openTerminal",
+                    {"title": f"kodama: {name}", "argv": argv, "cwd": os.getcwd()},
                 )
                 opened = bool(result and result.get("opened"))
             return {"argv": argv, "opened": opened}, None
         if command == "kodama.session.fetch":
             return {"branch": f"kodama/{name}", "commit": "fedcba9876543210", "ahead": 2}, None
         if command.startswith("kodama.sync."):
-            return {"name": name, "state": "watching", "connected": True, "lastError": None,
-                    "conflicts": [{"path": "src/app.py"}], "mutagenSession": f"kodama-{name}"}, None
+            return {
+                "name": name,
+                "state": "watching",
+                "connected": True,
+                "lastError": None,
+                "conflicts": [{"path": "src/app.py"}],
+                "mutagenSession": f"kodama-{name}",
+            }, None
         return None, {"code": -32601, "message": f"unknown command {command}"}
 
     def handle(self, msg: dict[str, Any]) -> bool:
         method, mid = msg.get("method"), msg.get("id")
         if method == "initialize":
             self.client_caps = msg["params"].get("capabilities", {})
-            self.send({"id": mid, "result": {
-                "capabilities": {"executeCommandProvider": {"commands": COMMANDS}},
-                "serverInfo": {"name": "fake-kodama-lsp", "version": "0"},
-            }})
+            self.send(
+                {
+                    "id": mid,
+                    "result": {
+                        "capabilities": {"executeCommandProvider": {"commands": COMMANDS}},
+                        "serverInfo": {"name": "fake-kodama-lsp", "version": "0"},
+                    },
+                }
+            )
         elif method == "initialized":
             self.sessions_changed()
         elif method == "shutdown":

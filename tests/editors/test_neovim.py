@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -162,3 +164,110 @@ def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) 
     # The server's showMessage and the JSON-RPC error carry the same line: shown once.
     assert r["error_count"] == 1
     assert r["error_level"] == 4  # vim.log.levels.ERROR
+
+
+def test_commands_start_the_server_on_demand(nvim: str, tmp_path: Path) -> None:
+    # Not a repository and no vim.lsp.enable(): the first :Kodama starts a client for the cwd.
+    workdir = tmp_path / "plain"
+    workdir.mkdir()
+    run = run_nvim(
+        nvim,
+        "fake_on_demand.lua",
+        cwd=workdir,
+        state_dir=tmp_path / "nvim",
+        timeout=40,
+        env={"KODAMA_TEST_LSP_CMD": json.dumps([sys.executable, str(FAKE_SERVER)])},
+    )
+    r = run.result
+    assert r["clients_before"] == 0
+    assert r["root_dir"] == str(workdir)
+    assert r["attached_buffers"] == 0  # the empty buffer is not a file
+    assert r["prompts"] == [{"kind": "select", "prompt": "Kodama session to attach: "}]
+    assert r["terminal_title"] == "kodama: beta"
+    assert r["clients_after"] == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Against the real kodama-lsp and the test control plane.
+
+
+def _kodama_lsp() -> Path:
+    venv = REPO / ".venv" / "bin" / "kodama-lsp"
+    if venv.exists():
+        return venv
+    found = shutil.which("kodama-lsp")
+    if not found:
+        pytest.skip("kodama-lsp is not installed (make dev)")
+    return Path(found)
+
+
+def _kubectl_json(kubeconfig: str, *args: str, cache: Path) -> dict:
+    out = subprocess.run(
+        ["kubectl", "--kubeconfig", kubeconfig, "--cache-dir", str(cache), *args, "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    data: dict = json.loads(out)
+    return data
+
+
+@pytest.mark.cluster
+def test_cluster_start_list_attach(
+    nvim: str, repo: Path, tmp_path: Path, testenv, namespace: str
+) -> None:
+    lsp = _kodama_lsp()
+    kubeconfig = str(testenv.kubeconfig)
+    home = tmp_path / "kodama-home"
+    home.mkdir()
+    # The simulated node runs exec'd commands on this machine: a shell loop stands in for Claude.
+    (home / "config.yaml").write_text(
+        json.dumps(
+            {
+                "namespace": namespace,
+                "agent": {"command": "echo kodama-test-agent; sleep 600"},
+                "sync": {"enabled": False},
+            }
+        )
+    )
+    name = "nvim-" + uuid.uuid4().hex[:6]
+    cache = tmp_path / "kube-cache"
+    run = run_nvim(
+        nvim,
+        "cluster_flow.lua",
+        cwd=repo,
+        state_dir=tmp_path / "nvim",
+        timeout=300,
+        env={
+            "PATH": f"{lsp.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "KODAMA_HOME": str(home),
+            "KUBECONFIG": kubeconfig,
+            "KUBECACHEDIR": str(cache),
+            "KODAMA_TEST_SESSION": name,
+            "KODAMA_TEST_SETTINGS": json.dumps({"kubeconfig": kubeconfig, "namespace": namespace}),
+        },
+    )
+    r = run.result
+    print(f"nvim run: {run.seconds:.1f}s; steps: {r.get('seconds')}")
+    assert "kodama.session.start" in r["server_commands"]
+    assert r["started"] == f"Kodama: session {name} started: Running"
+
+    # The cluster agrees: the session's pod runs in the test namespace.
+    pods = _kubectl_json(
+        kubeconfig, "-n", namespace, "get", "pods", "-l", "app.kubernetes.io/managed-by=kodama",
+        cache=cache,
+    )["items"]  # fmt: skip
+    mine = [p for p in pods if name in (p["metadata"].get("labels") or {}).values()]
+    assert mine, f"no pod labelled with {name}: {[p['metadata']['name'] for p in pods]}"
+    assert mine[0]["status"]["phase"] == "Running"
+
+    assert any(line.split()[:2] == [name, "Running"] for line in r["list_lines"]), r["list_lines"]
+
+    term = r["terminal"]
+    assert term["buftype"] == "terminal"
+    assert term["bufname"].startswith("term://")
+    argv = term["argv"]
+    assert Path(argv[0]).name == "kubectl" and "exec" in argv, argv
+    assert kubeconfig in argv and namespace in argv, argv
+    assert any(mine[0]["metadata"]["name"] == a for a in argv), argv

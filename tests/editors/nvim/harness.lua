@@ -79,6 +79,7 @@ end
 --- Waits until cond() is true (processing events meanwhile); errors after timeout_ms.
 function T.wait(timeout_ms, cond, what)
   vim.v.errmsg = ''
+  local cond_error = nil
   local ok = vim.wait(timeout_ms, function()
     -- A Lua error in a callback (a handler, a scheduled function) does not reach the script:
     -- it only lands in v:errmsg. Stop waiting and fail with it.
@@ -86,8 +87,15 @@ function T.wait(timeout_ms, cond, what)
       return true
     end
     local good, value = pcall(cond)
-    return good and value
+    if not good then
+      cond_error = value
+      return true
+    end
+    return value
   end, 50)
+  if cond_error then
+    error(cond_error, 2)
+  end
   if vim.v.errmsg:find('Error executing', 1, true) then
     error('error in a callback while waiting for ' .. (what or 'a condition') .. ': ' .. vim.v.errmsg, 2)
   end
@@ -102,6 +110,29 @@ function T.notified(pattern)
       return n
     end
   end
+end
+
+--- Waits for a notification matching pattern; an ERROR notification meanwhile fails at once.
+function T.wait_notified(timeout_ms, pattern)
+  local errors_before = 0
+  for _, n in ipairs(T.notifications) do
+    if n.level == vim.log.levels.ERROR then
+      errors_before = errors_before + 1
+    end
+  end
+  T.wait(timeout_ms, function()
+    local errors = 0
+    for _, n in ipairs(T.notifications) do
+      if n.level == vim.log.levels.ERROR then
+        errors = errors + 1
+        if errors > errors_before then
+          error('the plugin reported an error: ' .. n.msg)
+        end
+      end
+    end
+    return T.notified(pattern) ~= nil
+  end, 'a notification matching ' .. pattern)
+  return T.notified(pattern).msg
 end
 
 function T.kodama_client()
