@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .nvim_runner import REPO, find_nvim, run_nvim
+from .nvim_runner import PLUGIN, REPO, find_nvim, run_nvim
 
 pytestmark = pytest.mark.editors
 
@@ -185,6 +186,31 @@ def test_commands_start_the_server_on_demand(nvim: str, tmp_path: Path) -> None:
     assert r["prompts"] == [{"kind": "select", "prompt": "Kodama session to attach: "}]
     assert r["terminal_title"] == "kodama: beta"
     assert r["clients_after"] == 1
+
+
+def _commands_the_plugin_calls() -> set[str]:
+    lua = "\n".join(p.read_text() for p in (PLUGIN / "lua").rglob("*.lua"))
+    found = set(re.findall(r"'(kodama\.(?:session|sync)\.[A-Za-z]+)'", lua))
+    # `:Kodama sync VERB` builds the command ID from the verb.
+    found |= {f"kodama.sync.{verb}" for verb in ("status", "start", "stop", "flush")}
+    return found
+
+
+def test_real_server_advertises_what_the_plugin_calls(
+    nvim: str, repo: Path, tmp_path: Path
+) -> None:
+    lsp = _kodama_lsp()
+    run = run_nvim(
+        nvim,
+        "server_commands.lua",
+        cwd=repo,
+        state_dir=tmp_path / "nvim",
+        timeout=60,
+        env={"PATH": f"{lsp.parent}{os.pathsep}{os.environ.get('PATH', '')}"},
+    )
+    advertised = set(run.result["commands"])
+    assert _commands_the_plugin_calls() <= advertised
+    assert f"OK {lsp}" in run.result["health"]
 
 
 # --------------------------------------------------------------------------------------------
