@@ -1,0 +1,1 @@
+"""The kubectl plugin: a thin click layer over the engine."""

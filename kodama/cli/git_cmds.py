@@ -1,0 +1,7 @@
+"""fetch: bring the session branch back."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,98 @@
+"""Entry point of `kubectl kodama` (console script kubectl-kodama)."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from ..errors import KodamaError
+from . import agent_cmds, git_cmds, misc_cmds, session_cmds, sync_cmds
+from .context import Obj, kube_options
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@kube_options
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Run AI coding-agent sessions (Claude Code by default) in Kubernetes pods.
+
+    \b
+    Typical flow:
+      kubectl kodama start fix-login          # PVCs, Secret, pod, branch kodama/fix-login
+      kubectl kodama attach fix-login         # talk to the agent; detach with Ctrl-b d
+      kubectl kodama fetch fix-login          # bring the branch back as kodama/fix-login
+      kubectl kodama stop fix-login           # pod gone, data kept; `resume` brings it back
+      kubectl kodama delete fix-login --yes
+
+    Global flags (--kubeconfig, --context, -n) work before or after the verb.
+    """
+    if not isinstance(ctx.obj, Obj):
+        ctx.obj = Obj()
+
+
+for module in (session_cmds, agent_cmds, git_cmds, sync_cmds, misc_cmds):
+    for command in module.COMMANDS:
+        cli.add_command(command)
+
+
+def _verbose() -> bool:
+    return "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map errors to `error: …` on stderr and exit 1 (kubectl's convention)."""
+    try:
+        rv = cli.main(args=argv, prog_name="kubectl kodama", standalone_mode=False)
+    except KodamaError as exc:
+        if _verbose():
+            traceback.print_exc()
+        click.echo(f"error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        code = exc.exit_code
+        sys.exit(code if isinstance(code, int) and code > 0 else 1)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        msg = exc.format_message()
+        click.echo(f"error: {msg}", err=True)
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            click.echo(f"hint: see `{exc.ctx.command_path} --help`", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    if isinstance(rv, int):
+        sys.exit(rv)
+    return 0
+
+
+def complete_main() -> None:
+    """`kubectl_complete-kodama`: kubectl >= 1.26 runs it with the words typed so far.
+
+    Prints one candidate per line, then kubectl's directive line (":4" = no file completion).
+    """
+    from click.shell_completion import ShellComplete
+
+    args = sys.argv[1:]
+    if args and args[0] in ("__complete", "__completeNoDesc"):
+        args = args[1:]
+    incomplete = args[-1] if args else ""
+    words = args[:-1]
+    comp = ShellComplete(cli, {}, "kubectl-kodama", "_KUBECTL_KODAMA_COMPLETE")
+    try:
+        items = comp.get_completions(words, incomplete)
+    except Exception:
+        items = []
+    for item in items:
+        print(f"{item.value}\t{item.help}" if item.help else item.value)
+    print(":4")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

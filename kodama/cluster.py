@@ -1,0 +1,338 @@
+"""The only module that imports `kubernetes`: API calls and error translation."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from .errors import (
+    AlreadyExists,
+    ClusterError,
+    Forbidden,
+    InvalidInput,
+    KodamaError,
+    NotFound,
+    Timeout,
+)
+from .events import CancelToken
+
+T = TypeVar("T")
+TIMEOUT = (5, 60)  # (connect, read) seconds for every API call
+
+
+@dataclass(frozen=True)
+class KubeTarget:
+    """Where to talk: the same flags kubectl takes."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+
+
+def _kubeconfig_path(target: KubeTarget) -> str:
+    if target.kubeconfig:
+        return os.path.expanduser(target.kubeconfig)
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        return env.split(os.pathsep)[0]
+    return os.path.expanduser("~/.kube/config")
+
+
+def context_namespace(target: KubeTarget) -> tuple[str | None, str | None]:
+    """(context name, its namespace) from the kubeconfig, without building a client."""
+    path = _kubeconfig_path(target)
+    if not Path(path).is_file():
+        return target.context, None
+    try:
+        contexts, active = config.list_kube_config_contexts(config_file=path)
+    except (ConfigException, OSError, ValueError):
+        return target.context, None
+    chosen = None
+    if target.context:
+        chosen = next((c for c in contexts if c.get("name") == target.context), None)
+    else:
+        chosen = active
+    if not chosen:
+        return target.context, None
+    return chosen.get("name"), (chosen.get("context") or {}).get("namespace")
+
+
+def translate(exc: Exception, action: str) -> KodamaError:
+    """Turn client exceptions into one-line KodamaErrors. `action` like 'create pods'."""
+    if isinstance(exc, KodamaError):
+        return exc
+    if isinstance(exc, ApiException):
+        message = ""
+        reason = exc.reason or ""
+        try:
+            body = json.loads(exc.body or "{}")
+            message = body.get("message", "") or ""
+        except (ValueError, TypeError):
+            message = (exc.body or "").strip() if isinstance(exc.body, str) else ""
+        if exc.status == 401:
+            return ClusterError(
+                "the cluster rejected your credentials (expired or invalid)",
+                hint="refresh your kubeconfig credentials (e.g. log in again) and retry",
+            )
+        if exc.status == 403:
+            if "exceeded quota" in message:
+                return ClusterError(
+                    f"cannot {action}: {message}", hint="free quota or ask for more"
+                )
+            if "violates PodSecurity" in message:
+                return InvalidInput(f"cannot {action}: {message}")
+            return Forbidden(
+                f"forbidden: cannot {action}" + (f" ({message})" if message else ""),
+                hint="`kubectl kodama rbac` prints the Role Kodama needs",
+            )
+        if exc.status == 404:
+            return NotFound(message or f"not found while trying to {action}")
+        if exc.status == 409:
+            return AlreadyExists(message or f"already exists while trying to {action}")
+        if exc.status == 422:
+            return InvalidInput(f"cannot {action}: {message or reason}")
+        if exc.status == 0 or exc.status is None:
+            return ClusterError(f"cannot reach the cluster: {reason or exc}")
+        return ClusterError(f"cannot {action}: {message or reason} (HTTP {exc.status})")
+    if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
+        text = str(exc)
+        if "Max retries" in text or "Connection refused" in text or "timed out" in text.lower():
+            text = "connection refused or timed out"
+        return ClusterError(
+            f"cannot reach the cluster: {text}", hint="check --kubeconfig/--context"
+        )
+    return ClusterError(f"cannot {action}: {exc}")
+
+
+class Cluster:
+    """Thin typed access to the objects Kodama manages."""
+
+    def __init__(self, target: KubeTarget) -> None:
+        self.target = target
+        path = _kubeconfig_path(target)
+        if not Path(path).is_file() and not os.environ.get("KUBERNETES_SERVICE_HOST"):
+            raise ClusterError(
+                f"no kubeconfig at {path}", hint="pass --kubeconfig or set KUBECONFIG"
+            )
+        try:
+            if Path(path).is_file():
+                api_client = config.new_client_from_config(config_file=path, context=target.context)
+            else:
+                config.load_incluster_config()
+                api_client = client.ApiClient()
+        except ConfigException as exc:
+            raise ClusterError(f"invalid kubeconfig {path}: {exc}") from None
+        # Fail fast when the API server is unreachable instead of retrying for minutes.
+        api_client.configuration.retries = 1
+        self.api = client.CoreV1Api(api_client)
+        self.rbac = client.RbacAuthorizationV1Api(api_client)
+        self.host = api_client.configuration.host
+        self.context, ctx_ns = context_namespace(target)
+        self.namespace = target.namespace or ctx_ns or "default"
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _call(self, action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, _request_timeout=TIMEOUT, **kwargs)
+        except Exception as exc:
+            raise translate(exc, action) from exc
+
+    def _maybe(self, action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        try:
+            return self._call(action, fn, *args, **kwargs)
+        except NotFound:
+            return None
+
+    # -- generic create/delete ----------------------------------------------------------------
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        kind = body["kind"]
+        ns = body["metadata"]["namespace"]
+        fn: Callable[..., Any] = {
+            "Pod": self.api.create_namespaced_pod,
+            "PersistentVolumeClaim": self.api.create_namespaced_persistent_volume_claim,
+            "Secret": self.api.create_namespaced_secret,
+        }[kind]
+        plural = {
+            "Pod": "pods",
+            "PersistentVolumeClaim": "persistentvolumeclaims",
+            "Secret": "secrets",
+        }[kind]
+        obj = self._call(f"create {plural} in namespace {ns}", fn, ns, body)
+        return self.to_dict(obj)
+
+    def delete(self, kind: str, name: str, namespace: str, grace: int | None = None) -> bool:
+        """Delete if present; True when something was deleted."""
+        fn, plural = {
+            "Pod": (self.api.delete_namespaced_pod, "pods"),
+            "PersistentVolumeClaim": (
+                self.api.delete_namespaced_persistent_volume_claim,
+                "persistentvolumeclaims",
+            ),
+            "Secret": (self.api.delete_namespaced_secret, "secrets"),
+        }[kind]
+        kwargs: dict[str, Any] = {}
+        if grace is not None:
+            kwargs["grace_period_seconds"] = grace
+        return (
+            self._maybe(f"delete {plural} in namespace {namespace}", fn, name, namespace, **kwargs)
+            is not None
+        )
+
+    @staticmethod
+    def to_dict(obj: Any) -> dict[str, Any]:
+        if isinstance(obj, dict):
+            return obj
+        result: dict[str, Any] = client.ApiClient().sanitize_for_serialization(obj)
+        return result
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get_pod(self, name: str, namespace: str) -> dict[str, Any] | None:
+        obj = self._maybe(
+            f"get pods in namespace {namespace}", self.api.read_namespaced_pod, name, namespace
+        )
+        return None if obj is None else self.to_dict(obj)
+
+    def get_pvc(self, name: str, namespace: str) -> dict[str, Any] | None:
+        obj = self._maybe(
+            f"get persistentvolumeclaims in namespace {namespace}",
+            self.api.read_namespaced_persistent_volume_claim,
+            name,
+            namespace,
+        )
+        return None if obj is None else self.to_dict(obj)
+
+    def get_secret_keys(self, name: str, namespace: str) -> list[str] | None:
+        obj = self._maybe(
+            f"get secrets in namespace {namespace}",
+            self.api.read_namespaced_secret,
+            name,
+            namespace,
+        )
+        return None if obj is None else sorted((obj.data or {}).keys())
+
+    def list_objects(self, kind: str, selector: str, namespace: str | None) -> list[dict[str, Any]]:
+        """One label-selector list call; namespace None means all namespaces."""
+        fn_ns: Callable[..., Any]
+        fn_all: Callable[..., Any]
+        fn_ns, fn_all, plural = {
+            "Pod": (self.api.list_namespaced_pod, self.api.list_pod_for_all_namespaces, "pods"),
+            "PersistentVolumeClaim": (
+                self.api.list_namespaced_persistent_volume_claim,
+                self.api.list_persistent_volume_claim_for_all_namespaces,
+                "persistentvolumeclaims",
+            ),
+            "Secret": (
+                self.api.list_namespaced_secret,
+                self.api.list_secret_for_all_namespaces,
+                "secrets",
+            ),
+        }[kind]
+        if namespace is None:
+            res = self._call(f"list {plural} in all namespaces", fn_all, label_selector=selector)
+        else:
+            res = self._call(
+                f"list {plural} in namespace {namespace}", fn_ns, namespace, label_selector=selector
+            )
+        return [self.to_dict(i) for i in res.items]
+
+    def events_for(self, name: str, namespace: str, limit: int = 10) -> list[dict[str, Any]]:
+        try:
+            res = self._call(
+                f"list events in namespace {namespace}",
+                self.api.list_namespaced_event,
+                namespace,
+                field_selector=f"involvedObject.name={name}",
+            )
+        except Forbidden:
+            return []
+        items = [self.to_dict(i) for i in res.items]
+        items.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+        return items[-limit:]
+
+    def namespace_exists(self, namespace: str) -> bool | None:
+        """True/False, or None when we may not read namespaces (a namespaced Role can't)."""
+        try:
+            self._call("get namespaces", self.api.read_namespace, namespace)
+            return True
+        except NotFound:
+            return False
+        except Forbidden:
+            return None
+
+    def patch_annotations(
+        self, kind: str, name: str, namespace: str, annotations: dict[str, str | None]
+    ) -> None:
+        body = {"metadata": {"annotations": annotations}}
+        if kind != "PersistentVolumeClaim":  # pragma: no cover
+            raise ValueError(kind)
+        self._call(
+            f"patch persistentvolumeclaims in namespace {namespace}",
+            self.api.patch_namespaced_persistent_volume_claim,
+            name,
+            namespace,
+            body,
+        )
+
+    # -- waits --------------------------------------------------------------------------------
+
+    @contextmanager
+    def _deadline(self, timeout: float) -> Iterator[Callable[[], float]]:
+        end = time.monotonic() + timeout
+        yield lambda: end - time.monotonic()
+
+    def wait_pod(
+        self,
+        name: str,
+        namespace: str,
+        timeout: float,
+        cancel: CancelToken,
+        done: Callable[[dict[str, Any] | None], bool],
+        on_poll: Callable[[dict[str, Any] | None], None] | None = None,
+    ) -> dict[str, Any] | None:
+        """Poll a pod until `done(pod)`; raise Timeout. Cancellable between polls."""
+        delay = 0.1
+        with self._deadline(timeout) as left:
+            while True:
+                cancel.check()
+                pod = self.get_pod(name, namespace)
+                if on_poll:
+                    on_poll(pod)
+                if done(pod):
+                    return pod
+                if left() <= 0:
+                    raise Timeout(f"timed out after {timeout:g}s waiting for pod {name}")
+                cancel.sleep(min(delay, max(left(), 0.01)))
+                delay = min(delay * 1.5, 1.0)
+
+    def can_i(self, verb: str, resource: str, namespace: str) -> bool | None:
+        """SelfSubjectAccessReview; None when the review itself is not possible."""
+        body = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    verb=verb, resource=resource, namespace=namespace
+                )
+            )
+        )
+        try:
+            res = self._call(
+                "create selfsubjectaccessreviews",
+                client.AuthorizationV1Api(self.api.api_client).create_self_subject_access_review,
+                body,
+            )
+        except KodamaError:
+            return None
+        return bool(res.status and res.status.allowed)

@@ -1,0 +1,411 @@
+"""Configuration files and their merge.
+
+Layers, lowest to highest precedence: built-in defaults < global file
+(`$KODAMA_HOME/config.yaml`, default `~/.kodama/config.yaml`) < repository file (`.kodama.yaml`,
+found by walking up from the working directory to the git root) < command-line flags.
+
+Merge rules, field by field: scalars from a higher layer replace lower ones; maps
+(`resources.extra`, `nodeSelector`, `env`) merge key by key, a higher layer winning per key;
+lists replace the lower layer's list, except `sync.exclude`, which accumulates (an exclude added
+in the global file is never dropped by a repo file).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from . import validation
+from .errors import ConfigError, InvalidInput
+
+DEFAULT_IMAGE = "ghcr.io/kodama-dev/agent:latest"
+REPO_CONFIG_NAME = ".kodama.yaml"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, validate_default=True
+    )
+
+
+class Resources(_Model):
+    """CPU and memory for the agent container (requests = limits), plus extended resources."""
+
+    cpu: str = Field("1", description="CPU for the agent container, e.g. `500m` or `2`.")
+    memory: str = Field("2Gi", description="Memory for the agent container, e.g. `4Gi`.")
+    extra: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extended resources as name: quantity, e.g. `nvidia.com/gpu: 1`.",
+    )
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, v: Any) -> str:
+        return _quantity(v, "cpu")
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, v: Any) -> str:
+        return _quantity(v, "memory")
+
+    @field_validator("extra", mode="before")
+    @classmethod
+    def _extra(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            out: dict[str, str] = {}
+            for key, qty in v.items():
+                _wrap(validation.validate_qualified_name, str(key), "resource name")
+                out[str(key)] = _quantity(qty, f"quantity for {key}")
+            return out
+        return v
+
+
+class Storage(_Model):
+    workspace: str = Field("10Gi", description="Size of the workspace PVC (the repository).")
+    claude_home: str = Field(
+        "2Gi",
+        description="Size of the home PVC (the agent's whole HOME: ~/.claude, ~/.claude.json).",
+    )
+    storage_class: str | None = Field(
+        None, description="StorageClass for both PVCs (default: the cluster's default class)."
+    )
+
+    @field_validator("workspace", "claude_home")
+    @classmethod
+    def _size(cls, v: Any) -> str:
+        return _quantity(v, "storage size")
+
+
+class Defaults(_Model):
+    """Seed layout: `defaults:` may hold the session defaults; they are lifted to the top level."""
+
+    namespace: str | None = Field(None, description="Namespace for sessions (else the context's).")
+    image: str | None = None
+    resources: Resources | None = None
+    storage: Storage | None = None
+    branch_prefix: str | None = None
+
+
+class GitConfig(_Model):
+    secret_name: str | None = Field(
+        None,
+        description="Existing Secret with git credentials (keys `token`, or `ssh-privatekey` "
+        "and `known_hosts`), used to clone with --repo.",
+    )
+    ship_ignored: bool = Field(
+        False, description="Also ship files ignored by git into the workspace."
+    )
+
+
+class AgentConfig(_Model):
+    command: str = Field(
+        "claude", description="Agent command run in the pod (a shell command line)."
+    )
+    kind: Literal["auto", "claude", "other"] = Field(
+        "auto",
+        description="`claude` enables Claude Code specifics (--continue, -p, hooks); `auto` "
+        "detects them from the command.",
+    )
+
+
+class SyncConfig(_Model):
+    enabled: bool = Field(True, description="Start mutagen sync with `start` when installed.")
+    mode: Literal["two-way-safe", "two-way-resolved", "one-way-safe", "one-way-replica"] = Field(
+        "two-way-safe", description="Mutagen synchronization mode."
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="Extra paths to ignore (gitignore syntax)."
+    )
+
+
+class CredentialsConfig(_Model):
+    from_env: bool = Field(
+        True,
+        description="Copy ANTHROPIC_API_KEY / CLAUDE_CODE_OAUTH_TOKEN from your environment "
+        "into the session's Secret.",
+    )
+    file: str | None = Field(
+        None, description="A dotenv file with ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN."
+    )
+
+
+class Config(_Model):
+    """The merged configuration (and the shape of every config file)."""
+
+    defaults: Defaults = Field(default_factory=Defaults)  # type: ignore[arg-type]
+    namespace: str | None = Field(None, description="Namespace for sessions (else the context's).")
+    image: str = Field(DEFAULT_IMAGE, description="Agent image (needs git, sh; tmux recommended).")
+    resources: Resources = Field(default_factory=Resources)  # type: ignore[arg-type]
+    storage: Storage = Field(default_factory=Storage)  # type: ignore[arg-type]
+    branch_prefix: str = Field("kodama/", description="Prefix of automatic branch names.")
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Pod nodeSelector.")
+    tolerations: list[dict[str, Any]] = Field(
+        default_factory=list, description="Pod tolerations (Kubernetes syntax)."
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Extra non-secret environment for the agent."
+    )
+    git: GitConfig = Field(default_factory=GitConfig)  # type: ignore[arg-type]
+    agent: AgentConfig = Field(default_factory=AgentConfig)  # type: ignore[arg-type]
+    sync: SyncConfig = Field(default_factory=SyncConfig)  # type: ignore[arg-type]
+    credentials: CredentialsConfig = Field(default_factory=CredentialsConfig)  # type: ignore[arg-type]
+    timeout: float = Field(300, gt=0, description="Seconds to wait for the pod to be Ready.")
+
+    @field_validator("namespace")
+    @classmethod
+    def _ns(cls, v: str | None) -> str | None:
+        return None if v is None else _wrap(validation.validate_namespace, v)
+
+    @field_validator("node_selector")
+    @classmethod
+    def _node_selector(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            _wrap(validation.validate_qualified_name, key, "node selector key")
+            _wrap(validation.validate_label_value, str(value), "node selector")
+        return v
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            _wrap(validation.validate_env_name, key)
+        return v
+
+
+def _wrap(fn: Any, *args: Any) -> Any:
+    """Turn InvalidInput into ValueError so pydantic reports it with its location."""
+    try:
+        return fn(*args)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
+def _quantity(value: Any, what: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"invalid {what}: expected a quantity such as 500m or 4Gi")
+    return str(_wrap(validation.validate_quantity, value, what))
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def kodama_home() -> Path:
+    return Path(os.environ.get("KODAMA_HOME") or Path.home() / ".kodama")
+
+
+def global_config_path() -> Path:
+    return kodama_home() / "config.yaml"
+
+
+def find_repo_config(start: Path) -> Path | None:
+    """Walk up from `start` to the git root (inclusive) looking for .kodama.yaml."""
+    cur = start.resolve()
+    while True:
+        candidate = cur / REPO_CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+        if (cur / ".git").exists() or cur.parent == cur:
+            return None
+        cur = cur.parent
+
+
+@dataclass
+class Layer:
+    source: str  # file path or "flags"
+    data: dict[str, Any]
+    lines: dict[tuple[str | int, ...], int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _key_lines(
+    node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]
+) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[(*path, key)] = key_node.start_mark.line + 1
+            _key_lines(value_node, (*path, key), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out[(*path, i)] = item.start_mark.line + 1
+            _key_lines(item, (*path, i), out)
+
+
+def parse_yaml_text(text: str, source: str) -> Layer:
+    """Parse config YAML, remembering the line of every key. Raises ConfigError."""
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}{where}: invalid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: expected a mapping of settings at the top level")
+    lines: dict[tuple[str | int, ...], int] = {}
+    if node is not None:
+        _key_lines(node, (), lines)
+    return Layer(source, data, lines)
+
+
+def load_layer(path: Path) -> Layer | None:
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    layer = parse_yaml_text(text, str(path))
+    validate_layer(layer)
+    return layer
+
+
+@dataclass
+class ConfigIssue:
+    path: tuple[str | int, ...]
+    line: int | None
+    message: str
+
+    def dotted(self) -> str:
+        return ".".join(str(p) for p in self.path) or "(top level)"
+
+
+def layer_issues(layer: Layer) -> list[ConfigIssue]:
+    """Validate one layer on its own; every problem with its key path and line."""
+    issues: list[ConfigIssue] = []
+    try:
+        Config.model_validate(_normalize(layer.data))
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line = _line_for(layer, loc)
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            issues.append(ConfigIssue(loc, line, msg))
+    except _LiftConflict as exc:
+        issues.append(ConfigIssue(exc.path, _line_for(layer, exc.path), exc.message))
+    return issues
+
+
+def validate_layer(layer: Layer) -> None:
+    issues = layer_issues(layer)
+    if issues:
+        first = issues[0]
+        where = f":{first.line}" if first.line else ""
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        raise ConfigError(f"{layer.source}{where}: {first.dotted()}: {first.message}{more}")
+
+
+def _line_for(layer: Layer, loc: tuple[str | int, ...]) -> int | None:
+    # pydantic reports aliases (camelCase) as they appear in the input; walk up until known.
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in layer.lines:
+            return layer.lines[loc[:n]]
+        lifted = ("defaults", *loc[:n])
+        if lifted in layer.lines:
+            return layer.lines[lifted]
+    return None
+
+
+class _LiftConflict(Exception):
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        self.path = path
+        self.message = message
+
+
+_LIFTABLE = ("image", "resources", "storage", "branchPrefix", "branch_prefix", "namespace")
+
+
+def _normalize(data: dict[str, Any]) -> dict[str, Any]:
+    """Lift the seed's `defaults.X` keys to the top level (both spellings must not collide)."""
+    out = dict(data)
+    defaults = out.get("defaults")
+    if isinstance(defaults, dict):
+        rest = dict(defaults)
+        for key in _LIFTABLE:
+            if key in rest:
+                if key in out:
+                    raise _LiftConflict(
+                        ("defaults", key), f"set both here and at the top level as {key!r}"
+                    )
+                out[key] = rest.pop(key)
+        out["defaults"] = rest
+    return out
+
+
+def merge(
+    lower: dict[str, Any], higher: dict[str, Any], path: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Merge two raw config mappings (already normalized) following the documented rules."""
+    out = dict(lower)
+    for key, value in higher.items():
+        if value is None:
+            continue
+        here = (*path, key)
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            out[key] = merge(old, value, here)
+        elif here in (("sync", "exclude"),) and isinstance(old, list) and isinstance(value, list):
+            out[key] = old + [v for v in value if v not in old]
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class LoadedConfig:
+    config: Config
+    sources: list[str]
+    repo_root: Path | None
+
+
+def load_config(cwd: Path, flags: dict[str, Any] | None = None) -> LoadedConfig:
+    """Load and merge defaults < global < repo < flags, validating each layer on its own."""
+    layers: list[Layer] = []
+    glob = load_layer(global_config_path())
+    if glob:
+        layers.append(glob)
+    repo_file = find_repo_config(cwd)
+    if repo_file:
+        repo = load_layer(repo_file)
+        if repo:
+            layers.append(repo)
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = merge(merged, _normalize(layer.data))
+    if flags:
+        merged = merge(merged, flags)
+    try:
+        cfg = Config.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise InvalidInput(
+            f"invalid value for {loc}: {err['msg'].removeprefix('Value error, ')}"
+        ) from None
+    if cfg.namespace is None and cfg.defaults.namespace is not None:
+        cfg.namespace = cfg.defaults.namespace
+    return LoadedConfig(
+        cfg, [layer.source for layer in layers], repo_file.parent if repo_file else None
+    )
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Config.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Kodama configuration (~/.kodama/config.yaml, .kodama.yaml)"
+    return schema

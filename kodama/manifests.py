@@ -1,0 +1,242 @@
+"""Resolved spec -> Kubernetes objects (plain dicts). Pure: no I/O, no clock, no cluster."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .models import SessionSpec
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "kodama"
+SESSION_LABEL = "kodama.dev/session"
+COMPONENT_LABEL = "kodama.dev/component"
+SPEC_ANNOTATION = "kodama.dev/spec"
+PHASE_ANNOTATION = "kodama.dev/phase"  # "creating" until start finished once, then "ready"
+SELECTOR = f"{MANAGED_BY}={MANAGER}"
+
+CONTAINER = "agent"
+WORKSPACE_DIR = "/workspace"
+HOME_DIR = "/home/kodama"
+SECRETS_DIR = "/var/run/kodama/secrets"
+RUN_AS = 1000
+
+AGENT_CREDENTIAL_KEYS = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
+# Git credentials are delivered as files only (never env the agent sees without reading a file).
+GIT_FILE_KEYS = {
+    "git-token": "git/token",
+    "ssh-privatekey": "git/ssh-privatekey",
+    "known_hosts": "git/known_hosts",
+}
+
+
+def pod_name(name: str) -> str:
+    return f"kodama-{name}"
+
+
+def workspace_pvc_name(name: str) -> str:
+    return f"kodama-{name}-workspace"
+
+
+def home_pvc_name(name: str) -> str:
+    return f"kodama-{name}-home"
+
+
+def credentials_secret_name(name: str) -> str:
+    return f"kodama-{name}-credentials"
+
+
+def env_secret_name(name: str) -> str:
+    return f"kodama-{name}-env"
+
+
+def files_secret_name(name: str) -> str:
+    return f"kodama-{name}-files"
+
+
+def session_selector(name: str) -> str:
+    return f"{SELECTOR},{SESSION_LABEL}={name}"
+
+
+def labels(name: str, component: str) -> dict[str, str]:
+    return {MANAGED_BY: MANAGER, SESSION_LABEL: name, COMPONENT_LABEL: component}
+
+
+def _meta(spec: SessionSpec, name: str, component: str, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": spec.namespace,
+        "labels": labels(spec.name, component),
+    }
+    meta.update(extra)
+    return meta
+
+
+def spec_annotation(spec: SessionSpec) -> str:
+    return json.dumps(
+        spec.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True
+    )
+
+
+def pvc(spec: SessionSpec, which: str, phase: str = "creating") -> dict[str, Any]:
+    """The workspace PVC (which="workspace", carries the spec) or the home PVC (which="home")."""
+    if which == "workspace":
+        name, size = workspace_pvc_name(spec.name), spec.workspace_size
+        annotations = {SPEC_ANNOTATION: spec_annotation(spec), PHASE_ANNOTATION: phase}
+    elif which == "home":
+        name, size = home_pvc_name(spec.name), spec.home_size
+        annotations = {}
+    else:  # pragma: no cover - programming error
+        raise ValueError(which)
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": _meta(spec, name, which, annotations=annotations)
+        if annotations
+        else _meta(spec, name, which),
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": size}},
+        },
+    }
+    if spec.storage_class:
+        body["spec"]["storageClassName"] = spec.storage_class
+    return body
+
+
+def secret(spec: SessionSpec, name: str, component: str, data: dict[str, str]) -> dict[str, Any]:
+    """A Secret; `data` values are already base64-encoded by the caller."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": _meta(spec, name, component),
+        "data": dict(sorted(data.items())),
+    }
+
+
+def _security_context() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+# The container's main process only keeps the pod alive; the agent itself is launched through
+# exec by the idempotent "ensure" step (so correctness never depends on an entrypoint).
+KEEPALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"]
+
+
+def pod(spec: SessionSpec) -> dict[str, Any]:
+    n = spec.name
+    env: list[dict[str, Any]] = [
+        {"name": "HOME", "value": HOME_DIR},
+        {"name": "KODAMA_WORKSPACE", "value": WORKSPACE_DIR},
+        {"name": "KODAMA_SECRETS", "value": SECRETS_DIR},
+        {"name": "KODAMA_SESSION", "value": n},
+    ]
+    env += [{"name": k, "value": v} for k, v in sorted(spec.env.items())]
+    for key in spec.credential_keys:
+        if key in AGENT_CREDENTIAL_KEYS:
+            env.append(
+                {
+                    "name": key,
+                    "valueFrom": {"secretKeyRef": {"name": credentials_secret_name(n), "key": key}},
+                }
+            )
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": spec.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": KEEPALIVE,
+        "workingDir": WORKSPACE_DIR,
+        "env": env,
+        "resources": {
+            "requests": {"cpu": spec.cpu, "memory": spec.memory, **spec.extra_resources},
+            "limits": {"cpu": spec.cpu, "memory": spec.memory, **spec.extra_resources},
+        },
+        "securityContext": _security_context(),
+        "volumeMounts": [
+            {"name": "workspace", "mountPath": WORKSPACE_DIR},
+            {"name": "home", "mountPath": HOME_DIR},
+        ],
+        "stdin": True,
+        "tty": True,
+    }
+    volumes: list[dict[str, Any]] = [
+        {"name": "workspace", "persistentVolumeClaim": {"claimName": workspace_pvc_name(n)}},
+        {"name": "home", "persistentVolumeClaim": {"claimName": home_pvc_name(n)}},
+    ]
+    git_items = [
+        {"key": key, "path": path, "mode": 0o400}
+        for key, path in GIT_FILE_KEYS.items()
+        if key in spec.credential_keys
+    ]
+    if git_items or spec.git_secret:
+        source = spec.git_secret or credentials_secret_name(n)
+        items = (
+            git_items
+            if not spec.git_secret
+            else [{"key": key, "path": path, "mode": 0o400} for key, path in GIT_FILE_KEYS.items()]
+        )
+        volumes.append(
+            {
+                "name": "kodama-secrets",
+                "secret": {
+                    "secretName": source,
+                    "items": items,
+                    "optional": True,
+                    "defaultMode": 0o400,
+                },
+            }
+        )
+        container["volumeMounts"].append(
+            {"name": "kodama-secrets", "mountPath": SECRETS_DIR, "readOnly": True}
+        )
+    if spec.env_secret_keys:
+        container["envFrom"] = [{"secretRef": {"name": env_secret_name(n)}}]
+    if spec.secret_files:
+        volumes.append(
+            {
+                "name": "kodama-files",
+                "secret": {"secretName": files_secret_name(n), "defaultMode": 0o400},
+            }
+        )
+        for f in spec.secret_files:
+            container["volumeMounts"].append(
+                {"name": "kodama-files", "mountPath": f.dest, "subPath": f.key, "readOnly": True}
+            )
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": _meta(spec, pod_name(n), "agent"),
+        "spec": {
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 10,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": RUN_AS,
+                "runAsGroup": RUN_AS,
+                "fsGroup": RUN_AS,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [container],
+            "volumes": volumes,
+        },
+    }
+    if spec.node_selector:
+        body["spec"]["nodeSelector"] = dict(spec.node_selector)
+    if spec.tolerations:
+        body["spec"]["tolerations"] = list(spec.tolerations)
+    return body
+
+
+def secret_file_key(index: int, dest: str) -> str:
+    """A valid Secret key for any destination path: [-._a-zA-Z0-9]+, unique by index."""
+    base = dest.rstrip("/").rsplit("/", 1)[-1] or "file"
+    safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in base).strip(".") or "file"
+    return f"f{index}-{safe}"[:253]

@@ -1,0 +1,152 @@
+"""Typed models the engine takes and returns (pydantic, camelCase in JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class Status(StrEnum):
+    PENDING = "Pending"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    STOPPED = "Stopped"
+    FAILED = "Failed"
+
+
+class AgentStateName(StrEnum):
+    UNKNOWN = "unknown"
+    STARTING = "starting"
+    WORKING = "working"
+    WAITING = "waiting"
+    IDLE = "idle"
+    EXITED = "exited"
+
+
+class AgentState(_Model):
+    state: AgentStateName = AgentStateName.UNKNOWN
+    message: str | None = None
+    since: datetime | None = None
+    exit_code: int | None = None
+
+
+class SecretFile(_Model):
+    """A local file delivered read-only into the pod at `dest` (from a Secret)."""
+
+    key: str
+    dest: str
+
+
+class SessionSpec(_Model):
+    """Everything needed to (re)build a session's objects. Stored on the workspace PVC.
+
+    Never holds secret values: only names of Secrets and keys.
+    """
+
+    name: str
+    namespace: str
+    image: str
+    cpu: str
+    memory: str
+    extra_resources: dict[str, str] = Field(default_factory=dict)
+    workspace_size: str
+    home_size: str
+    storage_class: str | None = None
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    agent_command: str = "claude"
+    agent_kind: str = "claude"
+    credential_keys: list[str] = Field(default_factory=list)  # keys of the credentials Secret
+    env_secret_keys: list[str] = Field(default_factory=list)  # keys from --env-file
+    secret_files: list[SecretFile] = Field(default_factory=list)
+    git_secret: str | None = None  # existing Secret named by git.secretName
+    branch: str | None = None
+    base_branch: str | None = None
+    base_commit: str | None = None
+    repo: str | None = None  # remote URL when cloned with --repo (credential-free)
+    created_at: datetime | None = None
+
+
+class SyncConflict(_Model):
+    path: str
+    alpha: str | None = None
+    beta: str | None = None
+
+
+class SyncStatus(_Model):
+    name: str
+    state: str = "none"
+    connected: bool = False
+    last_error: str | None = None
+    conflicts: list[SyncConflict] = Field(default_factory=list)
+    mutagen_session: str | None = None
+    local_path: str | None = None
+
+
+class Session(_Model):
+    """A session as seen now: derived from the cluster each time."""
+
+    name: str
+    namespace: str
+    context: str | None = None
+    status: Status
+    reason: str | None = None
+    image: str | None = None
+    branch: str | None = None
+    base_branch: str | None = None
+    base_commit: str | None = None
+    ahead: int | None = None
+    repo: str | None = None
+    local_path: str | None = None
+    created_at: datetime | None = None
+    pod: str | None = None
+    node: str | None = None
+    pvcs: list[str] = Field(default_factory=list)
+    agent: AgentState = Field(default_factory=AgentState)
+    sync: SyncStatus | None = None
+    events: list[str] = Field(default_factory=list)
+
+
+class StartRequest(_Model):
+    """What a front end asks for; resolved with the config into a SessionSpec."""
+
+    name: str
+    image: str | None = None
+    cpu: str | None = None
+    memory: str | None = None
+    resources: dict[str, str] = Field(default_factory=dict)
+    workspace_size: str | None = None
+    home_size: str | None = None
+    storage_class: str | None = None
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[str] = Field(default_factory=list)
+    timeout: float | None = None
+    wait: bool = True
+    agent_command: str | None = None
+    prompt: str | None = None
+    env_file: str | None = None
+    secret_files: list[str] = Field(default_factory=list)  # "SRC:DST"
+    branch: str | None = None
+    base: str | None = None
+    repo: str | None = None
+    sync: bool | None = None
+    local_path: str | None = None  # the checkout to ship/sync (default: cwd's git root)
+
+
+class FetchResult(_Model):
+    name: str
+    local_branch: str
+    commit: str
+    ahead: int | None = None

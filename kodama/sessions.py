@@ -1,0 +1,695 @@
+"""The engine facade: start, list, get, stop, resume, delete. Both front ends call this.
+
+Never prints; reports progress through an EventSink; honours a CancelToken.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from . import agent, git, manifests, sync
+from .cluster import Cluster, KubeTarget, context_namespace
+from .config import Config, LoadedConfig, load_config
+from .errors import AlreadyExists, Cancelled, InvalidInput, KodamaError, NotFound, Timeout
+from .events import CancelToken, EventSink, Reporter, null_sink
+from .kubectl import Kubectl
+from .manifests import (
+    AGENT_CREDENTIAL_KEYS,
+    PHASE_ANNOTATION,
+    SELECTOR,
+    SESSION_LABEL,
+    SPEC_ANNOTATION,
+)
+from .models import AgentState, SecretFile, Session, SessionSpec, StartRequest, Status
+from .runtime import PodContext
+from .status import derive, pod_problem, pod_ready
+from .store import Store
+from .validation import parse_toleration, validate_env_name, validate_session_name
+
+
+@dataclass
+class StartPlan:
+    """Everything `start` will create, decided before touching the cluster."""
+
+    spec: SessionSpec
+    secrets: list[dict[str, Any]]
+    git: git.GitPlan | None
+    config: Config
+    local_path: Path | None
+    prompt: str | None = None
+    sync: bool = False
+    objects: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _b64(value: str | bytes) -> str:
+    raw = value.encode() if isinstance(value, str) else value
+    return base64.b64encode(raw).decode()
+
+
+class SessionEngine:
+    def __init__(
+        self,
+        target: KubeTarget | None = None,
+        *,
+        cwd: Path | None = None,
+        store: Store | None = None,
+        cluster_factory: Callable[[KubeTarget], Cluster] = Cluster,
+    ) -> None:
+        self.target = target or KubeTarget()
+        self.cwd = (cwd or Path.cwd()).resolve()
+        self.store = store or Store()
+        self._cluster: Cluster | None = None
+        self._cluster_factory = cluster_factory
+        self._loaded: LoadedConfig | None = None
+
+    # -- shared plumbing -----------------------------------------------------------------------
+
+    @property
+    def cluster(self) -> Cluster:
+        if self._cluster is None:
+            self._cluster = self._cluster_factory(self._resolved_target())
+        return self._cluster
+
+    def config(self, flags: dict[str, Any] | None = None) -> LoadedConfig:
+        if flags:
+            return load_config(self.cwd, flags)
+        if self._loaded is None:
+            self._loaded = load_config(self.cwd)
+        return self._loaded
+
+    def namespace(self) -> str:
+        """-n flag > kubeconfig context's namespace > config file > "default"."""
+        if self.target.namespace:
+            return self.target.namespace
+        _, ctx_ns = context_namespace(self.target)
+        return ctx_ns or self.config().config.namespace or "default"
+
+    def _resolved_target(self) -> KubeTarget:
+        return KubeTarget(self.target.kubeconfig, self.target.context, self.namespace())
+
+    def kubectl(self, namespace: str | None = None) -> Kubectl:
+        context = self.target.context
+        return Kubectl(namespace or self.namespace(), self.target.kubeconfig, context)
+
+    def pod_context(self, spec: SessionSpec, local_path: Path | None = None) -> PodContext:
+        return PodContext(
+            self.kubectl(spec.namespace), manifests.pod_name(spec.name), spec, local_path
+        )
+
+    # -- planning (pure apart from reading local files and git) --------------------------------
+
+    def plan_start(self, req: StartRequest) -> StartPlan:
+        name = validate_session_name(req.name)
+        flags: dict[str, Any] = {}
+        if req.image:
+            flags["image"] = req.image
+        res: dict[str, Any] = {}
+        if req.cpu:
+            res["cpu"] = req.cpu
+        if req.memory:
+            res["memory"] = req.memory
+        if req.resources:
+            res["extra"] = dict(req.resources)
+        if res:
+            flags["resources"] = res
+        sto: dict[str, Any] = {}
+        if req.workspace_size:
+            sto["workspace"] = req.workspace_size
+        if req.home_size:
+            sto["claudeHome"] = req.home_size
+        if req.storage_class:
+            sto["storageClass"] = req.storage_class
+        if sto:
+            flags["storage"] = sto
+        if req.node_selector:
+            flags["nodeSelector"] = dict(req.node_selector)
+        if req.tolerations:
+            flags["tolerations"] = [parse_toleration(t) for t in req.tolerations]
+        if req.agent_command:
+            flags["agent"] = {"command": req.agent_command}
+        if req.timeout is not None:
+            if req.timeout <= 0:
+                raise InvalidInput("--timeout must be greater than zero")
+            flags["timeout"] = req.timeout
+        loaded = self.config(flags or None)
+        cfg = loaded.config
+        namespace = self.namespace()
+
+        if req.prompt is not None and not req.prompt.strip():
+            raise InvalidInput("--prompt must not be empty")
+        local_path = Path(req.local_path).resolve() if req.local_path else self.cwd
+        gplan = git.plan(
+            local_path,
+            name,
+            prefix=cfg.branch_prefix,
+            branch=req.branch,
+            base=req.base,
+            repo=req.repo,
+        )
+
+        secrets: list[dict[str, Any]] = []
+        cred_data = self._credentials(cfg)
+        env_data = self._env_file(req.env_file) if req.env_file else {}
+        files: list[SecretFile] = []
+        files_data: dict[str, str] = {}
+        for i, item in enumerate(req.secret_files):
+            src, sep, dest = item.partition(":")
+            if not sep or not src or not dest.startswith("/"):
+                raise InvalidInput(
+                    f"invalid --secret-file {item!r}: expected SRC:DST with an absolute DST"
+                )
+            try:
+                content = Path(src).expanduser().read_bytes()
+            except OSError as exc:
+                raise InvalidInput(f"cannot read --secret-file {src}: {exc.strerror}") from None
+            key = manifests.secret_file_key(i, dest)
+            files.append(SecretFile(key=key, dest=dest))
+            files_data[key] = _b64(content)
+
+        kind = cfg.agent.kind
+        if kind == "auto":
+            kind = "claude" if cfg.agent.command.split()[:1] == ["claude"] else "other"
+        spec = SessionSpec(
+            name=name,
+            namespace=namespace,
+            image=cfg.image,
+            cpu=cfg.resources.cpu,
+            memory=cfg.resources.memory,
+            extra_resources=dict(cfg.resources.extra),
+            workspace_size=cfg.storage.workspace,
+            home_size=cfg.storage.claude_home,
+            storage_class=cfg.storage.storage_class,
+            node_selector=dict(cfg.node_selector),
+            tolerations=list(cfg.tolerations),
+            env=dict(cfg.env),
+            agent_command=cfg.agent.command,
+            agent_kind=kind,
+            credential_keys=sorted(cred_data),
+            env_secret_keys=sorted(env_data),
+            secret_files=files,
+            git_secret=cfg.git.secret_name,
+            branch=gplan.branch,
+            base_branch=gplan.base_branch,
+            base_commit=gplan.base_commit,
+            repo=gplan.repo,
+        )
+        if cred_data:
+            secrets.append(
+                manifests.secret(
+                    spec, manifests.credentials_secret_name(name), "credentials", cred_data
+                )
+            )
+        if env_data:
+            secrets.append(manifests.secret(spec, manifests.env_secret_name(name), "env", env_data))
+        if files_data:
+            secrets.append(
+                manifests.secret(spec, manifests.files_secret_name(name), "files", files_data)
+            )
+        want_sync = cfg.sync.enabled if req.sync is None else req.sync
+        plan = StartPlan(
+            spec=spec,
+            secrets=secrets,
+            git=gplan,
+            config=cfg,
+            local_path=gplan.local_root,
+            prompt=req.prompt,
+            sync=bool(want_sync and gplan.local_root is not None),
+        )
+        plan.objects = [
+            manifests.pvc(spec, "workspace"),
+            manifests.pvc(spec, "home"),
+            *secrets,
+            manifests.pod(spec),
+        ]
+        return plan
+
+    def _credentials(self, cfg: Config) -> dict[str, str]:
+        data: dict[str, str] = {}
+        if cfg.credentials.file:
+            path = Path(cfg.credentials.file).expanduser()
+            if not path.is_file():
+                raise InvalidInput(f"credentials.file {path} does not exist")
+            for key, value in dotenv_values(path).items():
+                if key in AGENT_CREDENTIAL_KEYS and value:
+                    data[key] = _b64(value)
+        if cfg.credentials.from_env:
+            for key in AGENT_CREDENTIAL_KEYS:
+                value = os.environ.get(key)
+                if value and key not in data:
+                    data[key] = _b64(value)
+        return data
+
+    @staticmethod
+    def _env_file(path_text: str) -> dict[str, str]:
+        path = Path(path_text).expanduser()
+        if not path.is_file():
+            raise InvalidInput(f"--env-file {path} does not exist")
+        out: dict[str, str] = {}
+        for key, value in dotenv_values(path).items():
+            validate_env_name(key, "--env-file variable")
+            out[key] = _b64(value or "")
+        return out
+
+    # -- start ---------------------------------------------------------------------------------
+
+    def start(
+        self, req: StartRequest, events: EventSink = null_sink, cancel: CancelToken | None = None
+    ) -> Session:
+        cancel = cancel or CancelToken()
+        plan = self.plan_start(req)  # every input error is raised here, before any API call
+        spec = plan.spec
+        rep = Reporter(events, spec.name)
+        cluster = self.cluster
+        ns = spec.namespace
+        spec = spec.model_copy(update={"created_at": datetime.now(UTC).replace(microsecond=0)})
+        rep.step("create", f"Creating session {spec.name} in namespace {ns}")
+        created = False
+        try:
+            try:
+                # The workspace PVC is created first and doubles as the lock: of two concurrent
+                # starts of the same name exactly one creates it.
+                cluster.create(manifests.pvc(spec, "workspace"))
+                created = True
+            except AlreadyExists:
+                raise self._exists_error(spec.name, ns) from None
+            except NotFound:
+                raise NotFound(f"namespace {ns!r} not found") from None
+            self.store.write(ns, spec.name, self._record(spec, plan.local_path))
+            cluster.create(manifests.pvc(spec, "home"))
+            for sec in plan.secrets:
+                cancel.check()
+                cluster.create(sec)
+            cancel.check()
+            cluster.create(manifests.pod(spec))
+            if not req.wait:
+                rep.done(f"Session {spec.name} created (not waiting for it to be Ready)")
+                return self.get(spec.name)
+            timeout = plan.config.timeout
+            self._wait_ready(spec, timeout, rep, cancel)
+            self._ensure_runtime(spec, plan.local_path, rep, cancel, prompt=plan.prompt, first=True)
+            cluster.patch_annotations(
+                "PersistentVolumeClaim",
+                manifests.workspace_pvc_name(spec.name),
+                ns,
+                {PHASE_ANNOTATION: "ready"},
+            )
+        except Timeout:
+            raise
+        except BaseException as exc:
+            if created:
+                self._rollback(spec.name, ns, rep)
+            if isinstance(exc, KeyboardInterrupt):
+                raise Cancelled() from None
+            raise
+        if plan.sync and plan.local_path is not None:
+            self._start_sync(spec, plan.local_path, rep, cancel)
+        rep.done(f"Session {spec.name} is Running on branch {spec.branch}")
+        return self.get(spec.name)
+
+    def _exists_error(self, name: str, ns: str) -> KodamaError:
+        ws = self.cluster.get_pvc(manifests.workspace_pvc_name(name), ns)
+        phase = ((ws or {}).get("metadata", {}).get("annotations") or {}).get(PHASE_ANNOTATION)
+        if phase == "creating":
+            return AlreadyExists(
+                f"session {name!r} already exists in namespace {ns} and is still being created",
+                hint=f"if an earlier start was interrupted: `kubectl kodama resume {name}` finishes it, "
+                f"`kubectl kodama delete {name}` removes it",
+            )
+        return AlreadyExists(
+            f"session {name!r} already exists in namespace {ns}",
+            hint=f"use `kubectl kodama resume {name}`, or pick another name",
+        )
+
+    def _record(self, spec: SessionSpec, local_path: Path | None) -> dict[str, Any]:
+        return {
+            "name": spec.name,
+            "namespace": spec.namespace,
+            "kubeconfig": self.target.kubeconfig,
+            "context": self.target.context,
+            "localPath": str(local_path) if local_path else None,
+        }
+
+    def _rollback(self, name: str, ns: str, rep: Reporter) -> None:
+        """Undo a start that did not finish. Runs even after a cancel (no token)."""
+        rep.info(f"Rolling back session {name}")
+        with contextlib.suppress(KodamaError):
+            self._delete_objects(name, ns, keep_data=False)
+        self.store.remove(ns, name)
+
+    def _wait_ready(
+        self, spec: SessionSpec, timeout: float, rep: Reporter, cancel: CancelToken
+    ) -> dict[str, Any]:
+        rep.step("wait", f"Waiting for pod {manifests.pod_name(spec.name)} to be Ready")
+        warned: set[str] = set()
+
+        def done(pod: dict[str, Any] | None) -> bool:
+            if pod is None:
+                raise KodamaError(f"pod {manifests.pod_name(spec.name)} disappeared while starting")
+            if pod_ready(pod):
+                return True
+            fatal, reason = pod_problem(pod)
+            if fatal:
+                raise KodamaError(f"pod {manifests.pod_name(spec.name)} cannot start: {reason}")
+            if reason and reason not in warned:
+                warned.add(reason)
+                rep.warn(reason)
+            return False
+
+        try:
+            pod = self.cluster.wait_pod(
+                manifests.pod_name(spec.name), spec.namespace, timeout, cancel, done
+            )
+        except Timeout:
+            why = self._diagnose(spec.name, spec.namespace)
+            raise Timeout(
+                f"session {spec.name} is not Ready after {timeout:g}s: {why}",
+                hint=f"`kubectl kodama get {spec.name}` shows events; `kubectl kodama delete {spec.name}` removes it",
+            ) from None
+        assert pod is not None
+        return pod
+
+    def _diagnose(self, name: str, ns: str) -> str:
+        c = self.cluster
+        pod = c.get_pod(manifests.pod_name(name), ns)
+        for pvc_name in (manifests.workspace_pvc_name(name), manifests.home_pvc_name(name)):
+            pvc = c.get_pvc(pvc_name, ns)
+            if pvc and (pvc.get("status") or {}).get("phase") == "Pending":
+                evs = c.events_for(pvc_name, ns, limit=1)
+                detail = f" ({evs[-1].get('message')})" if evs else ""
+                return f"PVC {pvc_name} is Pending{detail}"
+        if pod:
+            _, reason = pod_problem(pod)
+            if reason:
+                return reason
+            evs = [
+                e for e in c.events_for(manifests.pod_name(name), ns) if e.get("type") == "Warning"
+            ]
+            if evs:
+                return f"{evs[-1].get('reason')}: {evs[-1].get('message')}"
+            return f"pod phase {(pod.get('status') or {}).get('phase')}"
+        return "the pod does not exist"
+
+    def _ensure_runtime(
+        self,
+        spec: SessionSpec,
+        local_path: Path | None,
+        rep: Reporter,
+        cancel: CancelToken,
+        *,
+        prompt: str | None = None,
+        first: bool = False,
+    ) -> None:
+        """The idempotent in-pod step shared by start, resume and attach."""
+        ctx = self.pod_context(spec, local_path)
+        git.ensure_workspace(ctx, rep, cancel)
+        agent.ensure_agent(ctx, rep, cancel, prompt=prompt, resume=not first)
+
+    def _start_sync(
+        self, spec: SessionSpec, local_path: Path, rep: Reporter, cancel: CancelToken
+    ) -> None:
+        if not sync.available():
+            rep.info(
+                "File sync is off: mutagen is not installed (see `kubectl kodama sync --help`)"
+            )
+            return
+        try:
+            sync.start(self.pod_context(spec, local_path), rep, cancel)
+        except KodamaError as exc:
+            rep.warn(f"file sync did not start: {exc.message}")
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def spec_of(
+        self, name: str, namespace: str | None = None
+    ) -> tuple[SessionSpec, dict[str, Any]]:
+        ns = namespace or self.namespace()
+        validate_session_name(name)
+        pvc = self.cluster.get_pvc(manifests.workspace_pvc_name(name), ns)
+        if pvc is None:
+            raise NotFound(
+                f"session {name!r} not found in namespace {ns}",
+                hint="`kubectl kodama list` shows sessions",
+            )
+        return self._spec_from_pvc(pvc), pvc
+
+    @staticmethod
+    def _spec_from_pvc(pvc: dict[str, Any]) -> SessionSpec:
+        meta = pvc.get("metadata") or {}
+        raw = (meta.get("annotations") or {}).get(SPEC_ANNOTATION)
+        if not raw:
+            raise KodamaError(f"PVC {meta.get('name')} has no {SPEC_ANNOTATION} annotation")
+        return SessionSpec.model_validate_json(raw)
+
+    def _session(
+        self,
+        spec: SessionSpec,
+        ws: dict[str, Any] | None,
+        home: dict[str, Any] | None,
+        pod: dict[str, Any] | None,
+    ) -> Session:
+        status, reason = derive(ws, home, pod)
+        record = self.store.read(spec.namespace, spec.name) or {}
+        return Session(
+            name=spec.name,
+            namespace=spec.namespace,
+            context=self.cluster.context,
+            status=status,
+            reason=reason,
+            image=spec.image,
+            branch=spec.branch,
+            base_branch=spec.base_branch,
+            base_commit=spec.base_commit,
+            repo=spec.repo,
+            local_path=record.get("localPath"),
+            created_at=spec.created_at,
+            pod=(pod or {}).get("metadata", {}).get("name"),
+            node=((pod or {}).get("spec") or {}).get("nodeName"),
+            pvcs=[p["metadata"]["name"] for p in (ws, home) if p],
+        )
+
+    def list_sessions(
+        self, all_namespaces: bool = False, *, agent_state: bool = True
+    ) -> list[Session]:
+        ns = None if all_namespaces else self.namespace()
+        c = self.cluster
+        pvcs = c.list_objects("PersistentVolumeClaim", SELECTOR, ns)
+        pods = c.list_objects("Pod", SELECTOR, ns)
+
+        def key(obj: dict[str, Any]) -> tuple[str, str]:
+            meta = obj["metadata"]
+            return meta["namespace"], (meta.get("labels") or {}).get(SESSION_LABEL, "")
+
+        pods_by = {key(p): p for p in pods}
+        homes = {key(p): p for p in pvcs if p["metadata"]["name"].endswith("-home")}
+        out: list[Session] = []
+        for ws in pvcs:
+            if not ws["metadata"]["name"].endswith("-workspace"):
+                continue
+            try:
+                spec = self._spec_from_pvc(ws)
+            except (KodamaError, ValueError):
+                continue
+            k = key(ws)
+            out.append(self._session(spec, ws, homes.get(k), pods_by.get(k)))
+        out.sort(key=lambda s: (s.namespace, s.name))
+        if agent_state:
+            self._fill_agent_states(out)
+        self._rebuild_records(out)
+        return out
+
+    def _fill_agent_states(self, sessions: list[Session]) -> None:
+        running = [s for s in sessions if s.status == Status.RUNNING]
+        if not running:
+            return
+
+        def read(s: Session) -> AgentState:
+            try:
+                spec, _ = self.spec_of(s.name, s.namespace)
+                return agent.read_state(self.pod_context(spec))
+            except KodamaError:
+                return AgentState()
+
+        with ThreadPoolExecutor(max_workers=min(8, len(running))) as pool:
+            for s, st in zip(running, pool.map(read, running), strict=True):
+                s.agent = st
+
+    def _rebuild_records(self, sessions: list[Session]) -> None:
+        """A lost ~/.kodama is rebuilt from the cluster: every session gets a record again."""
+        for s in sessions:
+            if self.store.read(s.namespace, s.name) is None:
+                with contextlib.suppress(OSError):
+                    self.store.write(
+                        s.namespace,
+                        s.name,
+                        {
+                            "name": s.name,
+                            "namespace": s.namespace,
+                            "kubeconfig": self.target.kubeconfig,
+                            "context": self.target.context,
+                            "localPath": None,
+                        },
+                    )
+
+    def get(self, name: str, *, events: bool = True, details: bool = False) -> Session:
+        spec, ws = self.spec_of(name)
+        ns = spec.namespace
+        c = self.cluster
+        home = c.get_pvc(manifests.home_pvc_name(name), ns)
+        pod = c.get_pod(manifests.pod_name(name), ns)
+        session = self._session(spec, ws, home, pod)
+        self._rebuild_records([session])
+        if session.status == Status.RUNNING:
+            ctx = self.pod_context(spec)
+            with contextlib.suppress(KodamaError):
+                session.agent = agent.read_state(ctx)
+            if details:
+                with contextlib.suppress(KodamaError):
+                    session.ahead = git.ahead(ctx)
+        elif events:
+            evs = c.events_for(manifests.pod_name(name), ns, limit=5)
+            evs += c.events_for(manifests.workspace_pvc_name(name), ns, limit=2)
+            session.events = [f"{e.get('type')} {e.get('reason')}: {e.get('message')}" for e in evs]
+        with contextlib.suppress(KodamaError):
+            session.sync = sync.status(ns, name)
+        return session
+
+    # -- stop / resume / delete ----------------------------------------------------------------
+
+    def stop(
+        self,
+        name: str,
+        events: EventSink = null_sink,
+        cancel: CancelToken | None = None,
+        *,
+        wait: bool = True,
+    ) -> Session:
+        cancel = cancel or CancelToken()
+        spec, _ = self.spec_of(name)
+        rep = Reporter(events, name)
+        with contextlib.suppress(KodamaError):
+            sync.stop(spec.namespace, name)
+        rep.step("stop", f"Deleting pod {manifests.pod_name(name)} (PVCs are kept)")
+        self.cluster.delete("Pod", manifests.pod_name(name), spec.namespace)
+        if wait:
+            self.cluster.wait_pod(
+                manifests.pod_name(name), spec.namespace, 120, cancel, lambda p: p is None
+            )
+        rep.done(f"Session {name} stopped; `kubectl kodama resume {name}` brings it back")
+        return self.get(name, events=False)
+
+    def resume(
+        self,
+        name: str,
+        events: EventSink = null_sink,
+        cancel: CancelToken | None = None,
+        *,
+        wait: bool = True,
+    ) -> Session:
+        cancel = cancel or CancelToken()
+        spec, ws = self.spec_of(name)
+        ns = spec.namespace
+        rep = Reporter(events, name)
+        c = self.cluster
+        pod = c.get_pod(manifests.pod_name(name), ns)
+        if pod is not None and pod.get("metadata", {}).get("deletionTimestamp"):
+            rep.step("wait", "Waiting for the old pod to go away")
+            c.wait_pod(manifests.pod_name(name), ns, 120, cancel, lambda p: p is None)
+            pod = None
+        if c.get_pvc(manifests.home_pvc_name(name), ns) is None:
+            rep.step("create", f"Re-creating the missing home PVC of {name}")
+            c.create(manifests.pvc(spec, "home"))
+        if pod is None:
+            rep.step("create", f"Creating pod {manifests.pod_name(name)} on the session's PVCs")
+            with contextlib.suppress(AlreadyExists):  # a concurrent resume won: wait for its pod
+                c.create(manifests.pod(spec))
+        if not wait:
+            return self.get(name, events=False)
+        cfg = self.config().config
+        self._wait_ready(spec, cfg.timeout, rep, cancel)
+        record = self.store.read(ns, name) or {}
+        local = Path(record["localPath"]) if record.get("localPath") else None
+        phase = ((ws.get("metadata") or {}).get("annotations") or {}).get(PHASE_ANNOTATION)
+        self._ensure_runtime(spec, local, rep, cancel, first=phase == "creating")
+        if phase != "ready":
+            c.patch_annotations(
+                "PersistentVolumeClaim",
+                manifests.workspace_pvc_name(name),
+                ns,
+                {PHASE_ANNOTATION: "ready"},
+            )
+        if local is not None and record.get("sync"):
+            self._start_sync(spec, local, rep, cancel)
+        rep.done(f"Session {name} is Running")
+        return self.get(name, events=False)
+
+    def delete(
+        self,
+        name: str,
+        events: EventSink = null_sink,
+        cancel: CancelToken | None = None,
+        *,
+        keep_data: bool = False,
+    ) -> None:
+        ns = self.namespace()
+        validate_session_name(name)
+        rep = Reporter(events, name)
+        with contextlib.suppress(KodamaError):
+            sync.stop(ns, name)
+        rep.step(
+            "delete", f"Deleting session {name}" + (" (keeping its PVCs)" if keep_data else "")
+        )
+        found = self._delete_objects(name, ns, keep_data=keep_data)
+        self.store.remove(ns, name)
+        if not found:
+            raise NotFound(f"session {name!r} not found in namespace {ns}")
+        rep.done(f"Session {name} deleted")
+
+    def _delete_objects(self, name: str, ns: str, *, keep_data: bool) -> bool:
+        c = self.cluster
+        selector = manifests.session_selector(name)
+        found = False
+        kinds = ["Pod", "Secret"] + ([] if keep_data else ["PersistentVolumeClaim"])
+        for kind in kinds:
+            for obj in c.list_objects(kind, selector, ns):
+                found = (
+                    c.delete(kind, obj["metadata"]["name"], ns, grace=0 if kind == "Pod" else None)
+                    or found
+                )
+        if keep_data:
+            found = found or bool(c.list_objects("PersistentVolumeClaim", selector, ns))
+        return found
+
+    # -- attach --------------------------------------------------------------------------------
+
+    def attach_argv(self, name: str, command: list[str] | None = None) -> list[str]:
+        """The kubectl command line that attaches to the agent (or runs `command`)."""
+        spec, _ = self.spec_of(name)
+        pod = self.cluster.get_pod(manifests.pod_name(name), spec.namespace)
+        if not pod_ready(pod):
+            raise KodamaError(
+                f"session {name} is not running",
+                hint=f"`kubectl kodama resume {name}` starts it again",
+            )
+        return agent.attach_command(self.pod_context(spec), command)
+
+    def prepare_attach(
+        self, name: str, events: EventSink = null_sink, cancel: CancelToken | None = None
+    ) -> list[str]:
+        """Run the idempotent ensure step, then return the attach command line."""
+        cancel = cancel or CancelToken()
+        spec, _ = self.spec_of(name)
+        record = self.store.read(spec.namespace, name) or {}
+        local = Path(record["localPath"]) if record.get("localPath") else None
+        argv = self.attach_argv(name)
+        self._ensure_runtime(spec, local, Reporter(events, name), cancel)
+        return argv

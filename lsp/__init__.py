@@ -1,0 +1,1 @@
+"""kodama-lsp: the language server (import name kodama_lsp)."""
