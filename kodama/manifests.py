@@ -238,5 +238,8 @@ def pod(spec: SessionSpec) -> dict[str, Any]:
 def secret_file_key(index: int, dest: str) -> str:
     """A valid Secret key for any destination path: [-._a-zA-Z0-9]+, unique by index."""
     base = dest.rstrip("/").rsplit("/", 1)[-1] or "file"
-    safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in base).strip(".") or "file"
+    safe = (
+        "".join(c if (c.isascii() and c.isalnum()) or c in "-._" else "_" for c in base).strip(".")
+        or "file"
+    )
     return f"f{index}-{safe}"[:253]

@@ -52,6 +52,8 @@ def derive(
     workspace: dict[str, Any] | None, home: dict[str, Any] | None, pod: dict[str, Any] | None
 ) -> tuple[Status, str | None]:
     phase = ((workspace or {}).get("metadata", {}).get("annotations") or {}).get(PHASE_ANNOTATION)
+    if pod is None and phase == "creating":
+        return Status.STOPPED, "start did not finish (run resume to finish it, or delete)"
     for pvc, what in ((workspace, "workspace"), (home, "home")):
         if pvc is None:
             if pod is not None or what == "home":

@@ -90,9 +90,10 @@ def validate_quantity(value: str | int | float, what: str, *, positive: bool = T
 
 def validate_qualified_name(key: str, what: str) -> str:
     """Label keys and extended resource names: [prefix/]name."""
-    prefix, _, name = key.rpartition("/")
+    prefix, slash, name = key.rpartition("/")
     ok = (
-        bool(name)
+        not (slash and not prefix)
+        and bool(name)
         and len(name) <= 63
         and bool(_QUALIFIED_NAME.match(name))
         and (not prefix or (len(prefix) <= 253 and bool(_DNS1123_SUBDOMAIN.match(prefix))))

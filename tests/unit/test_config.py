@@ -1,0 +1,172 @@
+"""Config files: parsing, validation with file/key/line, and the documented merge rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kodama.config import (
+    Config,
+    find_repo_config,
+    layer_issues,
+    load_config,
+    merge,
+    parse_yaml_text,
+)
+from kodama.errors import ConfigError, InvalidInput
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    h = tmp_path / "kodama-home"
+    h.mkdir()
+    monkeypatch.setenv("KODAMA_HOME", str(h))
+    return h
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    r = tmp_path / "repo"
+    (r / ".git").mkdir(parents=True)
+    (r / "src" / "deep").mkdir(parents=True)
+    return r
+
+
+def test_defaults_without_files(home: Path, repo: Path) -> None:
+    loaded = load_config(repo)
+    cfg = loaded.config
+    assert cfg.image.startswith("ghcr.io/")
+    assert cfg.resources.cpu == "1" and cfg.resources.memory == "2Gi"
+    assert cfg.storage.workspace == "10Gi" and cfg.storage.claude_home == "2Gi"
+    assert cfg.branch_prefix == "kodama/"
+    assert cfg.sync.mode == "two-way-safe"
+    assert loaded.sources == []
+
+
+def test_seed_fields_stay_valid(home: Path, repo: Path) -> None:
+    (home / "config.yaml").write_text(
+        "defaults:\n  namespace: team-a\nimage: my/agent:1\nresources:\n  cpu: '2'\n  memory: 4Gi\n"
+        "storage:\n  workspace: 20Gi\n  claudeHome: 3Gi\nbranchPrefix: agent/\ngit:\n  secretName: gh\n"
+    )
+    cfg = load_config(repo).config
+    assert cfg.namespace == "team-a"
+    assert cfg.image == "my/agent:1"
+    assert (cfg.resources.cpu, cfg.resources.memory) == ("2", "4Gi")
+    assert (cfg.storage.workspace, cfg.storage.claude_home) == ("20Gi", "3Gi")
+    assert cfg.branch_prefix == "agent/"
+    assert cfg.git.secret_name == "gh"
+
+
+def test_defaults_block_may_hold_session_fields(home: Path, repo: Path) -> None:
+    (home / "config.yaml").write_text("defaults:\n  image: a/b\n  branchPrefix: x/\n")
+    cfg = load_config(repo).config
+    assert cfg.image == "a/b" and cfg.branch_prefix == "x/"
+
+
+def test_same_key_in_defaults_and_top_level_is_rejected(home: Path, repo: Path) -> None:
+    (home / "config.yaml").write_text("image: a\ndefaults:\n  image: b\n")
+    with pytest.raises(ConfigError, match=r"config.yaml:3: defaults.image"):
+        load_config(repo)
+
+
+def test_precedence_flags_over_repo_over_global(home: Path, repo: Path) -> None:
+    (home / "config.yaml").write_text(
+        "image: global\nresources: {cpu: '1', memory: 1Gi}\nbranchPrefix: g/\n"
+    )
+    (repo / ".kodama.yaml").write_text("image: repo\nresources: {cpu: '3'}\n")
+    loaded = load_config(repo / "src" / "deep", {"resources": {"memory": "8Gi"}})
+    cfg = loaded.config
+    assert cfg.image == "repo"  # repo beats global
+    assert cfg.resources.cpu == "3"  # repo beats global, field by field
+    assert cfg.resources.memory == "8Gi"  # flag beats both
+    assert cfg.branch_prefix == "g/"  # only global sets it
+    assert [Path(s).name for s in loaded.sources] == ["config.yaml", ".kodama.yaml"]
+
+
+def test_maps_merge_key_by_key_and_lists_replace() -> None:
+    low = {
+        "nodeSelector": {"a": "1", "b": "2"},
+        "tolerations": [{"key": "x"}],
+        "resources": {"extra": {"g": "1"}},
+    }
+    high = {
+        "nodeSelector": {"b": "3"},
+        "tolerations": [{"key": "y"}],
+        "resources": {"extra": {"h": "2"}},
+    }
+    out = merge(low, high)
+    assert out["nodeSelector"] == {"a": "1", "b": "3"}
+    assert out["tolerations"] == [{"key": "y"}]
+    assert out["resources"]["extra"] == {"g": "1", "h": "2"}
+
+
+def test_sync_exclude_accumulates() -> None:
+    out = merge(
+        {"sync": {"exclude": ["node_modules"]}}, {"sync": {"exclude": ["dist", "node_modules"]}}
+    )
+    assert out["sync"]["exclude"] == ["node_modules", "dist"]
+
+
+def test_none_in_higher_layer_does_not_erase() -> None:
+    assert merge({"image": "a"}, {"image": None}) == {"image": "a"}
+
+
+def test_repo_config_found_by_walking_up_to_git_root(repo: Path, tmp_path: Path) -> None:
+    (repo / ".kodama.yaml").write_text("image: x\n")
+    assert find_repo_config(repo / "src" / "deep") == repo / ".kodama.yaml"
+    # Above the git root is not searched.
+    (tmp_path / ".kodama.yaml").write_text("image: outside\n")
+    inner = tmp_path / "other"
+    (inner / ".git").mkdir(parents=True)
+    assert find_repo_config(inner) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "line", "fragment"),
+    [
+        ("image: a\nbogus: 1\n", ("bogus",), 2, "unknown key"),
+        ("resources:\n  cpu: lots\n", ("resources", "cpu"), 2, "not a Kubernetes quantity"),
+        ("resources:\n  memory: -1Gi\n", ("resources", "memory"), 2, "greater than zero"),
+        ("storage:\n  workspace: 10GB\n", ("storage", "workspace"), 2, "not a Kubernetes quantity"),
+        ("resources:\n  extra:\n    'bad key!': 1\n", ("resources", "extra"), 2, "resource name"),
+        ("namespace: Bad_NS\n", ("namespace",), 1, "DNS-1123"),
+        ("sync:\n  mode: sometimes\n", ("sync", "mode"), 2, "two-way-safe"),
+        ("timeout: 0\n", ("timeout",), 1, "greater than 0"),
+        ("agent:\n  comand: x\n", ("agent", "comand"), 2, "unknown key"),
+    ],
+)
+def test_bad_values_name_key_path_and_line(
+    text: str, path: tuple[str, ...], line: int, fragment: str
+) -> None:
+    issues = layer_issues(parse_yaml_text(text, "f.yaml"))
+    assert issues, text
+    first = issues[0]
+    assert first.path[: len(path)] == path
+    assert first.line == line
+    assert fragment in first.message
+
+
+def test_yaml_syntax_error_names_file_and_line(home: Path, repo: Path) -> None:
+    (repo / ".kodama.yaml").write_text("image: a\nresources: [\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(repo)
+    assert ".kodama.yaml:" in err.value.message and "invalid YAML" in err.value.message
+
+
+def test_top_level_must_be_mapping() -> None:
+    with pytest.raises(ConfigError, match="f.yaml:1: expected a mapping"):
+        parse_yaml_text("- a\n- b\n", "f.yaml")
+
+
+def test_bad_flag_value_is_invalid_input(home: Path, repo: Path) -> None:
+    with pytest.raises(InvalidInput, match="resources.cpu"):
+        load_config(repo, {"resources": {"cpu": "fast"}})
+
+
+def test_schema_has_documented_keys() -> None:
+    from kodama.config import json_schema
+
+    schema = json_schema()
+    assert "branchPrefix" in schema["properties"]
+    assert Config.model_fields["image"].description

@@ -1,0 +1,122 @@
+"""Manifest building is pure: spec in, objects out."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from kodama import manifests
+from kodama.models import SecretFile, SessionSpec
+
+
+def spec(**kw: object) -> SessionSpec:
+    base: dict[str, object] = {
+        "name": "demo",
+        "namespace": "dev",
+        "image": "img:1",
+        "cpu": "2",
+        "memory": "4Gi",
+        "workspace_size": "10Gi",
+        "home_size": "2Gi",
+        "branch": "kodama/demo",
+    }
+    base.update(kw)
+    return SessionSpec.model_validate(base)
+
+
+def test_names_and_labels() -> None:
+    s = spec()
+    pod = manifests.pod(s)
+    assert pod["metadata"]["name"] == "kodama-demo"
+    assert pod["metadata"]["labels"][manifests.MANAGED_BY] == "kodama"
+    assert pod["metadata"]["labels"][manifests.SESSION_LABEL] == "demo"
+    for which in ("workspace", "home"):
+        pvc = manifests.pvc(s, which)
+        assert pvc["metadata"]["name"] == f"kodama-demo-{which}"
+        assert pvc["metadata"]["labels"][manifests.MANAGED_BY] == "kodama"
+
+
+def test_pod_meets_restricted_pod_security() -> None:
+    pod = manifests.pod(spec())["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (c,) = pod["containers"]
+    sc = c["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["runAsNonRoot"] is True
+    for v in pod["volumes"]:
+        assert "hostPath" not in v
+
+
+def test_in_pod_paths_come_from_env() -> None:
+    (c,) = manifests.pod(spec())["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    assert env["HOME"] == mounts["home"]
+    assert env["KODAMA_WORKSPACE"] == mounts["workspace"] == c["workingDir"]
+    assert env["KODAMA_SESSION"] == "demo"
+
+
+def test_resources_requests_equal_limits_with_extras() -> None:
+    (c,) = manifests.pod(spec(extra_resources={"nvidia.com/gpu": "1"}))["spec"]["containers"]
+    assert c["resources"]["requests"] == {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "1"}
+    assert c["resources"]["limits"] == c["resources"]["requests"]
+
+
+def test_node_selector_and_tolerations() -> None:
+    tol = [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    pod = manifests.pod(spec(node_selector={"pool": "agents"}, tolerations=tol))["spec"]
+    assert pod["nodeSelector"] == {"pool": "agents"}
+    assert pod["tolerations"] == tol
+    assert "nodeSelector" not in manifests.pod(spec())["spec"]
+
+
+def test_credentials_only_by_secret_reference() -> None:
+    s = spec(credential_keys=["ANTHROPIC_API_KEY", "git-token"])
+    pod = manifests.pod(s)
+    (c,) = pod["spec"]["containers"]
+    key_env = next(e for e in c["env"] if e["name"] == "ANTHROPIC_API_KEY")
+    assert "value" not in key_env
+    assert key_env["valueFrom"]["secretKeyRef"] == {
+        "name": "kodama-demo-credentials",
+        "key": "ANTHROPIC_API_KEY",
+    }
+    # The git token is a file under KODAMA_SECRETS, never an env var.
+    assert all(e["name"] != "git-token" for e in c["env"])
+    vol = next(v for v in pod["spec"]["volumes"] if v["name"] == "kodama-secrets")
+    assert {"key": "git-token", "path": "git/token", "mode": 0o400} in vol["secret"]["items"]
+
+
+def test_secret_files_mount_by_subpath_with_valid_keys() -> None:
+    dests = ["/home/kodama/.config/gh/hosts.yml", "/x/a b/ü.json", "/etc/.hidden", "/trailing/"]
+    files = [SecretFile(key=manifests.secret_file_key(i, d), dest=d) for i, d in enumerate(dests)]
+    (c,) = manifests.pod(spec(secret_files=files))["spec"]["containers"]
+    for f in files:
+        assert re.fullmatch(r"[-._a-zA-Z0-9]+", f.key), f.key
+        assert f.key not in (".", "..")
+        mount = next(m for m in c["volumeMounts"] if m["mountPath"] == f.dest)
+        assert mount == {
+            "name": "kodama-files",
+            "mountPath": f.dest,
+            "subPath": f.key,
+            "readOnly": True,
+        }
+    assert len({f.key for f in files}) == len(files)
+
+
+def test_spec_annotation_roundtrips_without_secrets() -> None:
+    s = spec(credential_keys=["ANTHROPIC_API_KEY"])
+    pvc = manifests.pvc(s, "workspace")
+    raw = pvc["metadata"]["annotations"][manifests.SPEC_ANNOTATION]
+    back = SessionSpec.model_validate_json(raw)
+    assert back == s
+    assert pvc["metadata"]["annotations"][manifests.PHASE_ANNOTATION] == "creating"
+    assert "sk-" not in raw
+    assert json.loads(raw)["credentialKeys"] == ["ANTHROPIC_API_KEY"]
+
+
+def test_storage_class_optional() -> None:
+    assert "storageClassName" not in manifests.pvc(spec(), "home")["spec"]
+    assert manifests.pvc(spec(storage_class="fast"), "home")["spec"]["storageClassName"] == "fast"
