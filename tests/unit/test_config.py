@@ -155,12 +155,12 @@ def test_yaml_syntax_error_names_file_and_line(home: Path, repo: Path) -> None:
 
 
 def test_top_level_must_be_mapping() -> None:
-    with pytest.raises(ConfigError, match="f.yaml:1: expected a mapping"):
+    with pytest.raises(ConfigError, match=r"f\.yaml:1: expected a mapping"):
         parse_yaml_text("- a\n- b\n", "f.yaml")
 
 
 def test_bad_flag_value_is_invalid_input(home: Path, repo: Path) -> None:
-    with pytest.raises(InvalidInput, match="resources.cpu"):
+    with pytest.raises(InvalidInput, match=r"resources\.cpu"):
         load_config(repo, {"resources": {"cpu": "fast"}})
 
 
