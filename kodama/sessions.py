@@ -34,7 +34,14 @@ from .models import AgentState, SecretFile, Session, SessionSpec, StartRequest, 
 from .runtime import PodContext
 from .status import derive, pod_problem, pod_ready
 from .store import Store
-from .validation import parse_toleration, validate_env_name, validate_session_name
+from .validation import (
+    parse_toleration,
+    validate_env_name,
+    validate_label_value,
+    validate_qualified_name,
+    validate_quantity,
+    validate_session_name,
+)
 
 
 @dataclass
@@ -110,6 +117,21 @@ class SessionEngine:
 
     def plan_start(self, req: StartRequest) -> StartPlan:
         name = validate_session_name(req.name)
+        # Flags are checked first so the error names the flag, not the config key.
+        for value, flag in (
+            (req.cpu, "--cpu"),
+            (req.memory, "--memory"),
+            (req.workspace_size, "--storage"),
+            (req.home_size, "--home-storage"),
+        ):
+            if value is not None:
+                validate_quantity(value, flag)
+        for res_name, qty in req.resources.items():
+            validate_qualified_name(res_name, "--resource name")
+            validate_quantity(qty, f"--resource {res_name}")
+        for key, value in req.node_selector.items():
+            validate_qualified_name(key, "--node-selector key")
+            validate_label_value(value, "--node-selector")
         flags: dict[str, Any] = {}
         if req.image:
             flags["image"] = req.image

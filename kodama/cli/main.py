@@ -50,9 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     except KodamaError as exc:
         if _verbose():
             traceback.print_exc()
-        click.echo(f"error: {exc.message}", err=True)
+        # One line on stderr, kubectl style; the hint rides on the same line.
+        line = f"error: {exc.message}"
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            line += f" (hint: {exc.hint})"
+        click.echo(line, err=True)
         code = exc.exit_code
         sys.exit(code if isinstance(code, int) and code > 0 else 1)
     except click.exceptions.Abort:
@@ -60,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(130)
     except click.ClickException as exc:
         msg = exc.format_message()
-        click.echo(f"error: {msg}", err=True)
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
-            click.echo(f"hint: see `{exc.ctx.command_path} --help`", err=True)
+            msg += f" (see `{exc.ctx.command_path} --help`)"
+        click.echo(f"error: {msg}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
