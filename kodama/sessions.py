@@ -330,8 +330,12 @@ class SessionEngine:
         except BaseException as exc:
             if created:
                 self._rollback(spec.name, ns, rep)
-            if isinstance(exc, KeyboardInterrupt):
-                raise Cancelled() from None
+            if cancel.cancelled or isinstance(exc, KeyboardInterrupt | Cancelled):
+                # A Ctrl-C also kills kubectl children: report the cancel, not their failure.
+                raise Cancelled(
+                    f"interrupted: start of {spec.name} cancelled"
+                    + (" and rolled back" if created else "")
+                ) from None
             raise
         if plan.sync and plan.local_path is not None:
             self._start_sync(spec, plan.local_path, rep, cancel)

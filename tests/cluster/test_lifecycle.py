@@ -1,0 +1,300 @@
+"""Issue 3 on the test control plane: the session lifecycle, through the real CLI."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import Kodama, labelled
+
+pytestmark = pytest.mark.cluster
+
+
+def exec_in(testenv: Any, ns: str, name: str, script: str) -> str:
+    proc = testenv.kubectl(
+        "exec", "-n", ns, f"kodama-{name}", "-c", "agent", "--", "sh", "-c", script
+    )
+    return str(proc.stdout)
+
+
+def test_whole_lifecycle(kodama: Kodama, testenv: Any) -> None:
+    ns = kodama.namespace
+    t0 = time.monotonic()
+    started = kodama.json("start", "s1")
+    start_s = time.monotonic() - t0
+    assert started["status"] == "Running", started
+    assert started["branch"] == "kodama/s1"
+    print(f"start wall time: {start_s:.2f}s")
+
+    t0 = time.monotonic()
+    listed = kodama.json("list")
+    print(f"list wall time: {time.monotonic() - t0:.2f}s")
+    assert [s["name"] for s in listed["items"]] == ["s1"]
+    assert listed["items"][0]["status"] == "Running"
+    table = kodama.run("list").stdout
+    assert "s1" in table and "Running" in table
+
+    # Data written in the workspace and in HOME survives stop/resume.
+    exec_in(
+        testenv, ns, "s1", 'echo keep-me > "$KODAMA_WORKSPACE/data.txt"; echo home > "$HOME/h.txt"'
+    )
+
+    stopped = kodama.json("stop", "s1")
+    assert stopped["status"] == "Stopped"
+    objs = labelled(testenv, ns)
+    assert "pod/kodama-s1" not in objs
+    assert {
+        "persistentvolumeclaim/kodama-s1-workspace",
+        "persistentvolumeclaim/kodama-s1-home",
+    } <= set(objs)
+
+    resumed = kodama.json("resume", "s1")
+    assert resumed["status"] == "Running"
+    assert exec_in(testenv, ns, "s1", 'cat "$KODAMA_WORKSPACE/data.txt" "$HOME/h.txt"').split() == [
+        "keep-me",
+        "home",
+    ]
+
+    got = kodama.json("get", "s1")
+    assert got["name"] == "s1" and got["pvcs"] == ["kodama-s1-workspace", "kodama-s1-home"]
+
+    kodama.run("delete", "s1", "--yes")
+    assert labelled(testenv, ns) == []
+    assert kodama.run("get", "s1", check=False).returncode == 1
+
+
+def test_pod_spec_through_the_api(kodama: Kodama, testenv: Any) -> None:
+    """The parts a simulated node does not run, checked as the API server stored them."""
+    import json
+
+    kodama.run(
+        "start",
+        "spec",
+        "--no-wait",
+        "--resource",
+        "example.com/widget=1",
+        "--node-selector",
+        "kubernetes.io/os=linux",
+    )
+    pod = json.loads(
+        testenv.kubectl("get", "pod", "kodama-spec", "-n", kodama.namespace, "-o", "json").stdout
+    )
+    spec = pod["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    (c,) = spec["containers"]
+    assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert c["resources"]["limits"]["example.com/widget"] == "1"
+    assert spec["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert not any(v.get("projected") for v in spec["volumes"]), "no ServiceAccount token volume"
+    kodama.run("delete", "spec", "--yes")
+
+
+def test_pod_deleted_out_of_band_is_stopped(kodama: Kodama, testenv: Any) -> None:
+    kodama.run("start", "oob")
+    testenv.kubectl("delete", "pod", "kodama-oob", "-n", kodama.namespace, "--wait=true")
+    assert kodama.json("get", "oob")["status"] == "Stopped"
+    assert kodama.json("resume", "oob")["status"] == "Running"
+    kodama.run("delete", "oob", "--yes")
+
+
+def test_lost_kodama_home_is_rebuilt(kodama: Kodama, testenv: Any) -> None:
+    kodama.run("start", "lost")
+    sessions = kodama.home / "sessions"
+    assert any(sessions.rglob("lost.json"))
+    shutil.rmtree(sessions)
+    assert [s["name"] for s in kodama.json("list")["items"]] == ["lost"]
+    record = next(sessions.rglob("lost.json"))
+    assert oct(record.stat().st_mode & 0o777) == "0o600"
+    kodama.run("stop", "lost")
+    kodama.run("delete", "lost", "--yes")
+
+
+def test_two_concurrent_starts(kodama: Kodama, testenv: Any) -> None:
+    procs = [kodama.popen("start", "race") for _ in range(2)]
+    results = [(p.wait(timeout=180), p.stderr.read() if p.stderr else "") for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 1], results
+    loser = next(err for code, err in results if code == 1)
+    assert "already exists" in loser
+    assert kodama.json("get", "race")["status"] == "Running"
+    pods = [o for o in labelled(testenv, kodama.namespace) if o.startswith("pod/")]
+    assert pods == ["pod/kodama-race"]
+    kodama.run("delete", "race", "--yes")
+
+
+@pytest.mark.parametrize("step", ["Creating session", "Waiting for pod", "Shipping"])
+def test_interrupt_after_each_step_then_rerun_and_delete(
+    kodama: Kodama, testenv: Any, step: str
+) -> None:
+    """Ctrl-C while start is at `step`: rolled back; a re-run works; delete leaves nothing."""
+    proc = kodama.popen("start", "intr")
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if step in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    code = proc.wait(timeout=120)
+    if not any(step in s for s in seen):
+        pytest.fail(f"start never reached {step!r}: {seen} {rest}")
+    if code == 0:
+        # The step finished before the signal landed: that is a complete session, also fine.
+        assert kodama.json("get", "intr")["status"] == "Running"
+    else:
+        assert code == 130, rest
+        assert labelled(testenv, kodama.namespace) == [], "a cancelled start must roll back"
+        assert kodama.json("start", "intr")["status"] == "Running"
+    kodama.run("delete", "intr", "--yes")
+    assert labelled(testenv, kodama.namespace) == []
+
+
+@pytest.mark.parametrize("step", ["Waiting for pod"])
+def test_crash_mid_start_then_resume_or_delete(kodama: Kodama, testenv: Any, step: str) -> None:
+    """SIGKILL (no cleanup possible): `resume` finishes the session, `delete` removes all."""
+    proc = kodama.popen("start", "crash")
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if step in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    again = kodama.run("start", "crash", check=False)
+    assert again.returncode == 1 and "resume" in again.stderr
+    assert kodama.json("resume", "crash")["status"] == "Running"
+    kodama.run("delete", "crash", "--yes")
+    assert labelled(testenv, kodama.namespace) == []
+
+
+BAD_INPUTS: list[tuple[list[str], str]] = [
+    (["start", "Bad_Name"], "invalid session name"),
+    (["start", "x" * 41], "at most 40"),
+    (["start", "ok", "--cpu", "lots"], "--cpu"),
+    (["start", "ok", "--memory", "0"], "greater than zero"),
+    (["start", "ok", "--resource", "nvidia.com/gpu"], "KEY=VALUE"),
+    (["start", "ok", "--resource", "/gpu=1"], "resource name"),
+    (["start", "ok", "--toleration", "a:Sometimes"], "toleration"),
+    (["start", "ok", "--node-selector", "x"], "KEY=VALUE"),
+    (["start", "ok", "--timeout", "-1"], "--timeout"),
+    (["start", "ok", "--prompt", "a", "--prompt-file", "f"], "cannot be used together"),
+    (["start", "ok", "--env-file", "/nonexistent"], "does not exist"),
+    (["start", "ok", "--secret-file", "nocolon"], "SRC:DST"),
+    (["start", "ok", "--base", "no-such-ref"], "not a commit"),
+    (["start", "ok", "--storage", "10GB"], "--storage"),
+    (["start", "ok", "--no-such-flag"], "No such option"),
+    (["start", "ok", "--dry-run", "-o", "name"], "-o yaml or -o json"),
+    (["get", "missing"], "not found"),
+    (["stop", "missing"], "not found"),
+    (["delete", "missing", "--yes"], "not found"),
+    (["-n", "Bad_NS", "list"], "invalid namespace"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"), BAD_INPUTS, ids=[" ".join(a)[:40] for a, _ in BAD_INPUTS]
+)
+def test_bad_input_one_line_exit_1_nothing_created(
+    kodama: Kodama, testenv: Any, args: list[str], fragment: str
+) -> None:
+    proc = kodama.run(*args, check=False)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr
+    assert labelled(testenv, kodama.namespace) == []
+
+
+def test_bad_config_file_names_file_and_line(kodama: Kodama, testenv: Any) -> None:
+    (kodama.cwd / ".kodama.yaml").write_text("image: x\nresources:\n  cpu: lots\n")
+    proc = kodama.run("start", "cfg", check=False)
+    assert proc.returncode == 1
+    assert ".kodama.yaml:3: resources.cpu" in proc.stderr
+    assert labelled(testenv, kodama.namespace) == []
+
+
+def test_unreachable_cluster(kodama: Kodama, tmp_path: Path) -> None:
+    kc = tmp_path / "dead.kubeconfig"
+    kc.write_text(
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+        "current-context: x\n"
+    )
+    dead = Kodama(kc, "default", kodama.home, kodama.cwd)
+    proc = dead.run("list", check=False, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "cannot reach the cluster" in proc.stderr
+
+
+def test_dry_run_needs_no_cluster_and_shows_no_secret_values(
+    kodama: Kodama, tmp_path: Path
+) -> None:
+    dead = Kodama(
+        tmp_path / "none",
+        "dev",
+        kodama.home,
+        kodama.cwd,
+        env={"ANTHROPIC_API_KEY": "sk-ant-secret-value"},
+    )
+    proc = dead.run("start", "dry", "--dry-run", "-o", "yaml")
+    assert "kind: Pod" in proc.stdout and "kind: Secret" in proc.stdout
+    assert "sk-ant-secret-value" not in proc.stdout + proc.stderr
+    assert "c2stYW50" not in proc.stdout  # nor its base64
+
+
+def test_global_flags_before_and_after_the_verb(kodama: Kodama, testenv: Any) -> None:
+    before = kodama.run("list", "-o", "json").stdout
+    after = kodama.run(
+        "list",
+        "-o",
+        "json",
+        "-n",
+        kodama.namespace,
+        "--kubeconfig",
+        str(kodama.kubeconfig),
+        namespaced=False,
+    ).stdout
+    assert before == after
+
+
+def test_rbac_role_is_enough_for_the_whole_lifecycle(
+    kodama: Kodama, testenv: Any, tmp_path: Path
+) -> None:
+    ns = kodama.namespace
+    testenv.kubectl("create", "serviceaccount", "agent-runner", "-n", ns)
+    role = kodama.run("rbac", "--serviceaccount", "agent-runner").stdout
+    assert "ClusterRole" not in role
+    testenv.kubectl("apply", "-n", ns, "-f", "-", input=role)
+    token = str(
+        testenv.kubectl("create", "token", "agent-runner", "-n", ns, "--duration", "1h").stdout
+    ).strip()
+    server = str(
+        testenv.kubectl(
+            "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"
+        ).stdout
+    )
+    kc = tmp_path / "sa.kubeconfig"
+    kc.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n"
+        f"users: [{{name: sa, user: {{token: '{token}'}}}}]\n"
+        f"contexts: [{{name: sa, context: {{cluster: c, user: sa, namespace: {ns}}}}}]\ncurrent-context: sa\n"
+    )
+    sa = Kodama(kc, ns, kodama.home, kodama.cwd)
+    assert sa.json("start", "rbac")["status"] == "Running"
+    assert sa.json("list")["items"][0]["name"] == "rbac"
+    sa.run("attach", "rbac", "--", "true")
+    sa.run("stop", "rbac")
+    sa.run("resume", "rbac")
+    sa.run("delete", "rbac", "--yes")
+    # Outside its namespace it is refused, with a clear message.
+    other = sa.run("-n", "default", "list", check=False, namespaced=False)
+    assert other.returncode == 1 and "forbidden" in other.stderr
+    assert labelled(testenv, ns) == []
