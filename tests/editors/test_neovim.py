@@ -24,6 +24,8 @@ from .nvim_runner import PLUGIN, REPO, find_nvim, run_nvim
 
 pytestmark = pytest.mark.editors
 
+# The simulated node runs exec'd commands on this machine: a shell loop stands in for Claude.
+STANDIN_AGENT = "sh -c 'echo stand-in agent ready; while :; do sleep 3600; done'"
 FAKE_SERVER = Path(__file__).resolve().parent / "fake_kodama_lsp.py"
 
 
@@ -247,13 +249,15 @@ def test_cluster_start_list_attach(
     kubeconfig = str(testenv.kubeconfig)
     home = tmp_path / "kodama-home"
     home.mkdir()
-    # The simulated node runs exec'd commands on this machine: a shell loop stands in for Claude.
     (home / "config.yaml").write_text(
         json.dumps(
             {
                 "namespace": namespace,
-                "agent": {"command": "echo kodama-test-agent; sleep 600"},
+                "image": "ghcr.io/kodama-dev/agent:test",
+                "agent": {"command": STANDIN_AGENT, "kind": "other"},
                 "sync": {"enabled": False},
+                "resources": {"cpu": "100m", "memory": "128Mi"},
+                "storage": {"workspace": "1Gi", "claudeHome": "1Gi"},
             }
         )
     )
