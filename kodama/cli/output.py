@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import yaml
 
-from ..models import AgentState, Session
+if TYPE_CHECKING:  # models import pydantic: keep `--help` fast
+    from ..models import AgentState, Session
 
 OUTPUT_CHOICES = ["table", "wide", "json", "yaml", "name"]
 
@@ -80,6 +80,8 @@ def sessions_table(sessions: Sequence[Session], *, wide: bool, all_namespaces: b
 def dump(data: Any, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(data, indent=2, sort_keys=False)
+    import yaml
+
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False).rstrip()
 
 

@@ -1,0 +1,96 @@
+"""CLI pieces that need no cluster: output, rbac, completion, help, usage errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from kodama.cli.misc_cmds import rbac_objects
+from kodama.cli.output import age, sessions_table
+from kodama.models import AgentState, AgentStateName, Session, Status
+
+BIN = Path(sys.executable).parent
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "kubectl-kodama"), *args], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def test_age() -> None:
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    assert age(now - timedelta(seconds=5), now) == "5s"
+    assert age(now - timedelta(minutes=30), now) == "30m"
+    assert age(now - timedelta(hours=5), now) == "5h"
+    assert age(now - timedelta(days=3), now) == "3d"
+    assert age(None, now) == "<unknown>"
+
+
+def test_table_columns() -> None:
+    s = Session(
+        name="a",
+        namespace="ns",
+        status=Status.RUNNING,
+        branch="kodama/a",
+        agent=AgentState(state=AgentStateName.EXITED, exit_code=3),
+        created_at=datetime.now(UTC),
+    )
+    lines = sessions_table([s], wide=False, all_namespaces=True).splitlines()
+    assert lines[0].split() == ["NAMESPACE", "NAME", "STATUS", "AGENT", "BRANCH", "AGE"]
+    assert lines[1].split()[:5] == ["ns", "a", "Running", "exited(3)", "kodama/a"]
+
+
+def test_rbac_is_namespaced_only() -> None:
+    role, binding = rbac_objects("team", None, "ci:runner")
+    assert role["kind"] == "Role" and role["metadata"]["namespace"] == "team"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "runner", "namespace": "ci"}]
+    verbs = {r["resources"][0]: set(r["verbs"]) for r in role["rules"]}
+    assert "create" in verbs["pods/exec"] and "delete" in verbs["persistentvolumeclaims"]
+    assert all("*" not in v for v in verbs.values())
+
+
+def test_help_lists_verbs() -> None:
+    out = run("--help").stdout
+    for verb in ("start", "list", "get", "stop", "resume", "delete", "attach", "rbac", "version"):
+        assert f"  {verb}" in out
+
+
+def test_usage_error_is_one_line_exit_1() -> None:
+    proc = run("start")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith("error: Missing argument 'NAME'")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_version_json() -> None:
+    assert json.loads(run("version", "-o", "json").stdout)["kodama"]
+
+
+def test_kubectl_completion_hook(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [str(BIN / "kubectl_complete-kodama"), "__complete", "st"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == ":4"
+    names = {line.split("\t")[0] for line in lines[:-1]}
+    assert {"start", "stop"} <= names
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts(shell: str) -> None:
+    proc = run("completion", shell)
+    assert proc.returncode == 0 and "_KUBECTL_KODAMA_COMPLETE" in proc.stdout
+
+
+def test_config_schema_is_json() -> None:
+    schema = json.loads(run("config", "schema").stdout)
+    assert "resources" in schema["properties"]
