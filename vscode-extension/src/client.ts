@@ -78,7 +78,11 @@ export class KodamaServer implements vscode.Disposable {
       return this.starting;
     }
     this.starting = this.doStart().finally(() => (this.starting = undefined));
-    return this.starting;
+    await this.starting;
+    // After `starting` is cleared: execute() waits on it.
+    if (this.running) {
+      await this.refresh();
+    }
   }
 
   private async doStart(): Promise<void> {
@@ -143,7 +147,6 @@ export class KodamaServer implements vscode.Disposable {
       });
       return;
     }
-    await this.refresh();
   }
 
   private wire(client: LanguageClient): void {

@@ -1,0 +1,158 @@
+// Drives a real VS Code (code-server in Debian's Chromium, through playwright-core):
+// Start Session from the command palette, wait for the pod, Attach opens a terminal,
+// screenshot of the workbench with the status-bar item. Launched by scripts/e2e.sh.
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { chromium, type Page } from "playwright-core";
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) {
+    throw new Error(`e2e: ${name} is not set`);
+  }
+  return v;
+}
+
+const url = env("E2E_URL");
+const workspace = env("E2E_WORKSPACE");
+const sessionName = env("E2E_SESSION");
+const kubeconfig = env("KUBECONFIG_PATH");
+const namespace = env("KODAMA_NAMESPACE");
+const artifacts = env("E2E_ARTIFACTS");
+const startTimeoutMs = Number(process.env.E2E_START_TIMEOUT_MS ?? 300_000);
+
+function log(msg: string): void {
+  process.stderr.write(`e2e: ${msg}\n`);
+}
+
+async function step<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
+  const t0 = Date.now();
+  log(`${name}…`);
+  const r = await fn();
+  log(`${name}: ok (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  return r;
+}
+
+function kubectl(...args: string[]): string {
+  return execFileSync("kubectl", ["--kubeconfig", kubeconfig, "-n", namespace, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, KUBECACHEDIR: path.join(artifacts, ".kube-cache") },
+  });
+}
+
+/** Runs a palette command by its title ("Kodama: …") through F1. */
+async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input.input");
+  await input.waitFor({ state: "visible" });
+  await input.fill(`>${title}`);
+  const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
+  await row.waitFor({ state: "visible", timeout: 30_000 });
+  await page.keyboard.press("Enter");
+}
+
+async function notification(page: Page, text: string | RegExp, timeout: number): Promise<string> {
+  const toast = page.locator(".notifications-toasts .notification-toast", { hasText: text }).first();
+  await toast.waitFor({ state: "visible", timeout });
+  return (await toast.innerText()).replace(/\s+/g, " ");
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(artifacts, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic",
+    ],
+  });
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.setDefaultTimeout(60_000);
+  try {
+    await step("workbench loads", async () => {
+      await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}`);
+      await page.locator(".monaco-workbench").waitFor({ state: "visible", timeout: 120_000 });
+    });
+
+    const statusItem = page.locator(".statusbar-item", { hasText: "Kodama" }).or(
+      page.locator(".statusbar-item", { hasText: sessionName }),
+    );
+    await step("Kodama status-bar item appears (extension active)", () =>
+      statusItem.first().waitFor({ state: "visible", timeout: 120_000 }),
+    );
+
+    await step("Start Session from the palette", async () => {
+      await runCommand(page, "Kodama: Start Session for This Repository");
+      const input = page.locator(".quick-input-widget input.input");
+      await page.locator(".quick-input-widget", { hasText: "Session name" }).waitFor({ state: "visible" });
+      log(`suggested name: ${JSON.stringify(await input.inputValue())}`);
+      await input.fill(sessionName);
+      await page.keyboard.press("Enter");
+    });
+
+    const started = await step("session started (notification)", () =>
+      notification(page, new RegExp(`Kodama session ${sessionName} is|error|Error|failed`), startTimeoutMs),
+    );
+    log(`notification: ${started}`);
+    if (!started.includes(`Kodama session ${sessionName} is Running`)) {
+      throw new Error(`start did not report Running: ${started}`);
+    }
+
+    // E2E_SKIP_CLUSTER=1: a dry run of the UI against a fake server (no control plane).
+    await step("pod is Running on the control plane", () => {
+      if (process.env.E2E_SKIP_CLUSTER === "1") {
+        return;
+      }
+      const out = kubectl("get", "pods", "-o", "custom-columns=NAME:.metadata.name,PHASE:.status.phase", "--no-headers");
+      log(`kubectl get pods:\n${out.trim()}`);
+      const line = out.split("\n").find((l) => l.includes(sessionName));
+      if (!line || !/\bRunning\b/.test(line)) {
+        throw new Error(`no Running pod for ${sessionName} in ${namespace}`);
+      }
+    });
+
+    await step("status bar shows the session", () =>
+      page.locator(".statusbar-item", { hasText: `${sessionName}: Running` }).first().waitFor({ state: "visible", timeout: 60_000 }),
+    );
+
+    await step("tree view lists the session", async () => {
+      await runCommand(page, "Explorer: Focus on Kodama Sessions View");
+      await page.locator(".monaco-list-row", { hasText: sessionName }).first().waitFor({ state: "visible", timeout: 30_000 });
+    });
+
+    const terminalsBefore = await page.locator(".terminal-tabs-entry, .single-terminal-tab").count();
+    await step("Attach to Session opens a terminal", async () => {
+      await runCommand(page, "Kodama: Attach to Session");
+      const row = page.locator(".quick-input-list .monaco-list-row", { hasText: sessionName }).first();
+      await row.waitFor({ state: "visible" });
+      await row.click();
+      await page.locator(".terminal-wrapper .xterm").first().waitFor({ state: "visible", timeout: 60_000 });
+      // Let the attached shell draw something before the screenshot.
+      await page.waitForTimeout(3_000);
+    });
+    log(`terminal tabs before attach: ${terminalsBefore}`);
+
+    await page.screenshot({ path: path.join(artifacts, "vscode-e2e.png") });
+    log(`screenshot: ${path.join(artifacts, "vscode-e2e.png")}`);
+  } catch (err) {
+    await page.screenshot({ path: path.join(artifacts, "vscode-e2e-failure.png") }).catch(() => undefined);
+    log(`failure screenshot: ${path.join(artifacts, "vscode-e2e-failure.png")}`);
+    throw err;
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(
+  () => log("passed"),
+  (err: unknown) => {
+    log(`FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# End-to-end test of the VS Code extension in a real VS Code (code-server) driven by Chromium:
+# Start Session from the command palette -> pod Running on the test control plane -> Attach
+# opens a terminal -> screenshot at artifacts/vscode-e2e.png. Exits non-zero on failure.
+#
+# Env: KUBECONFIG_PATH (default <repo>/.testenv/kubeconfig), KODAMA_NAMESPACE (default
+# kodama-e2e-vscode), KODAMA_LSP (default <repo>/.venv/bin/kodama-lsp). Optional:
+# KODAMA_E2E_CACHE (default ~/.cache/kodama-e2e), E2E_ARTIFACTS (default <repo>/artifacts),
+# KODAMA_E2E_IMAGE, E2E_KEEP=1 (keep the temp dir and the session).
+set -euo pipefail
+
+EXT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$EXT/.." && pwd)"
+KUBECONFIG_PATH="${KUBECONFIG_PATH:-$ROOT/.testenv/kubeconfig}"
+KODAMA_NAMESPACE="${KODAMA_NAMESPACE:-kodama-e2e-vscode}"
+KODAMA_LSP="${KODAMA_LSP:-$ROOT/.venv/bin/kodama-lsp}"
+ARTIFACTS="${E2E_ARTIFACTS:-$ROOT/artifacts}"
+IMAGE="${KODAMA_E2E_IMAGE:-kodama-e2e/agent:test}"
+SESSION="${E2E_SESSION:-vsc-e2e-$(date +%s | tail -c 6)}"
+export KODAMA_E2E_CACHE="${KODAMA_E2E_CACHE:-$HOME/.cache/kodama-e2e}"
+
+say() { printf 'e2e.sh: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+now() { date +%s; }
+T0=$(now)
+
+KUBECONFIG_PATH="$(realpath "$KUBECONFIG_PATH" 2>/dev/null || echo "$KUBECONFIG_PATH")"
+KODAMA_LSP="$(realpath "$KODAMA_LSP" 2>/dev/null || echo "$KODAMA_LSP")"
+[[ -r "$KUBECONFIG_PATH" ]] || die "no kubeconfig at $KUBECONFIG_PATH (bring up the test control plane: tests/testenv/up)"
+[[ -x "$KODAMA_LSP" ]] || die "no kodama-lsp at $KODAMA_LSP (make dev, or set KODAMA_LSP)"
+
+# --- system packages (Debian): Chromium for Playwright, libkrb5-dev + ripgrep for code-server.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v rg >/dev/null || missing+=(ripgrep)
+dpkg -s libkrb5-dev >/dev/null 2>&1 || missing+=(libkrb5-dev)
+command -v git >/dev/null || missing+=(git)
+if ((${#missing[@]})); then
+  say "apt-get install ${missing[*]}"
+  apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+fi
+
+# --- the extension, built and packaged as users get it.
+cd "$EXT"
+[[ -d node_modules ]] || npm ci --no-audit --no-fund >&2
+npm run --silent compile >&2
+npm run --silent package >&2
+VSIX="$EXT/out/kodama.vsix"
+CODE_SERVER="$("$EXT/scripts/install-code-server.sh")"
+say "build and install: $(($(now) - T0)) s"
+
+# --- a throw-away world: git workspace, VS Code profile, KODAMA_HOME.
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/kodama-vscode-e2e.XXXXXX")"
+REPO="$WORK/repo"
+mkdir -p "$REPO" "$WORK/user/User" "$WORK/ext" "$WORK/kodama-home" "$ARTIFACTS"
+git -C "$REPO" init -q -b main
+git -C "$REPO" config user.email e2e@kodama.invalid
+git -C "$REPO" config user.name "Kodama e2e"
+printf '# e2e repository\n' > "$REPO/README.md"
+git -C "$REPO" add README.md
+git -C "$REPO" commit -q -m "initial commit"
+
+cat > "$WORK/kodama-home/config.yaml" <<YAML
+image: "$IMAGE"
+agent:
+  command: "sh -c 'while true; do sleep 3600; done'"
+YAML
+
+cat > "$WORK/user/User/settings.json" <<JSON
+{
+  "kodama.server.path": "$KODAMA_LSP",
+  "kodama.kubeconfig": "$KUBECONFIG_PATH",
+  "kodama.namespace": "$KODAMA_NAMESPACE",
+  "kodama.refreshInterval": 2,
+  "kodama.trace.server": "messages",
+  "security.workspace.trust.enabled": false,
+  "workbench.startupEditor": "none",
+  "workbench.tips.enabled": false,
+  "extensions.autoCheckUpdates": false,
+  "extensions.autoUpdate": false,
+  "telemetry.telemetryLevel": "off"
+}
+JSON
+
+export KODAMA_HOME="$WORK/kodama-home"
+export KUBECACHEDIR="$WORK/kube-cache"
+kc() { kubectl --kubeconfig "$KUBECONFIG_PATH" "$@"; }
+kc get namespace "$KODAMA_NAMESPACE" >/dev/null 2>&1 || kc create namespace "$KODAMA_NAMESPACE" >&2
+
+# Keep code-server's own config file out of the user's ~/.config.
+cs() { XDG_CONFIG_HOME="$KODAMA_E2E_CACHE/config" "$CODE_SERVER" "$@"; }
+cs --user-data-dir "$WORK/user" --extensions-dir "$WORK/ext" --install-extension "$VSIX" --force >&2
+
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+CS_PID=""
+cleanup() {
+  rc=$?
+  if [[ -n "$CS_PID" ]]; then
+    # code-server was started in its own process group: end it and its extension host / server.
+    kill -TERM -- "-$CS_PID" 2>/dev/null || true
+    for _ in $(seq 20); do kill -0 "$CS_PID" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-$CS_PID" 2>/dev/null || true
+  fi
+  if ((rc != 0)); then
+    say "code-server log (tail):"; tail -n 40 "$WORK/code-server.log" >&2 || true
+    while IFS= read -r f; do
+      say "output channel $f (tail):"; tail -n 80 "$f" >&2
+    done < <(find "$WORK/user/logs" -name '*Kodama*.log' 2>/dev/null)
+    cp "$WORK/code-server.log" "$ARTIFACTS/vscode-e2e-code-server.log" 2>/dev/null || true
+  fi
+  if [[ "${E2E_KEEP:-}" != 1 ]]; then
+    kodama_cli="$(dirname "$KODAMA_LSP")/kubectl-kodama"
+    if [[ -x "$kodama_cli" ]]; then
+      "$kodama_cli" --kubeconfig "$KUBECONFIG_PATH" -n "$KODAMA_NAMESPACE" delete "$SESSION" --yes >/dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK"
+  else
+    say "kept $WORK and session $SESSION"
+  fi
+  say "total: $(($(now) - T0)) s, exit $rc"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+export XDG_CONFIG_HOME="$KODAMA_E2E_CACHE/config"
+setsid "$CODE_SERVER" --auth none --bind-addr "127.0.0.1:$PORT" --disable-telemetry --disable-update-check \
+  --disable-workspace-trust --user-data-dir "$WORK/user" --extensions-dir "$WORK/ext" "$REPO" \
+  >"$WORK/code-server.log" 2>&1 &
+CS_PID=$!
+for _ in $(seq 120); do
+  curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+  kill -0 "$CS_PID" 2>/dev/null || die "code-server exited"
+  sleep 0.5
+done
+curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null || die "code-server did not answer on port $PORT"
+say "code-server on port $PORT"
+
+T1=$(now)
+E2E_URL="http://127.0.0.1:$PORT" E2E_WORKSPACE="$REPO" E2E_SESSION="$SESSION" E2E_ARTIFACTS="$ARTIFACTS" \
+  KUBECONFIG_PATH="$KUBECONFIG_PATH" KODAMA_NAMESPACE="$KODAMA_NAMESPACE" \
+  node "$EXT/out/tsc/e2e/run.js"
+say "browser part: $(($(now) - T1)) s"
