@@ -30,7 +30,15 @@ from .manifests import (
     SESSION_LABEL,
     SPEC_ANNOTATION,
 )
-from .models import AgentState, SecretFile, Session, SessionSpec, StartRequest, Status
+from .models import (
+    AgentState,
+    AgentStateName,
+    SecretFile,
+    Session,
+    SessionSpec,
+    StartRequest,
+    Status,
+)
 from .runtime import PodContext
 from .status import derive, pod_problem, pod_ready
 from .store import Store
@@ -719,3 +727,34 @@ class SessionEngine:
         argv = self.attach_argv(name)
         self._ensure_runtime(spec, local, Reporter(events, name), cancel)
         return argv
+
+    # -- agent: logs and wait ------------------------------------------------------------------
+
+    def logs_argv(self, name: str, *, follow: bool = False, tail: int | None = None) -> list[str]:
+        """The kubectl command line that prints (or follows) the headless agent log."""
+        spec, _ = self.spec_of(name)
+        pod = self.cluster.get_pod(manifests.pod_name(name), spec.namespace)
+        if not pod_ready(pod):
+            raise KodamaError(
+                f"session {name} is not running",
+                hint=f"`kubectl kodama resume {name}` starts it again",
+            )
+        return agent.logs_command(self.pod_context(spec), follow=follow, tail=tail)
+
+    def wait_agent(
+        self,
+        name: str,
+        state: AgentStateName,
+        timeout: float | None = None,
+        cancel: CancelToken | None = None,
+    ) -> AgentState:
+        """Block until the agent of `name` reaches `state` (Timeout after `timeout` seconds)."""
+        spec, _ = self.spec_of(name)
+        ctx = self.pod_context(spec)
+        return agent.wait_for(
+            lambda: agent.read_state(ctx),
+            state,
+            timeout,
+            cancel or CancelToken(),
+            name=f"the agent of {name}",
+        )

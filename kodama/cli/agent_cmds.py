@@ -1,14 +1,20 @@
-"""attach (and, with the agent work, logs and wait)."""
+"""attach, logs and wait: the agent in the pod."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
+from typing import Any
 
 import click
 
-from .context import get_obj, kube_options, progress
+from ..errors import InvalidInput
+from ..models import AgentStateName
+from .context import cancellable, get_obj, kube_options, progress
+from .output import agent_cell
 from .session_cmds import complete_sessions
 
 
@@ -19,6 +25,9 @@ from .session_cmds import complete_sessions
 def attach(name: str, command: tuple[str, ...]) -> None:
     """Open a terminal into the agent of NAME, or run `-- CMD ARGS…` in its workspace.
 
+    \b
+    The agent runs in the tmux session `kodama` in the pod: detach with Ctrl-b d (or just
+    close the terminal) and it keeps working; attach again to find it where it was.
     With a command, the exit code of the command is passed through (like kubectl exec).
     """
     engine = get_obj().engine()
@@ -37,4 +46,113 @@ def attach(name: str, command: tuple[str, ...]) -> None:
     sys.exit(proc.returncode)
 
 
-COMMANDS = [attach]
+def _short(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_line(line: str) -> str | None:
+    """One line of the headless log, readable: Claude Code's stream-json becomes text.
+
+    Lines that are not stream-json events (other agents, Kodama's own markers) pass through.
+    """
+    stripped = line.strip()
+    if not stripped.startswith("{"):
+        return line.rstrip("\n")
+    try:
+        event = json.loads(stripped)
+    except ValueError:
+        return line.rstrip("\n")
+    if not isinstance(event, dict) or "type" not in event:
+        return line.rstrip("\n")
+    kind = event.get("type")
+    if kind == "system" and event.get("subtype") == "init":
+        return f"[session {event.get('session_id', '?')} · model {event.get('model', '?')}]"
+    if kind == "assistant":
+        out = []
+        for block in (event.get("message") or {}).get("content") or []:
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "text":
+                out.append(str(block.get("text", "")))
+            elif block.get("type") == "tool_use":
+                out.append(f"→ {block.get('name')}: {_short(block.get('input'))}")
+        return "\n".join(out) if out else None
+    if kind == "result":
+        secs = (event.get("duration_ms") or 0) / 1000
+        cost = event.get("total_cost_usd")
+        info = f"{event.get('subtype', '?')}, {secs:.1f}s" + (
+            f", ${cost:.4f}" if isinstance(cost, int | float) else ""
+        )
+        return f"== result ({info}): {event.get('result', '')}"
+    return None  # tool results, system chatter: in --raw only
+
+
+@click.command()
+@click.argument("name", shell_complete=complete_sessions)
+@click.option("-f", "--follow", is_flag=True, help="Follow the log until the agent exits.")
+@click.option("--tail", type=int, default=-1, help="Lines to show from the end (-1: all).")
+@click.option("--raw", is_flag=True, help="Print Claude Code's stream-json events as they are.")
+@kube_options
+def logs(name: str, follow: bool, tail: int, raw: bool) -> None:
+    """Show the output of the headless agent run of NAME (`start --prompt`).
+
+    The log lives on the session's home PVC ($HOME/.kodama/agent.log) and survives stop/resume.
+    """
+    argv = get_obj().engine().logs_argv(name, follow=follow, tail=tail)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    try:
+        for raw_line in proc.stdout:
+            text = raw_line.decode(errors="replace")
+            shown = text.rstrip("\n") if raw else render_line(text)
+            if shown is not None:
+                click.echo(shown)
+        rc = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        sys.exit(130)
+    sys.exit(rc)
+
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `2m`, `1h30m`, `1m30s` -> seconds (kubectl wait's --timeout spelling)."""
+    m = _DURATION.match(text.strip())
+    if not text.strip() or m is None or not any(m.groups()):
+        raise InvalidInput(f"invalid --timeout {text!r}: use e.g. 30s, 5m, 1h")
+    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mi * 60 + s
+
+
+@click.command()
+@click.argument("name", shell_complete=complete_sessions)
+@click.option(
+    "--for",
+    "for_",
+    required=True,
+    type=click.Choice(["working", "waiting", "idle", "exited"]),
+    help="The agent state to wait for.",
+)
+@click.option("--timeout", default="", help="Give up after this long (30s, 5m, 1h); default never.")
+@kube_options
+def wait(name: str, for_: str, timeout: str) -> None:
+    """Wait until the agent of NAME is working, waiting (for you), idle or exited.
+
+    \b
+    Exits 0 when the state is reached (printing it), 1 on timeout or when the agent exits first:
+      kubectl kodama start fix --prompt "fix the login bug" && \\
+        kubectl kodama wait fix --for=exited --timeout=30m && kubectl kodama fetch fix
+    """
+    seconds = parse_duration(timeout) if timeout else None
+    engine = get_obj().engine()
+    with cancellable() as cancel:
+        state = engine.wait_agent(name, AgentStateName(for_), seconds, cancel)
+    msg = f" — {state.message}" if state.message else ""
+    click.echo(f"{name}: {agent_cell(state)}{msg}")
+
+
+COMMANDS = [attach, logs, wait]
