@@ -239,8 +239,8 @@ export class KodamaServer implements vscode.Disposable {
         const workDoneToken = `kodama-${Date.now()}-${Math.random().toString(36).slice(2)}`;
         const sub = client?.onProgress(WorkDoneProgress.type, workDoneToken, (v) => {
           if ((v.kind === "begin" || v.kind === "report") && v.message) {
+            // The server also logs each step (window/logMessage) to the output channel.
             progress.report({ message: v.message });
-            this.output.info(`${command}: ${v.message}`);
           }
         });
         try {
