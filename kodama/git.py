@@ -1,29 +1,51 @@
-"""Git: the session branch, shipping the local repository in, bringing the work back."""
+"""Git: the session branch, shipping the local repository in, cloning --repo, bringing work back.
+
+Local work runs the user's `git`; in-pod work runs `incluster/git-workspace.sh` through exec.
+No git credential is needed for shipping or fetching: both ride on `kubectl exec`. Credentials
+for --repo are files from a Secret, read in the pod by `incluster/git-credential-kodama`.
+"""
 
 from __future__ import annotations
 
+import io
+import os
 import re
+import shlex
+import shutil
 import subprocess
+import tarfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
+from typing import Literal, cast
+from urllib.parse import urlsplit
 
 from .errors import InvalidInput, KodamaError
 from .events import CancelToken, Reporter
+from .models import FetchResult
 from .runtime import PodContext
 
-_BRANCH_OK = re.compile(r"^(?!/|.*([/.]\.|//|@\{|\\))[^\x00-\x20~^:?*\[\x7f]+(?<![./])$")
+RepoKind = Literal["https", "http", "ssh", "git", "file", "local"]
 
 
-def _git(root: Path, *args: str, check: bool = True) -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
-    )
+def incluster_file(name: str) -> str:
+    return resources.files("kodama").joinpath("incluster", name).read_text()
+
+
+def _git(root: Path | None, *args: str, check: bool = True, timeout: float = 60) -> str:
+    argv = ["git", *(["-C", str(root)] if root else []), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout)
     if check and proc.returncode != 0:
-        raise KodamaError(
-            f"git {args[0]} failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}"
-        )
+        lines = proc.stderr.strip().splitlines()
+        raise KodamaError(f"git {args[0]} failed: {lines[-1] if lines else proc.returncode}")
     return proc.stdout.strip()
+
+
+def _ok(root: Path, *args: str) -> bool:
+    argv = ["git", "-C", str(root), *args]
+    return subprocess.run(argv, capture_output=True, check=False).returncode == 0
 
 
 def repo_root(cwd: Path) -> Path | None:
@@ -36,10 +58,137 @@ def repo_root(cwd: Path) -> Path | None:
     return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
 
 
+# -- branch names ------------------------------------------------------------------------------
+
+_BAD_CHARS = re.compile(r"[\x00-\x20~^:?*\[\\\x7f]")
+
+
 def validate_branch(name: str) -> str:
-    if not _BRANCH_OK.match(name) or name.endswith(".lock"):
-        raise InvalidInput(f"invalid branch name {name!r}")
+    """git check-ref-format's rules for a branch name, checked without a repository."""
+    why = None
+    if not name or name == "@":
+        why = "it is empty" if not name else "'@' is reserved"
+    elif _BAD_CHARS.search(name):
+        why = "it contains a space, a control character or one of ~ ^ : ? * [ \\"
+    elif name.startswith("-"):
+        why = "it starts with '-'"
+    elif ".." in name or "@{" in name or "//" in name:
+        why = "it contains '..', '@{' or '//'"
+    elif name.startswith("/") or name.endswith("/") or name.endswith("."):
+        why = "it starts or ends with '/', or ends with '.'"
+    elif any(part.startswith(".") or part.endswith(".lock") for part in name.split("/")):
+        why = "a component starts with '.' or ends with '.lock'"
+    if why:
+        raise InvalidInput(f"invalid branch name {name!r}: {why}")
     return name
+
+
+def _stamped(name: str, now: datetime | None) -> str:
+    return f"{name}-{(now or datetime.now(UTC)).strftime('%Y%m%d-%H%M%S')}"
+
+
+# -- --repo URLs -------------------------------------------------------------------------------
+
+# Tokens some hosts accept as the user name of an HTTPS URL (GitHub, GitLab, Bitbucket, ...).
+_TOKEN_USER = re.compile(
+    r"^(gh[pousr]_|github_pat_|glpat-|ATBB|x-token-auth:)|^[A-Za-z0-9_\-]{36,}$"
+)
+_SCP = re.compile(r"^(?:(?P<user>[^@/]+)@)?(?P<host>[^@/:]+):(?!//)(?P<path>.+)$")
+
+
+@dataclass(frozen=True)
+class RepoURL:
+    url: str  # what the pod clones: credential-free; local paths made absolute
+    kind: RepoKind
+    host: str | None = None
+
+    @property
+    def credential_scope(self) -> str | None:
+        """`scheme://host[:port]`: the only URLs the credential helper answers for."""
+        if self.kind not in ("https", "http") or not self.host:
+            return None
+        return f"{self.kind}://{self.host}"
+
+
+def _creds_error(url: str) -> InvalidInput:
+    return InvalidInput(
+        "--repo URL contains credentials; they would be stored in the pod's .git/config",
+        hint="give the URL without them and pass the token with --git-token-env VAR or "
+        "--git-token-file FILE (or set git.secretName)",
+    )
+
+
+def parse_repo(text: str, cwd: Path) -> RepoURL:
+    """Classify a --repo value and reject any that carries credentials. No I/O but stat."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput("--repo must not be empty")
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", text)
+    if scheme:
+        kind = scheme.group(1).lower()
+        kind = {"git+ssh": "ssh", "ssh+git": "ssh"}.get(kind, kind)
+        if kind not in ("https", "http", "ssh", "git", "file"):
+            raise InvalidInput(f"unsupported --repo scheme {scheme.group(1)!r}")
+        parts = urlsplit(text)
+        if parts.password is not None:
+            raise _creds_error(text)
+        if kind in ("https", "http"):
+            if parts.username and _TOKEN_USER.search(parts.username):
+                raise _creds_error(text)
+            if parts.query:
+                raise InvalidInput(
+                    "--repo URL has a query string (it may carry a token); remove it"
+                )
+        if kind == "file":
+            if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+                raise InvalidInput("a file:// --repo needs an absolute path")
+            return RepoURL(text, "file")
+        host = parts.hostname or ""
+        if not host:
+            raise InvalidInput(f"--repo URL {text!r} has no host")
+        netloc = host if parts.port is None else f"{host}:{parts.port}"
+        if ":" in host:  # IPv6 literal
+            netloc = f"[{host}]" if parts.port is None else f"[{host}]:{parts.port}"
+        return RepoURL(text, cast(RepoKind, kind), netloc)
+    if "::" in text.split("/", 1)[0]:
+        raise InvalidInput("transport::address --repo values (ext::, fd::) are not supported")
+    scp = _SCP.match(text)
+    if scp and "/" not in text.split(":", 1)[0]:
+        if ":" in (scp.group("user") or "") or re.match(r"^[^/]*:[^/]*@", text):
+            raise _creds_error(text)
+        return RepoURL(text, "ssh", scp.group("host"))
+    return RepoURL(str((cwd / Path(text).expanduser()).resolve()), "local")
+
+
+def _ls_remote(url: str, patterns: list[str]) -> dict[str, str] | None:
+    """Refs of a remote, best effort (None when unreachable or it needs credentials here)."""
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=10")
+    try:
+        proc = subprocess.run(
+            ["git", "ls-remote", "--symref", url, *patterns],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=20,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    if proc.returncode != 0:
+        return None
+    refs: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        value, _, ref = line.partition("\t")
+        if value.startswith("ref: "):
+            refs[f"{ref}@symref"] = value.removeprefix("ref: ")
+        else:
+            refs[ref] = value
+    return refs
+
+
+# -- planning ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -56,6 +205,11 @@ def current_branch(root: Path) -> str | None:
     return name or None
 
 
+def _taken_locally(root: Path, name: str) -> bool:
+    refs = _git(root, "for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes")
+    return any(r == f"refs/heads/{name}" or r.endswith(f"/{name}") for r in refs.splitlines())
+
+
 def plan(
     cwd: Path,
     session: str,
@@ -66,88 +220,378 @@ def plan(
     repo: str | None,
     now: datetime | None = None,
 ) -> GitPlan:
-    """Decide the session branch and its base. Local git reads only; no cluster."""
+    """Decide the session branch and its base. Local git reads (and ls-remote) only."""
     if branch:
         validate_branch(branch)
     if repo:
-        name = branch or f"{prefix}{session}"
-        return GitPlan(validate_branch(name), base, None, repo, None)
+        return _plan_repo(parse_repo(repo, cwd), session, prefix, branch, base, now)
     root = repo_root(cwd)
     if root is None:
         if base:
             raise InvalidInput("--base needs a git repository (run inside one, or use --repo)")
         return GitPlan(validate_branch(branch or f"{prefix}{session}"), None, None, None, None)
+    name = branch or f"{prefix}{session}"
+    if branch and not base and _ok(root, "rev-parse", "-q", "--verify", f"refs/heads/{branch}"):
+        base = branch  # an existing branch named with --branch is continued, not reset
     base_ref = base or current_branch(root) or "HEAD"
     commit = _git(root, "rev-parse", "--verify", "--quiet", f"{base_ref}^{{commit}}", check=False)
     if not commit:
         if base:
             raise InvalidInput(f"--base {base!r} is not a commit in {root}")
         raise InvalidInput(f"the repository at {root} has no commits yet; commit something first")
-    name = branch or f"{prefix}{session}"
-    if not branch and _git(
-        root, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}", check=False
-    ):
-        stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-        name = f"{name}-{stamp}"
+    if not branch and _taken_locally(root, name):
+        name = _stamped(name, now)
     return GitPlan(
         validate_branch(name), None if base_ref == "HEAD" else base_ref, commit, None, root
     )
 
 
-# In-pod: idempotent. If the workspace already has a repository, only make sure the branch exists.
-_RECEIVE = r"""
-set -eu
-ws="$KODAMA_WORKSPACE"; branch="$1"; base="$2"
-if [ -d "$ws/.git" ]; then exit 0; fi
-tmp="$HOME/.kodama/incoming.bundle"
-mkdir -p "$HOME/.kodama"
-cat > "$tmp"
-git init -q "$ws.tmp-init" 2>/dev/null || true
-rm -rf "$ws.tmp-init"
-cd "$ws"
-git init -q .
-git fetch -q "$tmp" "+refs/heads/*:refs/remotes/local/*" "$base"
-git checkout -q -b "$branch" FETCH_HEAD
-rm -f "$tmp"
-"""
+def _plan_repo(
+    url: RepoURL,
+    session: str,
+    prefix: str,
+    branch: str | None,
+    base: str | None,
+    now: datetime | None,
+) -> GitPlan:
+    name = branch or f"{prefix}{session}"
+    wanted = ["HEAD", f"refs/heads/{name}"] + ([f"refs/heads/{base}", base] if base else [])
+    refs = _ls_remote(url.url, wanted)
+    if refs is None:  # unknown here; the pod resolves the base when it clones
+        return GitPlan(validate_branch(name), base, None, url.url, None)
+    if refs.get(f"refs/heads/{name}") and not branch:
+        name = _stamped(name, now)
+    if base:
+        commit = (
+            refs.get(f"refs/heads/{base}")
+            or refs.get(f"refs/tags/{base}^{{}}")
+            or refs.get(f"refs/tags/{base}")
+        )
+        return GitPlan(validate_branch(name), base, commit, url.url, None)
+    if branch and refs.get(f"refs/heads/{branch}"):
+        return GitPlan(name, branch, refs[f"refs/heads/{branch}"], url.url, None)
+    default = refs.get("HEAD@symref", "").removeprefix("refs/heads/") or None
+    return GitPlan(validate_branch(name), default, refs.get("HEAD"), url.url, None)
+
+
+# -- credentials for --repo --------------------------------------------------------------------
+
+
+def _read(path_text: str, flag: str) -> bytes:
+    path = Path(path_text).expanduser()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {flag} {path}: {exc.strerror}") from None
+
+
+def credentials(
+    repo: str | None,
+    cwd: Path,
+    *,
+    token_env: str | None = None,
+    token_file: str | None = None,
+    ssh_key: str | None = None,
+    known_hosts: str | None = None,
+) -> dict[str, bytes]:
+    """Keys of the credentials Secret for cloning --repo (`git-token` or an SSH key)."""
+    given = [f for f, v in (("--git-token-env", token_env), ("--git-token-file", token_file),
+                            ("--git-ssh-key", ssh_key), ("--git-known-hosts", known_hosts)) if v]  # fmt: skip
+    if not given:
+        return {}
+    if not repo:
+        raise InvalidInput(f"{given[0]} only applies with --repo URL")
+    url = parse_repo(repo, cwd)
+    data: dict[str, bytes] = {}
+    if token_env or token_file:
+        if token_env and token_file:
+            raise InvalidInput("--git-token-env and --git-token-file cannot be used together")
+        if url.kind == "ssh":
+            raise InvalidInput("a token is for HTTPS URLs; use --git-ssh-key for an ssh URL")
+        if token_env:
+            raw = os.environ.get(token_env, "").encode()
+            if not raw.strip():
+                raise InvalidInput(f"environment variable {token_env} is empty or not set")
+        else:
+            raw = _read(token_file or "", "--git-token-file")
+        token = raw.strip()
+        if not token or b"\n" in token or b"\r" in token:
+            raise InvalidInput("the git token must be one non-empty line")
+        data["git-token"] = token
+    if ssh_key or known_hosts:
+        if url.kind != "ssh":
+            raise InvalidInput("--git-ssh-key and --git-known-hosts need an ssh --repo URL")
+        if not ssh_key:
+            raise InvalidInput("--git-known-hosts needs --git-ssh-key")
+        key = _read(ssh_key, "--git-ssh-key")
+        if b"PRIVATE KEY-----" not in key:
+            raise InvalidInput(f"--git-ssh-key {ssh_key} is not a private key file")
+        data["ssh-privatekey"] = key
+        data["known_hosts"] = (
+            _read(known_hosts, "--git-known-hosts") if known_hosts else _known_host(url)
+        )
+    return data
+
+
+def _known_host(url: RepoURL) -> bytes:
+    """The host's entries from ~/.ssh/known_hosts, so the pod checks the key strictly."""
+    host = url.host or ""
+    parsed = urlsplit(url.url) if "://" in url.url else None
+    if parsed is not None and parsed.port:
+        host = f"[{parsed.hostname}]:{parsed.port}"
+    known = Path.home() / ".ssh" / "known_hosts"
+    lines: list[str] = []
+    if known.is_file() and shutil.which("ssh-keygen"):
+        proc = subprocess.run(
+            ["ssh-keygen", "-F", host, "-f", str(known)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        lines = [ln for ln in proc.stdout.splitlines() if ln and not ln.startswith("#")]
+    if not lines:
+        raise InvalidInput(
+            f"no known_hosts entry for {host} in {known}",
+            hint=f"pass --git-known-hosts FILE (e.g. from `ssh-keyscan {url.host}` after "
+            "checking the fingerprint)",
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+# -- in the pod --------------------------------------------------------------------------------
+
+
+def _identity(root: Path | None) -> tuple[str, str]:
+    name = _git(root, "config", "user.name", check=False) or "Kodama agent"
+    email = _git(root, "config", "user.email", check=False) or "kodama@localhost"
+    return name, email
+
+
+def _workspace(
+    ctx: PodContext, cmd: str, args: list[str], *, input: bytes | None = None, what: str
+) -> str:
+    name, email = _identity(ctx.local_path)
+    proc = ctx.script(
+        incluster_file("git-workspace.sh"),
+        [cmd, name, email, *args],
+        input=input,
+        timeout=1800,
+        what=what,
+    )
+    return proc.stdout.decode(errors="replace").strip()
 
 
 def ensure_workspace(ctx: PodContext, reporter: Reporter, cancel: CancelToken) -> None:
-    """Ship the local repository into the workspace (first start only; idempotent)."""
+    """Fill the workspace once (ship, clone or init); later calls only check. Idempotent."""
     spec = ctx.spec
-    if ctx.local_path is None or spec.base_commit is None or not spec.branch:
+    if not spec.branch:
         return
     cancel.check()
-    reporter.step("ship", f"Shipping {ctx.local_path} into the workspace")
+    if _workspace(ctx, "probe", [], what="checking the workspace") == "ready":
+        return
+    cancel.check()
+    if spec.repo:
+        url = parse_repo(spec.repo, Path("/"))
+        reporter.step("clone", f"Cloning {spec.repo} in the pod (branch {spec.branch})")
+        _workspace(
+            ctx,
+            "clone",
+            [
+                url.url,
+                url.credential_scope or "",
+                spec.branch,
+                spec.base_branch or "",
+                spec.base_commit or "",
+            ],
+            input=incluster_file("git-credential-kodama").encode(),
+            what=f"cloning {spec.repo}",
+        )
+    elif spec.base_commit:
+        if ctx.local_path is None:
+            raise KodamaError(
+                f"the workspace of session {spec.name} was never filled and the local "
+                "repository it was started from is unknown here",
+                hint=f"`kubectl kodama delete {spec.name}` and start it again from the repository",
+            )
+        started = time.monotonic()
+        reporter.step("ship", f"Shipping {ctx.local_path} into the workspace")
+        payload, summary = ship_payload(
+            ctx.local_path, spec.base_commit, spec.base_branch, ignored=spec.ship_ignored
+        )
+        _workspace(
+            ctx,
+            "ship",
+            [spec.branch, spec.base_commit, spec.base_branch or ""],
+            input=payload,
+            what="shipping the repository",
+        )
+        reporter.info(f"{summary}, in {time.monotonic() - started:.1f}s")
+    else:
+        _workspace(ctx, "init", [spec.branch], what="creating the workspace repository")
+
+
+def ship_payload(
+    root: Path, base_commit: str, base_ref: str | None, *, ignored: bool = False
+) -> tuple[bytes, str]:
+    """A tar of repo.bundle (branches, HEAD, base) + the uncommitted changes when based on HEAD."""
+    refs = ["--branches", "HEAD"]
+    full = (
+        _git(root, "rev-parse", "--symbolic-full-name", base_ref, check=False) if base_ref else ""
+    )
+    if full.startswith("refs/") and not full.startswith("refs/heads/"):
+        refs.append(full)
     bundle = subprocess.run(
-        ["git", "-C", str(ctx.local_path), "bundle", "create", "-", "--branches", "HEAD"],
+        ["git", "-C", str(root), "bundle", "create", "-q", "-", *refs],
         capture_output=True,
         check=False,
     )
     if bundle.returncode != 0:
-        raise KodamaError(f"git bundle failed: {bundle.stderr.decode(errors='replace').strip()}")
-    ctx.script(
-        _RECEIVE,
-        [spec.branch, spec.base_commit],
-        input=bundle.stdout,
-        what="shipping the repository",
-    )
+        err = bundle.stderr.decode(errors="replace").strip()
+        raise KodamaError(f"git bundle failed: {err}")
+    out = io.BytesIO()
+    summary = f"bundle {len(bundle.stdout) / 1e6:.1f} MB"
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        _add_bytes(tar, "repo.bundle", bundle.stdout)
+        if _git(root, "rev-parse", "HEAD") == base_commit:
+            dirty, deleted = _dirty(root, ignored=ignored)
+            if dirty:
+                _add_bytes(tar, "dirty.tar", dirty)
+            if deleted:
+                _add_bytes(tar, "deleted", "".join(f"{p}\n" for p in deleted).encode())
+            summary += f", {_count(dirty)} uncommitted file(s), {len(deleted)} deletion(s)"
+    return out.getvalue(), summary
+
+
+def _count(dirty: bytes) -> int:
+    if not dirty:
+        return 0
+    with tarfile.open(fileobj=io.BytesIO(dirty)) as tar:
+        return len(tar.getmembers())
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o600
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _dirty(root: Path, *, ignored: bool) -> tuple[bytes, list[str]]:
+    """Changes against HEAD (staged or not) and untracked files, as a tar plus deletions."""
+    changed = _git(root, "diff", "--name-only", "-z", "--no-renames", "HEAD").split("\0")
+    others = ["ls-files", "-z", "-o"] + ([] if ignored else ["--exclude-standard"])
+    paths = sorted({p for p in [*changed, *_git(root, *others).split("\0")] if p})
+    out = io.BytesIO()
+    deleted: list[str] = []
+    count = 0
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel in paths:
+            path = root / rel
+            if rel.endswith("/") or (path.is_dir() and not path.is_symlink()):
+                continue  # a nested repository or submodule: not ours to ship
+            if not os.path.lexists(path):
+                if "\n" not in rel:
+                    deleted.append(rel)
+                continue
+            info = tar.gettarinfo(str(path), arcname=rel)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if info.isreg():
+                with path.open("rb") as fh:
+                    tar.addfile(info, fh)
+            else:
+                tar.addfile(info)
+            count += 1
+    return (out.getvalue() if count else b""), deleted
 
 
 def ahead(ctx: PodContext) -> int | None:
     """How many commits the session branch is ahead of its base commit (None if unknown)."""
-    if not ctx.spec.base_commit:
-        return None
+    script = (
+        'cd "$KODAMA_WORKSPACE" && base=${1:-$(git config --get kodama.base)} && '
+        'tip=$(git rev-parse -q --verify "refs/heads/$2" || git rev-parse HEAD) && '
+        'git rev-list --count "$base..$tip"'
+    )
     proc = ctx.run(
-        [
-            "sh",
-            "-c",
-            'cd "$KODAMA_WORKSPACE" && git rev-list --count "$1..HEAD"',
-            "kodama",
-            ctx.spec.base_commit,
-        ],
+        ["sh", "-c", script, "kodama", ctx.spec.base_commit or "", ctx.spec.branch or ""],
         check=False,
         timeout=30,
     )
     text = proc.stdout.decode().strip()
     return int(text) if proc.returncode == 0 and text.isdigit() else None
+
+
+# -- fetch -------------------------------------------------------------------------------------
+
+
+def fetch(
+    ctx: PodContext,
+    root: Path,
+    *,
+    into: str | None,
+    force: bool,
+    reporter: Reporter,
+    cancel: CancelToken,
+) -> FetchResult:
+    """Bring the session branch into `root` as a local branch, over `kubectl exec` upload-pack."""
+    spec = ctx.spec
+    if not spec.branch:
+        raise KodamaError(f"session {spec.name} has no branch")
+    target = validate_branch(into or spec.branch)
+    cancel.check()
+    # git runs the upload-pack command through the shell and appends the (dummy) repository
+    # path; the in-pod script ignores it and serves the workspace.
+    upload_pack = shlex.join(
+        ctx.kubectl.script_argv(ctx.pod, 'exec git upload-pack "$KODAMA_WORKSPACE"', stdin=True)
+    )
+    previous = _git(root, "rev-parse", "-q", "--verify", f"refs/heads/{target}", check=False)
+    reporter.step("fetch", f"Fetching {spec.branch} from session {spec.name}")
+    refspec = f"{'+' if force else ''}refs/heads/{spec.branch}:refs/heads/{target}"
+    argv = ["git", "-C", str(root), "fetch", "--no-tags", "--no-write-fetch-head"]
+    proc = subprocess.run(
+        [*argv, f"--upload-pack={upload_pack}", f"/dev/null/kodama-{spec.name}", refspec],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, GIT_TERMINAL_PROMPT="0"),
+        stdin=subprocess.DEVNULL,
+    )
+    if proc.returncode != 0:
+        raise _fetch_error(proc.stderr, spec.name, spec.branch, target)
+    commit = _git(root, "rev-parse", f"refs/heads/{target}")
+    base = spec.base_commit
+    count: int | None
+    if base and _ok(root, "cat-file", "-e", f"{base}^{{commit}}"):
+        count = int(_git(root, "rev-list", "--count", f"{base}..{commit}"))
+    else:
+        count = ahead(ctx)
+    return FetchResult(
+        name=spec.name,
+        branch=spec.branch,
+        local_branch=target,
+        commit=commit,
+        previous=previous or None,
+        ahead=count,
+        base_branch=spec.base_branch,
+        base_commit=base,
+    )
+
+
+def _fetch_error(stderr: str, name: str, branch: str, target: str) -> KodamaError:
+    text = stderr.strip()
+    if "non-fast-forward" in text or "[rejected]" in text:
+        return KodamaError(
+            f"local branch {target} has commits that are not on the session branch",
+            hint="`--force` replaces it, or `--into OTHER` fetches beside it",
+        )
+    if "checked out" in text:
+        return KodamaError(
+            f"local branch {target} is checked out; git does not update it by fetching",
+            hint="switch to another branch, or `--into OTHER` and merge it",
+        )
+    if "couldn't find remote ref" in text:
+        return KodamaError(f"the session branch {branch} does not exist in the workspace")
+    if "does not appear to be a git repository" in text or "not a git repository" in text:
+        return KodamaError(f"the workspace of session {name} has no git repository")
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return KodamaError(f"fetch failed: {lines[-1] if lines else 'git fetch failed'}")

@@ -76,6 +76,7 @@ class SessionSpec(_Model):
     base_branch: str | None = None
     base_commit: str | None = None
     repo: str | None = None  # remote URL when cloned with --repo (credential-free)
+    ship_ignored: bool = False  # git.shipIgnored at start: ignored files were shipped too
     created_at: datetime | None = None
 
 
@@ -141,12 +142,20 @@ class StartRequest(_Model):
     branch: str | None = None
     base: str | None = None
     repo: str | None = None
+    git_token_env: str | None = None  # for --repo: env var holding an HTTPS token
+    git_token_file: str | None = None
+    git_ssh_key: str | None = None  # for an ssh --repo: private key file (+ known_hosts)
+    git_known_hosts: str | None = None
     sync: bool | None = None
     local_path: str | None = None  # the checkout to ship/sync (default: cwd's git root)
 
 
 class FetchResult(_Model):
     name: str
+    branch: str | None = None  # the session branch in the workspace
     local_branch: str
     commit: str
+    previous: str | None = None  # the local branch's commit before the fetch, if it existed
     ahead: int | None = None
+    base_branch: str | None = None
+    base_commit: str | None = None

@@ -33,6 +33,7 @@ from .manifests import (
 from .models import (
     AgentState,
     AgentStateName,
+    FetchResult,
     SecretFile,
     Session,
     SessionSpec,
@@ -189,6 +190,15 @@ class SessionEngine:
 
         secrets: list[dict[str, Any]] = []
         cred_data = self._credentials(cfg)
+        git_creds = git.credentials(
+            gplan.repo,
+            local_path,
+            token_env=req.git_token_env,
+            token_file=req.git_token_file,
+            ssh_key=req.git_ssh_key,
+            known_hosts=req.git_known_hosts,
+        )
+        cred_data.update({k: _b64(v) for k, v in git_creds.items()})
         env_data = self._env_file(req.env_file) if req.env_file else {}
         files: list[SecretFile] = []
         files_data: dict[str, str] = {}
@@ -227,11 +237,12 @@ class SessionEngine:
             credential_keys=sorted(cred_data),
             env_secret_keys=sorted(env_data),
             secret_files=files,
-            git_secret=cfg.git.secret_name,
+            git_secret=None if git_creds else cfg.git.secret_name,  # local flags win
             branch=gplan.branch,
             base_branch=gplan.base_branch,
             base_commit=gplan.base_commit,
             repo=gplan.repo,
+            ship_ignored=cfg.git.ship_ignored,
         )
         if cred_data:
             secrets.append(
@@ -704,6 +715,43 @@ class SessionEngine:
         return found
 
     # -- attach --------------------------------------------------------------------------------
+
+    # -- fetch ---------------------------------------------------------------------------------
+
+    def fetch(
+        self,
+        name: str,
+        *,
+        into: str | None = None,
+        force: bool = False,
+        events: EventSink = null_sink,
+        cancel: CancelToken | None = None,
+    ) -> FetchResult:
+        """Bring the session branch back into the local repository (cwd's, else the recorded)."""
+        spec, _ = self.spec_of(name)
+        record = self.store.read(spec.namespace, name) or {}
+        root = git.repo_root(self.cwd) or (
+            Path(record["localPath"]) if record.get("localPath") else None
+        )
+        if root is None:
+            raise InvalidInput("fetch needs a local git repository: run it inside one")
+        pod = self.cluster.get_pod(manifests.pod_name(name), spec.namespace)
+        if not pod_ready(pod):
+            raise KodamaError(
+                f"session {name} is not running: its branch is fetched from the pod",
+                hint=f"`kubectl kodama resume {name}` first, then fetch again",
+            )
+        rep = Reporter(events, name)
+        result = git.fetch(
+            self.pod_context(spec, root),
+            root,
+            into=into,
+            force=force,
+            reporter=rep,
+            cancel=cancel or CancelToken(),
+        )
+        rep.done(f"Fetched {spec.branch} into {result.local_branch} ({result.commit[:12]})")
+        return result
 
     def attach_argv(self, name: str, command: list[str] | None = None) -> list[str]:
         """The kubectl command line that attaches to the agent (or runs `command`)."""

@@ -91,6 +91,20 @@ def _read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
     help="Clone this repository in the cluster instead of shipping the local one.",
 )
 @click.option(
+    "--git-token-env",
+    metavar="VAR",
+    help="For an HTTPS --repo: environment variable holding the token (stored in a Secret).",
+)
+@click.option(
+    "--git-token-file", metavar="FILE", help="For an HTTPS --repo: file holding the token."
+)
+@click.option("--git-ssh-key", metavar="FILE", help="For an ssh --repo: private key file.")
+@click.option(
+    "--git-known-hosts",
+    metavar="FILE",
+    help="For an ssh --repo: known_hosts file (default: the host's lines of ~/.ssh/known_hosts).",
+)
+@click.option(
     "--sync/--no-sync",
     "sync",
     default=None,
