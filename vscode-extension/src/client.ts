@@ -252,11 +252,15 @@ export class KodamaServer implements vscode.Disposable {
     );
   }
 
-  async refresh(): Promise<void> {
+  /** Re-lists the sessions; `rethrow` for callers that must tell the user why there are none. */
+  async refresh(rethrow = false): Promise<void> {
     try {
       this.store.replace(await this.execute<Session[]>(ServerCommand.list, {}));
     } catch (err) {
       this.output.warn(`listing sessions: ${errorMessage(err)}`);
+      if (rethrow) {
+        throw err;
+      }
     }
   }
 

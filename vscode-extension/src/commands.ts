@@ -50,7 +50,7 @@ export class Commands {
       reg(PaletteCommand.fetch, (a) => this.fetch(a)),
       reg(PaletteCommand.list, () => this.list()),
       reg(PaletteCommand.details, (a) => this.details(a)),
-      reg(PaletteCommand.refresh, () => this.server.refresh()),
+      reg(PaletteCommand.refresh, () => this.server.refresh(true)),
       reg(PaletteCommand.restart, () => this.restart()),
       reg(PaletteCommand.showOutput, () => Promise.resolve(this.server.output.show())),
     ];
@@ -109,7 +109,7 @@ export class Commands {
     if (given) {
       return given;
     }
-    await this.server.refresh();
+    await this.server.refresh(true);
     const candidates = sessionsForAction(action, this.store.sessions, this.store.workspacePaths());
     if (candidates.length === 0) {
       void vscode.window.showInformationMessage(NOTHING_TO[action]);
