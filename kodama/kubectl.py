@@ -53,10 +53,18 @@ class Kubectl:
         return argv
 
     def script_argv(
-        self, pod: str, script: str, args: Sequence[str] = (), *, stdin: bool = False
+        self,
+        pod: str,
+        script: str,
+        args: Sequence[str] = (),
+        *,
+        stdin: bool = False,
+        container: str = CONTAINER,
     ) -> list[str]:
         """Run a POSIX shell script in the pod: `sh -c SCRIPT kodama ARGS...`."""
-        return self.exec_argv(pod, ["sh", "-c", script, "kodama", *args], stdin=stdin)
+        return self.exec_argv(
+            pod, ["sh", "-c", script, "kodama", *args], stdin=stdin, container=container
+        )
 
     def run(
         self,

@@ -94,6 +94,8 @@ class SyncStatus(_Model):
     conflicts: list[SyncConflict] = Field(default_factory=list)
     mutagen_session: str | None = None
     local_path: str | None = None
+    activity: str | None = None  # mutagen's own status word (watching, staging-beta, ...)
+    problems: list[str] = Field(default_factory=list)  # scan/transition problems, per side
 
 
 class Session(_Model):

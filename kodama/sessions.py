@@ -463,9 +463,7 @@ class SessionEngine:
         self, spec: SessionSpec, local_path: Path, rep: Reporter, cancel: CancelToken
     ) -> None:
         if not sync.available():
-            rep.info(
-                "File sync is off: mutagen is not installed (see `kubectl kodama sync --help`)"
-            )
+            rep.info(f"File sync is off: mutagen is not installed; {sync.INSTALL_HINT}")
             return
         try:
             sync.start(self.pod_context(spec, local_path), rep, cancel)
@@ -549,6 +547,10 @@ class SessionEngine:
         out.sort(key=lambda s: (s.namespace, s.name))
         if agent_state:
             self._fill_agent_states(out)
+        with contextlib.suppress(KodamaError):
+            syncing = sync.statuses()
+            for s in out:
+                s.sync = syncing.get((s.namespace, s.name))
         self._rebuild_records(out)
         return out
 

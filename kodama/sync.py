@@ -1,23 +1,536 @@
-"""Two-way file sync with mutagen over kubectl exec (placeholder until the sync work lands)."""
+"""Two-way file sync between the local checkout and a session's workspace, with mutagen.
+
+Mutagen has no Kubernetes transport, so Kodama bridges its SSH transport: Kodama runs its own
+mutagen daemon (data under $KODAMA_HOME/mutagen) whose MUTAGEN_SSH_PATH holds `ssh` and `scp`
+shims (kodama.shims) that become `kubectl exec -i` into the session's pod. One daemon serves
+every session; the fake host name `<name>.<namespace>.kodama` says which. When Kodama's last
+mutagen session ends, the daemon is stopped too.
+
+Safety: two-way-safe by default (conflicts are reported, never resolved), VCS folders, git-ignored
+files and `sync.exclude` stay out, and mutagen's halt on a deleted or emptied root stays on.
+"""
 
 from __future__ import annotations
 
-from .events import CancelToken, Reporter
-from .models import SyncStatus
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from . import git, manifests
+from .cluster import KubeTarget, context_namespace
+from .config import kodama_home, load_config
+from .errors import KodamaError
+from .events import CancelToken, EventSink, Reporter, null_sink
+from .models import SyncConflict, SyncStatus
 from .runtime import PodContext
+from .shims import host_for
+from .status import pod_ready
+from .store import Store
+from .sync_ignore import mutagen_ignores
+
+if TYPE_CHECKING:
+    from .sessions import SessionEngine
+
+INSTALL_HINT = (
+    "install mutagen (https://mutagen.io/documentation/introduction/installation, e.g. "
+    "`brew install mutagen-io/mutagen/mutagen`) or set KODAMA_MUTAGEN to its path"
+)
+SESSION_LABEL = "kodama-session"
+NAMESPACE_LABEL = "kodama-namespace"
+_JSON = "{{ json . }}"
+
+
+def mutagen_binary() -> str | None:
+    """`KODAMA_MUTAGEN`, else `mutagen` on PATH (its agent bundle must sit beside it)."""
+    env = os.environ.get("KODAMA_MUTAGEN")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    return shutil.which("mutagen")
 
 
 def available() -> bool:
-    return False
+    return mutagen_binary() is not None
 
 
-def start(ctx: PodContext, reporter: Reporter, cancel: CancelToken) -> SyncStatus | None:
-    return None
+def session_name(namespace: str, name: str) -> str:
+    return f"kodama-{namespace}-{name}"
 
 
-def stop(namespace: str, name: str) -> None:
-    return None
+def selector(namespace: str, name: str) -> str:
+    return f"{SESSION_LABEL}={name},{NAMESPACE_LABEL}={namespace}"
+
+
+class Mutagen:
+    """Kodama's private mutagen daemon and the CLI calls that talk to it."""
+
+    def __init__(self, home: Path | None = None, binary: str | None = None) -> None:
+        found = binary or mutagen_binary()
+        if not found:
+            raise KodamaError("mutagen is not installed", hint=INSTALL_HINT)
+        self.binary = found
+        self.home = (home or kodama_home()).expanduser().absolute()
+        self.data_dir = self.home / "mutagen"
+        self.shim_dir = self.home / "shims"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            MUTAGEN_DATA_DIRECTORY=str(self.data_dir),
+            MUTAGEN_SSH_PATH=str(self.shim_dir),
+            MUTAGEN_DISABLE_AUTOSTART="1",  # only ensure_daemon starts it, with this env
+            KODAMA_HOME=str(self.home),
+            KODAMA_PYTHON=sys.executable,
+        )
+        return env
+
+    def run(
+        self, *args: str, timeout: float = 60, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        try:
+            proc = subprocess.run(
+                [self.binary, *args],
+                env=self.env(),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise KodamaError(f"mutagen {args[0]} {args[1]} timed out after {timeout:g}s") from None
+        except OSError as exc:
+            raise KodamaError(f"cannot run mutagen: {exc.strerror}", hint=INSTALL_HINT) from None
+        if check and proc.returncode != 0:
+            raise KodamaError(f"mutagen {' '.join(args[:2])} failed: {_last_line(proc.stderr)}")
+        return proc
+
+    # -- daemon --------------------------------------------------------------------------------
+
+    def install_shims(self) -> None:
+        self.shim_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for tool in ("ssh", "scp"):
+            text = resources.files("kodama.shims").joinpath(tool).read_text()
+            dest = self.shim_dir / tool
+            if not dest.is_file() or dest.read_text() != text:
+                tmp = dest.with_suffix(".tmp")
+                tmp.write_text(text)
+                tmp.chmod(0o755)
+                tmp.replace(dest)
+
+    def daemon_running(self) -> bool:
+        if not (self.data_dir / "daemon").is_dir():
+            return False
+        return self.run("sync", "list", "--template", "{{ len . }}", check=False).returncode == 0
+
+    def ensure_daemon(self, timeout: float = 15) -> None:
+        self.install_shims()
+        if self.daemon_running():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with (self.data_dir / "kodama-daemon.log").open("ab") as log:
+            # Our own process (not `daemon start`) so its log is kept; a new session so it
+            # outlives this command. A second concurrent start loses on mutagen's lock and exits.
+            subprocess.Popen(
+                [self.binary, "daemon", "run"],
+                env=self.env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.daemon_running():
+                return
+            time.sleep(0.1)
+        raise KodamaError(
+            "the mutagen daemon did not start",
+            hint=f"see {self.data_dir / 'kodama-daemon.log'}",
+        )
+
+    def stop_daemon_if_idle(self) -> None:
+        if not self.daemon_running():
+            return
+        if not self.list():
+            self.run("daemon", "stop", check=False)
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def list(self, label_selector: str | None = None) -> list[dict[str, Any]]:
+        args = ["sync", "list", "--template", _JSON]
+        if label_selector:
+            args += ["--label-selector", label_selector]
+        proc = self.run(*args)
+        try:
+            data = json.loads(proc.stdout or "null")
+        except ValueError:
+            out = proc.stdout[:200]
+            raise KodamaError(f"unexpected output from mutagen sync list: {out!r}") from None
+        return [s for s in data or [] if isinstance(s, dict)]
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "no output"
+
+
+# -- status ------------------------------------------------------------------------------------
+
+_ACTIVITY = {
+    "connecting-alpha": "connecting",
+    "connecting-beta": "connecting",
+    "staging-alpha": "staging",
+    "staging-beta": "staging",
+    "halted-on-root-emptied": "halted",
+    "halted-on-root-deletion": "halted",
+    "halted-on-root-type-change": "halted",
+}
+_HALTED = {
+    "halted-on-root-emptied": "one side's folder was emptied; mutagen refuses to propagate that",
+    "halted-on-root-deletion": "one side's folder was deleted; mutagen refuses to propagate that",
+    "halted-on-root-type-change": "one side's root changed type; mutagen refuses to propagate that",
+}
+
+
+def _describe(changes: list[dict[str, Any]] | None) -> str | None:
+    if not changes:
+        return None
+    first = changes[0]
+    old, new = first.get("old"), first.get("new")
+    if new is None:
+        text = "deleted"
+    elif old is None:
+        text = f"created {new.get('kind', 'entry')}"
+    else:
+        text = f"modified {new.get('kind', 'entry')}"
+    if len(changes) > 1:
+        text += f" (+{len(changes) - 1} more)"
+    return text
+
+
+def parse_status(name: str, doc: dict[str, Any], local_path: str | None = None) -> SyncStatus:
+    """One element of `mutagen sync list --template '{{ json . }}'` -> SyncStatus."""
+    raw = str(doc.get("status") or "unknown")
+    alpha, beta = doc.get("alpha") or {}, doc.get("beta") or {}
+    state = "paused" if doc.get("paused") else _ACTIVITY.get(raw, raw)
+    conflicts = [
+        SyncConflict(
+            path=c.get("root") or ".",
+            alpha=_describe(c.get("alphaChanges")),
+            beta=_describe(c.get("betaChanges")),
+        )
+        for c in doc.get("conflicts") or []
+    ]
+    problems: list[str] = []
+    for side, endpoint in (("local", alpha), ("pod", beta)):
+        for key in ("scanProblems", "transitionProblems"):
+            for p in endpoint.get(key) or []:
+                problems.append(f"{side}: {p.get('path') or '.'}: {p.get('error')}")
+    last_error = doc.get("lastError") or _HALTED.get(raw)
+    return SyncStatus(
+        name=name,
+        state=state,
+        connected=bool(alpha.get("connected") and beta.get("connected")),
+        last_error=last_error or None,
+        conflicts=conflicts,
+        mutagen_session=doc.get("name"),
+        local_path=local_path or alpha.get("path"),
+        activity=raw,
+        problems=problems,
+    )
+
+
+def _record(namespace: str, name: str, store: Store | None = None) -> dict[str, Any] | None:
+    record = (store or Store()).read(namespace, name) or {}
+    sync = record.get("sync")
+    return sync if isinstance(sync, dict) else None
 
 
 def status(namespace: str, name: str) -> SyncStatus | None:
-    return None
+    """None when this machine does not sync the session; else what mutagen says about it."""
+    rec = _record(namespace, name)
+    if rec is None:
+        return None
+    base = SyncStatus(
+        name=name, state="stopped", mutagen_session=rec.get("session"), local_path=rec.get("local")
+    )
+    if not available():
+        return base.model_copy(
+            update={"state": "unavailable", "last_error": "mutagen is not installed"}
+        )
+    m = Mutagen()
+    if not m.daemon_running():
+        return base
+    found = m.list(selector(namespace, name))
+    return parse_status(name, found[0], rec.get("local")) if found else base
+
+
+def statuses() -> dict[tuple[str, str], SyncStatus]:
+    """Every session this machine syncs, with one mutagen call (for `list`)."""
+    wanted = {
+        (r.get("namespace"), r.get("name")): r["sync"]
+        for r in Store().all()
+        if isinstance(r.get("sync"), dict)
+    }
+    out: dict[tuple[str, str], SyncStatus] = {}
+    if not wanted:
+        return out
+    running: dict[tuple[str, str], dict[str, Any]] = {}
+    if available():
+        m = Mutagen()
+        if m.daemon_running():
+            for doc in m.list(SESSION_LABEL):
+                labels = doc.get("labels") or {}
+                key = (str(labels.get(NAMESPACE_LABEL)), str(labels.get(SESSION_LABEL)))
+                running[key] = doc
+    for (ns, name), rec in wanted.items():
+        if not isinstance(ns, str) or not isinstance(name, str):
+            continue
+        found = running.get((ns, name))
+        out[(ns, name)] = (
+            parse_status(name, found, rec.get("local"))
+            if found
+            else SyncStatus(name=name, state="stopped", mutagen_session=rec.get("session"))
+        )
+    return out
+
+
+# -- start / stop ------------------------------------------------------------------------------
+
+
+def _workspace_path(ctx: PodContext) -> str:
+    proc = ctx.run(
+        ["sh", "-c", 'printf %s "$KODAMA_WORKSPACE"'], timeout=60, what="reading the workspace path"
+    )
+    path = proc.stdout.decode().strip()
+    if not path.startswith("/"):
+        raise KodamaError("the pod has no KODAMA_WORKSPACE; is it a Kodama session pod?")
+    return path
+
+
+def _exec_target(ctx: PodContext) -> dict[str, Any]:
+    """Pin everything the shim needs, so a later context switch cannot redirect the sync."""
+    kube = ctx.kubectl
+    kubeconfig = os.path.abspath(os.path.expanduser(kube.kubeconfig)) if kube.kubeconfig else None
+    context, _ = context_namespace(KubeTarget(kubeconfig, kube.context))
+    return {
+        "kubeconfig": kubeconfig,
+        "kubeconfigEnv": None if kubeconfig else os.environ.get("KUBECONFIG"),
+        "context": context or kube.context,
+        "pod": ctx.pod,
+        "container": None,
+    }
+
+
+def start(ctx: PodContext, reporter: Reporter, cancel: CancelToken) -> SyncStatus | None:
+    """Create (or keep) the mutagen session of this Kodama session. Idempotent."""
+    if ctx.local_path is None:
+        raise KodamaError("this session has no local checkout to sync")
+    local = ctx.local_path.resolve()
+    spec = ctx.spec
+    ns, name = spec.namespace, spec.name
+    m = Mutagen()
+    mname = session_name(ns, name)
+    reporter.step("sync", f"Starting file sync between {local} and the workspace")
+    cancel.check()
+    rec = {
+        **_exec_target(ctx),
+        "session": mname,
+        "host": host_for(ns, name),
+        "local": str(local),
+        "workspace": _workspace_path(ctx),
+    }
+    store = Store(m.home)
+    store.update(ns, name, sync=rec)
+    m.ensure_daemon()
+    found = m.list(selector(ns, name))
+    if found:
+        if found[0].get("paused"):
+            m.run("sync", "resume", mname)
+        reporter.info(f"File sync {mname} is already running")
+        return status(ns, name)
+    cancel.check()
+    cfg = load_config(local).config.sync
+    ignores = mutagen_ignores(local, cfg.exclude)
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="kodama-sync-", suffix=".yml", dir=m.data_dir, delete=False
+    ) as fh:
+        yaml.safe_dump({"sync": {"defaults": {"ignore": {"paths": ignores}}}}, fh)
+        config_file = fh.name
+    try:
+        m.run(
+            "sync",
+            "create",
+            "--name",
+            mname,
+            "--label",
+            f"{SESSION_LABEL}={name}",
+            "--label",
+            f"{NAMESPACE_LABEL}={ns}",
+            "--mode",
+            cfg.mode,
+            "--ignore-vcs",
+            "--ignore-syntax",
+            "mutagen",
+            # mutagen's portable default for new files is 0600; match a git checkout instead
+            "--default-file-mode",
+            "0644",
+            "--default-directory-mode",
+            "0755",
+            "--no-global-configuration",
+            "--configuration-file",
+            config_file,
+            str(local),
+            f"{rec['host']}:{rec['workspace']}",
+            timeout=300,
+        )
+    except KodamaError:
+        with contextlib.suppress(KodamaError):
+            m.stop_daemon_if_idle()
+        raise
+    finally:
+        os.unlink(config_file)
+    st = status(ns, name)
+    reporter.info(f"File sync {mname} ({cfg.mode}) is {st.state if st else 'starting'}")
+    return st
+
+
+def stop(namespace: str, name: str, *, forget: bool = False) -> bool:
+    """Terminate the session's mutagen session; stop the daemon if it was the last one.
+
+    `forget` also drops the wish to sync (so `resume` does not start it again)."""
+    stopped = False
+    if available():
+        m = Mutagen()
+        if m.daemon_running():
+            stopped = bool(m.list(selector(namespace, name)))
+            if stopped:
+                m.run("sync", "terminate", "--label-selector", selector(namespace, name))
+            m.stop_daemon_if_idle()
+    if forget:
+        store = Store()
+        record = store.read(namespace, name)
+        if record is not None and "sync" in record:
+            record.pop("sync")
+            store.write(namespace, name, record)
+    return stopped
+
+
+def control(namespace: str, name: str, action: str, timeout: float = 600) -> None:
+    """flush | pause | resume the session's mutagen session."""
+    if action not in ("flush", "pause", "resume"):
+        raise KodamaError(f"unknown sync action {action!r}")
+    rec = _record(namespace, name)
+    m = Mutagen()
+    if rec is None or not m.daemon_running() or not m.list(selector(namespace, name)):
+        raise KodamaError(
+            f"session {name} is not being synced",
+            hint=f"`kubectl kodama sync start {name}` starts it",
+        )
+    m.run("sync", action, session_name(namespace, name), timeout=timeout)
+
+
+# -- what the front ends call (CLI `sync …`, later the language server) ------------------------
+
+
+class SyncControl:
+    """The sync verbs on top of the engine: find the session, its pod and its local checkout."""
+
+    def __init__(self, engine: SessionEngine) -> None:
+        self.engine = engine
+
+    def _running_context(self, name: str, local: Path | None) -> PodContext:
+        spec, _ = self.engine.spec_of(name)
+        pod = self.engine.cluster.get_pod(manifests.pod_name(name), spec.namespace)
+        if not pod_ready(pod):
+            raise KodamaError(
+                f"session {name} is not running",
+                hint=f"`kubectl kodama resume {name}` starts it again",
+            )
+        return self.engine.pod_context(spec, local)
+
+    def local_root(self, name: str, local: str | None = None) -> Path:
+        """--local PATH, else the checkout the session was started from, else cwd's git root."""
+        if local:
+            path = Path(local).expanduser().resolve()
+            if not path.is_dir():
+                raise KodamaError(f"{path} is not a folder")
+            return path
+        record = self.engine.store.read(self.engine.namespace(), name) or {}
+        if record.get("localPath"):
+            return Path(record["localPath"])
+        root = git.repo_root(self.engine.cwd)
+        if root is None:
+            raise KodamaError(
+                f"session {name} has no local checkout on this machine",
+                hint="run this inside the git checkout to sync, or pass --local PATH",
+            )
+        return root
+
+    def start(
+        self,
+        name: str,
+        local: str | None = None,
+        events: EventSink = null_sink,
+        cancel: CancelToken | None = None,
+    ) -> SyncStatus | None:
+        if not available():
+            raise KodamaError("mutagen is not installed", hint=INSTALL_HINT)
+        root = self.local_root(name, local)
+        ctx = self._running_context(name, root)
+        store = self.engine.store
+        if not (store.read(ctx.spec.namespace, name) or {}).get("localPath"):
+            store.update(ctx.spec.namespace, name, localPath=str(root))
+        rep = Reporter(events, name)
+        st = start(ctx, rep, cancel or CancelToken())
+        rep.done(f"Syncing {root} with session {name}")
+        return st
+
+    def stop(self, name: str) -> bool:
+        self.engine.spec_of(name)
+        return stop(self.engine.namespace(), name, forget=True)
+
+    def status(self, name: str) -> SyncStatus:
+        ns = self.engine.namespace()
+        st = status(ns, name)
+        if st is None:
+            self.engine.spec_of(name)  # a clear "not found" for unknown sessions
+            return SyncStatus(name=name, state="off")
+        return st
+
+    def control(self, name: str, action: str) -> None:
+        control(self.engine.namespace(), name, action)
+
+    def _copy_args(self, name: str, path: str | None) -> tuple[PodContext, Path, str, list[str]]:
+        root = self.local_root(name)
+        ctx = self._running_context(name, root)
+        sub = ""
+        if path:
+            target = (self.engine.cwd / path).resolve()
+            try:
+                sub = target.relative_to(root).as_posix()
+            except ValueError:
+                raise KodamaError(f"{path} is outside the checkout {root}") from None
+            sub = "" if sub == "." else sub
+        excludes = load_config(root).config.sync.exclude
+        return ctx, root, sub, list(excludes)
+
+    def push(self, name: str, path: str | None = None) -> int:
+        from . import sync_copy
+
+        return sync_copy.push(*self._copy_args(name, path))
+
+    def pull(self, name: str, path: str | None = None) -> int:
+        from . import sync_copy
+
+        return sync_copy.pull(*self._copy_args(name, path))

@@ -2,6 +2,151 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-COMMANDS: list[click.Command] = []
+from .context import get_obj, kube_options, progress
+from .output import dump
+from .session_cmds import complete_sessions
+
+if TYPE_CHECKING:
+    from ..models import SyncStatus
+    from ..sync import SyncControl
+
+
+def _control() -> SyncControl:
+    from ..sync import SyncControl
+
+    return SyncControl(get_obj().engine())
+
+
+def render_status(st: SyncStatus) -> str:
+    lines = [f"Session:     {st.name}"]
+    if st.mutagen_session:
+        lines.append(f"Mutagen:     {st.mutagen_session}")
+    if st.local_path:
+        lines.append(f"Local:       {st.local_path}")
+    state = st.state
+    if st.activity and st.activity != st.state:
+        state += f" ({st.activity})"
+    if st.state not in ("off", "stopped", "unavailable"):
+        state += ", connected" if st.connected else ", not connected"
+    lines.append(f"State:       {state}")
+    lines.append(f"Last error:  {st.last_error or '-'}")
+    lines.append(f"Conflicts:   {len(st.conflicts)}")
+    for c in st.conflicts:
+        lines.append(f"  {c.path}  (local: {c.alpha or 'unchanged'}; pod: {c.beta or 'unchanged'})")
+    if st.problems:
+        lines.append(f"Problems:    {len(st.problems)}")
+        lines += [f"  {p}" for p in st.problems]
+    if st.state == "off":
+        lines.append(f"hint: `kubectl kodama sync start {st.name}` starts file sync")
+    elif st.conflicts:
+        lines.append(
+            "hint: conflicts are never resolved for you: keep one side's version "
+            "(edit or delete the file on the other side) and the sync carries on"
+        )
+    return "\n".join(lines)
+
+
+@click.group(name="sync")
+@kube_options
+def sync_group() -> None:
+    """Two-way file sync between your checkout and a session's workspace.
+
+    \b
+    Live sync uses mutagen (https://mutagen.io) over `kubectl exec`: no sshd, no
+    port-forward, nothing extra in the image. `start` turns it on by default when
+    mutagen is installed. Mode two-way-safe: conflicts are reported, never resolved
+    for you. .git, git-ignored files and `sync.exclude` are never synced.
+
+    \b
+    Without mutagen, copy once with `sync push` / `sync pull` (tar over exec).
+    """
+
+
+@sync_group.command("start")
+@click.argument("name", shell_complete=complete_sessions)
+@kube_options
+@click.option(
+    "--local",
+    metavar="PATH",
+    help="Local folder to sync (default: the checkout the session was started from).",
+)
+def start_cmd(name: str, local: str | None) -> None:
+    """Start (or keep) syncing the local checkout with the workspace."""
+    control = _control()
+    with progress() as (renderer, token):
+        control.start(name, local, events=renderer, cancel=token)
+
+
+@sync_group.command("stop")
+@click.argument("name", shell_complete=complete_sessions)
+@kube_options
+def stop_cmd(name: str) -> None:
+    """Stop syncing (files stay as they are on both sides)."""
+    if _control().stop(name):
+        click.echo(f"File sync of {name} stopped", err=True)
+    else:
+        click.echo(f"File sync of {name} was not running", err=True)
+
+
+@sync_group.command("status")
+@click.argument("name", shell_complete=complete_sessions)
+@kube_options
+@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default=None)
+def status_cmd(name: str, output: str | None) -> None:
+    """Connection state, activity, last error and conflicts."""
+    st = _control().status(name)
+    if output:
+        click.echo(dump(st.model_dump(mode="json"), output))
+    else:
+        click.echo(render_status(st))
+
+
+def _simple(action: str, doc: str, done: str) -> click.Command:
+    @click.command(action, help=doc)
+    @click.argument("name", shell_complete=complete_sessions)
+    @kube_options
+    def cmd(name: str) -> None:
+        _control().control(name, action)
+        click.echo(done.format(name=name), err=True)
+
+    return cmd
+
+
+sync_group.add_command(
+    _simple("flush", "Run a full sync cycle now and wait for it.", "File sync of {name} flushed")
+)
+sync_group.add_command(
+    _simple("pause", "Pause syncing (resume with `sync resume`).", "File sync of {name} paused")
+)
+sync_group.add_command(_simple("resume", "Resume a paused sync.", "File sync of {name} resumed"))
+
+
+@sync_group.command("push")
+@click.argument("name", shell_complete=complete_sessions)
+@click.argument("path", required=False)
+@kube_options
+def push_cmd(name: str, path: str | None) -> None:
+    """Copy the checkout (or PATH in it) into the workspace once, overwriting.
+
+    Nothing in the pod is deleted. Skips .git, git-ignored files and sync.exclude."""
+    n = _control().push(name, path)
+    click.echo(f"Pushed {n} file{'s' if n != 1 else ''} to {name}", err=True)
+
+
+@sync_group.command("pull")
+@click.argument("name", shell_complete=complete_sessions)
+@click.argument("path", required=False)
+@kube_options
+def pull_cmd(name: str, path: str | None) -> None:
+    """Copy the workspace (or PATH in it) into the checkout once, overwriting local files.
+
+    Nothing local is deleted. Skips .git, git-ignored files and sync.exclude."""
+    n = _control().pull(name, path)
+    click.echo(f"Pulled {n} file{'s' if n != 1 else ''} from {name}", err=True)
+
+
+COMMANDS: list[click.Command] = [sync_group]

@@ -1,0 +1,159 @@
+"""The whole bridge with the real mutagen, no cluster: a stand-in `kubectl` runs `exec` locally.
+
+Skipped when no mutagen is found (KODAMA_MUTAGEN, PATH, or the test control plane's build).
+The cluster variant (tests/cluster/test_sync.py) runs the same story through real kubectl.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kodama import sync
+from kodama.events import CancelToken, Event, Reporter
+from kodama.kubectl import Kubectl
+from kodama.models import SessionSpec
+from kodama.runtime import PodContext
+
+
+def find_mutagen() -> str | None:
+    env = os.environ.get("KODAMA_MUTAGEN")
+    if env:
+        return env
+    built = sorted(glob.glob(os.path.expanduser("~/.cache/kodama-testenv/*/bin/mutagen")))
+    return shutil.which("mutagen") or (built[-1] if built else None)
+
+
+MUTAGEN = find_mutagen()
+pytestmark = pytest.mark.skipif(MUTAGEN is None, reason="mutagen is not installed")
+
+FAKE_KUBECTL = f"""#!{sys.executable}
+# `kubectl [--kubeconfig K] [--context C] -n NS exec [-i] POD -c C -- CMD...`, run locally in a
+# fake pod: HOME and KODAMA_WORKSPACE under FAKE_POD_ROOT, none of the caller's mutagen env.
+import os, sys
+args = sys.argv[1:]
+cmd = args[args.index("--") + 1:]
+root = os.environ["FAKE_POD_ROOT"]
+env = {{k: v for k, v in os.environ.items() if not k.startswith(("MUTAGEN_", "KODAMA_"))}}
+env.update(HOME=os.path.join(root, "home"), KODAMA_WORKSPACE=os.path.join(root, "workspace"))
+os.chdir(env["HOME"])
+os.execvpe(cmd[0], cmd, env)
+"""
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 30) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if check():
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+@pytest.fixture
+def bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PodContext]:
+    assert MUTAGEN is not None
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(FAKE_KUBECTL)
+    kubectl.chmod(0o755)
+    pod = tmp_path / "pod"
+    (pod / "home").mkdir(parents=True)
+    (pod / "workspace").mkdir()
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text("*.log\n")
+    (repo / "a.txt").write_text("one\n")
+    (repo / "b.txt").write_text("two\n")
+    (repo / "debug.log").write_text("noise\n")
+    (pod / "workspace" / "a.txt").write_text("one\n")  # as if shipped by git
+    monkeypatch.setenv("KODAMA_HOME", str(tmp_path / "kh"))
+    monkeypatch.setenv("KODAMA_KUBECTL", str(kubectl))
+    monkeypatch.setenv("KODAMA_MUTAGEN", MUTAGEN)
+    monkeypatch.setenv("FAKE_POD_ROOT", str(pod))
+    spec = SessionSpec(
+        name="demo",
+        namespace="team-a",
+        image="busybox",
+        cpu="1",
+        memory="1Gi",
+        workspace_size="1Gi",
+        home_size="1Gi",
+    )
+    ctx = PodContext(Kubectl("team-a"), "kodama-demo", spec, repo)
+    try:
+        yield ctx
+    finally:
+        sync.stop("team-a", "demo")
+        m = sync.Mutagen()
+        if m.daemon_running():  # never leave a daemon behind, even when the test failed
+            m.run("daemon", "stop", check=False)
+
+
+def test_live_sync_both_ways_safely(bridge: PodContext) -> None:
+    events: list[Event] = []
+    assert bridge.local_path is not None
+    repo = bridge.local_path
+    ws = repo.parent / "pod" / "workspace"
+    st = sync.start(bridge, Reporter(events.append, "demo"), CancelToken())
+    assert st is not None and st.mutagen_session == "kodama-team-a-demo"
+    assert (repo.parent / "pod" / "home" / ".mutagen" / "agents").is_dir()  # installed via scp
+    wait_for(lambda: read(ws / "b.txt") == "two\n", "the initial sync")
+    assert not (ws / "debug.log").exists()  # .gitignore honoured
+    assert not (ws / ".git").exists()  # VCS folders stay out
+
+    (repo / "a.txt").write_text("local edit\n")
+    wait_for(lambda: read(ws / "a.txt") == "local edit\n", "local -> pod")
+    (ws / "c.txt").write_text("from the agent\n")
+    wait_for(lambda: read(repo / "c.txt") == "from the agent\n", "pod -> local")
+
+    # A conflicting edit on both sides: reported, neither side overwritten.
+    sync.control("team-a", "demo", "pause")
+    (repo / "a.txt").write_text("mine\n")
+    (ws / "a.txt").write_text("theirs\n")
+    sync.control("team-a", "demo", "resume")
+    sync.control("team-a", "demo", "flush")
+    wait_for(lambda: bool((sync.status("team-a", "demo") or st).conflicts), "the conflict")
+    st2 = sync.status("team-a", "demo")
+    assert st2 is not None and [c.path for c in st2.conflicts] == ["a.txt"]
+    assert (repo / "a.txt").read_text() == "mine\n" and (ws / "a.txt").read_text() == "theirs\n"
+
+    # Starting again is a no-op.
+    assert sync.start(bridge, Reporter(events.append, "demo"), CancelToken()) is not None
+    assert len(sync.Mutagen().list()) == 1
+
+    # Stop: the mutagen session and the daemon go away; both sides keep their files.
+    assert sync.stop("team-a", "demo") is True
+    assert not sync.Mutagen().daemon_running()
+    assert (ws / "c.txt").exists() and (repo / "c.txt").exists()
+
+
+def test_deleting_the_local_root_never_empties_the_pod(bridge: PodContext) -> None:
+    assert bridge.local_path is not None
+    repo = bridge.local_path
+    ws = repo.parent / "pod" / "workspace"
+    sync.start(bridge, Reporter(lambda e: None, "demo"), CancelToken())
+    wait_for(lambda: read(ws / "b.txt") == "two\n", "the initial sync")
+    shutil.rmtree(repo)
+    wait_for(
+        lambda: (sync.status("team-a", "demo") or sync.SyncStatus(name="x")).state == "halted",
+        "mutagen to halt",
+    )
+    st = sync.status("team-a", "demo")
+    assert st is not None and "deleted" in (st.last_error or "")
+    assert sorted(p.name for p in ws.iterdir()) == [".gitignore", "a.txt", "b.txt"]
