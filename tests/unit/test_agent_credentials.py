@@ -40,7 +40,9 @@ def test_env_credential_goes_to_secret_and_pod_references_it(engine: SessionEngi
     env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
     assert env["ANTHROPIC_API_KEY"] == {
         "name": "ANTHROPIC_API_KEY",
-        "valueFrom": {"secretKeyRef": {"name": "kodama-cred-credentials", "key": "ANTHROPIC_API_KEY"}},
+        "valueFrom": {
+            "secretKeyRef": {"name": "kodama-cred-credentials", "key": "ANTHROPIC_API_KEY"}
+        },
     }
     for obj in plan.objects:
         if obj["kind"] != "Secret":
@@ -87,9 +89,7 @@ def test_secret_file_keys_are_valid_for_any_destination(
     assert KEY_RE.match(key) and len(key) <= 253
     pod = next(o for o in plan.objects if o["kind"] == "Pod")
     mounts = [m for m in pod["spec"]["containers"][0]["volumeMounts"] if m.get("subPath")]
-    assert mounts == [
-        {"name": "kodama-files", "mountPath": dest, "subPath": key, "readOnly": True}
-    ]
+    assert mounts == [{"name": "kodama-files", "mountPath": dest, "subPath": key, "readOnly": True}]
     assert "secret-file-content" not in json.dumps(pod)
 
 
