@@ -27,7 +27,7 @@ import {
   ServerCommand,
   type SyncStatusParams,
 } from "./protocol";
-import { buildInitializationOptions, resolveServerCommand, type ServerCommandLine } from "./logic/server";
+import { addOpenTerminalCapability, buildInitializationOptions, resolveServerCommand, type ServerCommandLine } from "./logic/server";
 import { MessageDeduper, errorMessage } from "./logic/dedupe";
 import { WaitingPrompts } from "./logic/waiting";
 import type { SessionStore } from "./store";
@@ -36,9 +36,7 @@ import { openTerminal } from "./terminal";
 /** Tells the server this client opens terminals itself (`kodama/openTerminal`). */
 class OpenTerminalCapability implements StaticFeature {
   fillClientCapabilities(capabilities: ClientCapabilities): void {
-    const experimental = (capabilities.experimental ?? {}) as Record<string, unknown>;
-    const kodama = (experimental.kodama ?? {}) as Record<string, unknown>;
-    capabilities.experimental = { ...experimental, kodama: { ...kodama, openTerminal: true } };
+    addOpenTerminalCapability(capabilities);
   }
   initialize(): void {}
   getState(): FeatureState {

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
-import { buildInitializationOptions, expandHome, findOnPath, resolveServerCommand } from "../src/logic/server";
+import { addOpenTerminalCapability, buildInitializationOptions, expandHome, findOnPath, resolveServerCommand } from "../src/logic/server";
 
 const exists = (set: string[]) => (p: string) => set.includes(p);
 
@@ -58,5 +58,18 @@ describe("buildInitializationOptions", () => {
   it("drops a nonsensical refresh interval", () => {
     assert.deepEqual(buildInitializationOptions({ kubeconfig: "", context: "", namespace: "", refreshInterval: 0 }, "/h"), {});
     assert.deepEqual(buildInitializationOptions({ kubeconfig: "", context: "", namespace: "", refreshInterval: NaN }, "/h"), {});
+  });
+});
+
+describe("addOpenTerminalCapability", () => {
+  it("adds the flag to empty capabilities", () => {
+    const caps: { experimental?: unknown } = {};
+    addOpenTerminalCapability(caps);
+    assert.deepEqual(caps, { experimental: { kodama: { openTerminal: true } } });
+  });
+  it("keeps other experimental capabilities", () => {
+    const caps: { experimental?: unknown } = { experimental: { other: 1, kodama: { future: true } } };
+    addOpenTerminalCapability(caps);
+    assert.deepEqual(caps.experimental, { other: 1, kodama: { future: true, openTerminal: true } });
   });
 });

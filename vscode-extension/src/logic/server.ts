@@ -88,3 +88,14 @@ export function buildInitializationOptions(s: KubeSettings, home: string): Initi
   }
   return options;
 }
+
+/** Adds `experimental.kodama.openTerminal = true`, keeping whatever else is there. */
+export function addOpenTerminalCapability(capabilities: { experimental?: unknown }): void {
+  const experimental =
+    capabilities.experimental && typeof capabilities.experimental === "object"
+      ? (capabilities.experimental as Record<string, unknown>)
+      : {};
+  const kodama =
+    experimental.kodama && typeof experimental.kodama === "object" ? (experimental.kodama as Record<string, unknown>) : {};
+  capabilities.experimental = { ...experimental, kodama: { ...kodama, openTerminal: true } };
+}
