@@ -535,6 +535,7 @@ class SessionEngine:
         pods_by = {key(p): p for p in pods}
         homes = {key(p): p for p in pvcs if p["metadata"]["name"].endswith("-home")}
         out: list[Session] = []
+        specs: dict[tuple[str, str], SessionSpec] = {}
         for ws in pvcs:
             if not ws["metadata"]["name"].endswith("-workspace"):
                 continue
@@ -543,10 +544,11 @@ class SessionEngine:
             except (KodamaError, ValueError):
                 continue
             k = key(ws)
+            specs[(spec.namespace, spec.name)] = spec
             out.append(self._session(spec, ws, homes.get(k), pods_by.get(k)))
         out.sort(key=lambda s: (s.namespace, s.name))
         if agent_state:
-            self._fill_agent_states(out)
+            self._fill_agent_states(out, specs)
         with contextlib.suppress(KodamaError):
             syncing = sync.statuses()
             for s in out:
@@ -554,14 +556,19 @@ class SessionEngine:
         self._rebuild_records(out)
         return out
 
-    def _fill_agent_states(self, sessions: list[Session]) -> None:
+    def _fill_agent_states(
+        self, sessions: list[Session], specs: dict[tuple[str, str], SessionSpec] | None = None
+    ) -> None:
+        """One exec per Running session, in parallel; the specs come from the list already."""
         running = [s for s in sessions if s.status == Status.RUNNING]
         if not running:
             return
 
         def read(s: Session) -> AgentState:
             try:
-                spec, _ = self.spec_of(s.name, s.namespace)
+                spec = (specs or {}).get((s.namespace, s.name)) or self.spec_of(
+                    s.name, s.namespace
+                )[0]
                 return agent.read_state(self.pod_context(spec))
             except KodamaError:
                 return AgentState()
