@@ -17,6 +17,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -241,9 +242,27 @@ def _kubectl_json(kubeconfig: str, *args: str, cache: Path) -> dict:
     return data
 
 
+def _delete_session(bin_dir: Path, kubeconfig: str, namespace: str, name: str, home: Path) -> None:
+    """Best effort: the namespace goes away with the fixture anyway."""
+    cli = bin_dir / "kubectl-kodama"
+    subprocess.run(
+        [str(cli) if cli.exists() else "kubectl-kodama", "--kubeconfig", kubeconfig,
+         "-n", namespace, "delete", name, "--yes"],
+        env={**os.environ, "KODAMA_HOME": str(home)},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+
+
 @pytest.mark.cluster
 def test_cluster_start_list_attach(
-    nvim: str, repo: Path, tmp_path: Path, testenv, namespace: str
+    nvim: str,
+    repo: Path,
+    tmp_path: Path,
+    testenv: Any,
+    namespace: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     lsp = _kodama_lsp()
     kubeconfig = str(testenv.kubeconfig)
@@ -263,6 +282,7 @@ def test_cluster_start_list_attach(
     )
     name = "nvim-" + uuid.uuid4().hex[:6]
     cache = tmp_path / "kube-cache"
+    request.addfinalizer(lambda: _delete_session(lsp.parent, kubeconfig, namespace, name, home))
     run = run_nvim(
         nvim,
         "cluster_flow.lua",
