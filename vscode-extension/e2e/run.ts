@@ -52,12 +52,6 @@ async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press("Enter");
 }
 
-async function notification(page: Page, text: string | RegExp, timeout: number): Promise<string> {
-  const toast = page.locator(".notifications-toasts .notification-toast", { hasText: text }).first();
-  await toast.waitFor({ state: "visible", timeout });
-  return (await toast.innerText()).replace(/\s+/g, " ");
-}
-
 async function main(): Promise<void> {
   fs.mkdirSync(artifacts, { recursive: true });
   const browser = await chromium.launch({
@@ -87,6 +81,14 @@ async function main(): Promise<void> {
       statusItem.first().waitFor({ state: "visible", timeout: 120_000 }),
     );
 
+    await step("clear earlier notifications", async () => {
+      const toasts = await page.locator(".notifications-toasts .notification-toast").allInnerTexts();
+      if (toasts.length) {
+        log(`notifications before start: ${JSON.stringify(toasts.map((t) => t.replace(/\s+/g, " ")))}`);
+      }
+      await runCommand(page, "Notifications: Clear All Notifications");
+    });
+
     await step("Start Session from the palette", async () => {
       await runCommand(page, "Kodama: Start Session for This Repository");
       const input = page.locator(".quick-input-widget input.input");
@@ -96,9 +98,15 @@ async function main(): Promise<void> {
       await page.keyboard.press("Enter");
     });
 
-    const started = await step("session started (notification)", () =>
-      notification(page, new RegExp(`Kodama session ${sessionName} is|error|Error|failed`), startTimeoutMs),
-    );
+    // Either the success message or any error toast (the server's one-line error).
+    const started = await step("session started (notification)", async () => {
+      const done = page
+        .locator(".notifications-toasts .notification-toast", { hasText: `Kodama session ${sessionName} is` })
+        .or(page.locator(".notifications-toasts .notification-toast", { has: page.locator(".codicon-error") }))
+        .first();
+      await done.waitFor({ state: "visible", timeout: startTimeoutMs });
+      return (await done.innerText()).replace(/\s+/g, " ");
+    });
     log(`notification: ${started}`);
     if (!started.includes(`Kodama session ${sessionName} is Running`)) {
       throw new Error(`start did not report Running: ${started}`);
