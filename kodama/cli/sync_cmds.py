@@ -100,7 +100,7 @@ def status_cmd(name: str, output: str | None) -> None:
     """Connection state, activity, last error and conflicts."""
     st = _control().status(name)
     if output:
-        click.echo(dump(st.model_dump(mode="json"), output))
+        click.echo(dump(st.to_json_dict(), output))
     else:
         click.echo(render_status(st))
 

@@ -51,7 +51,9 @@ def test_parse_ssh_as_mutagen_calls_it() -> None:
 
 
 def test_parse_ssh_option_forms() -> None:
-    call = parse_ssh(["-p", "2222", "-Ct", "-o", "X=Y", "-lroot", "h.n.kodama", "uname", "-s", "-m"])
+    call = parse_ssh(
+        ["-p", "2222", "-Ct", "-o", "X=Y", "-lroot", "h.n.kodama", "uname", "-s", "-m"]
+    )
     assert call.host == "h.n.kodama"
     assert call.command == "uname -s -m"
     opts, rest = split_options(["-Cp22", "host"], frozenset("p"))
@@ -77,7 +79,12 @@ def test_parse_scp_as_mutagen_calls_it() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["h.n.kodama:remote", "local"], ["a", "b"], ["a", "b", "h.n.kodama:c"], ["f", "h.n.kodama:d/"]],
+    [
+        ["h.n.kodama:remote", "local"],
+        ["a", "b"],
+        ["a", "b", "h.n.kodama:c"],
+        ["f", "h.n.kodama:d/"],
+    ],
 )
 def test_parse_scp_refuses_other_copies(args: list[str]) -> None:
     with pytest.raises(ShimError):
@@ -103,7 +110,7 @@ def test_shim_builds_exec_with_the_sessions_coordinates(tmp_path: Path) -> None:
     argv = shims.ssh_argv(parse_ssh(MUTAGEN_SSH_ARGS), target)
     i = argv.index("exec")
     assert argv[1:i] == ["--kubeconfig", "/k/config", "--context", "prod", "-n", "team-a"]
-    assert argv[i:i + 6] == ["exec", "-i", "kodama-fix-login", "-c", "agent", "--"]
+    assert argv[i : i + 6] == ["exec", "-i", "kodama-fix-login", "-c", "agent", "--"]
     assert argv[-1] == ".mutagen/agents/0.18.1/mutagen-agent synchronizer --log-level=info"
     scp = shims.scp_argv(parse_scp(MUTAGEN_SCP_ARGS), target)
     assert scp[-1] == ".mutagen-agent0f2c" and 'cat > "$1.kodama-tmp"' in scp[-3]

@@ -1,0 +1,177 @@
+"""Issue 6 on the test control plane: live two-way sync with the real mutagen, and push/pull.
+
+The simulated node runs `kubectl exec` as local processes with HOME and KODAMA_WORKSPACE pointed
+at per-PVC folders, so the mutagen agent Kodama's scp shim installs really runs and writes there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import STANDIN_AGENT, Kodama
+
+pytestmark = pytest.mark.cluster
+
+CONFIG = (
+    "image: busybox\n"
+    f'agent:\n  command: "{STANDIN_AGENT}"\n  kind: other\n'
+    "sync:\n  exclude: [scratch/]\n"
+    "resources:\n  cpu: 100m\n  memory: 128Mi\n"
+    "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
+)
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if check():
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def pod_read(kodama: Kodama, name: str, rel: str) -> str | None:
+    proc = kodama.run(
+        "attach", name, "--", "sh", "-c", f'cat "$KODAMA_WORKSPACE/{rel}"', check=False
+    )
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def pod_write(kodama: Kodama, name: str, rel: str, text: str) -> None:
+    kodama.run(
+        "attach", name, "--", "sh", "-c", f'printf %s "$1" > "$KODAMA_WORKSPACE/{rel}"', "x", text
+    )
+
+
+def mutagen_env(kodama: Kodama) -> dict[str, str]:
+    env = kodama.environ()
+    env["MUTAGEN_DATA_DIRECTORY"] = str(kodama.home / "mutagen")
+    env["MUTAGEN_DISABLE_AUTOSTART"] = "1"
+    return env
+
+
+def mutagen(kodama: Kodama, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["mutagen", *args], env=mutagen_env(kodama), capture_output=True, text=True, check=False
+    )
+
+
+def status(kodama: Kodama, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = kodama.json("sync", "status", name)
+    return data
+
+
+@pytest.fixture
+def synced(kodama: Kodama, mutagen_bin: Any) -> Iterator[Kodama]:
+    kodama.env["PATH"] = f"{mutagen_bin}{os.pathsep}{os.environ['PATH']}"
+    kodama.write_config(CONFIG)
+    (kodama.cwd / ".gitignore").write_text("*.log\n")
+    (kodama.cwd / "b.txt").write_text("two\n")
+    (kodama.cwd / "debug.log").write_text("noise\n")
+    (kodama.cwd / "scratch").mkdir()
+    (kodama.cwd / "scratch" / "x").write_text("excluded by config\n")
+    subprocess.run(["git", "-C", str(kodama.cwd), "add", ".gitignore"], check=True)
+    subprocess.run(["git", "-C", str(kodama.cwd), "commit", "-qm", "ignore"], check=True)
+    started = kodama.run("start", "s1", timeout=300)
+    assert "File sync" in started.stderr, started.stderr
+    try:
+        yield kodama
+    finally:
+        kodama.run("delete", "s1", "--yes", check=False)
+        if mutagen(kodama, "sync", "list").returncode == 0:  # never leave a daemon behind
+            mutagen(kodama, "daemon", "stop")
+
+
+def test_live_sync_both_ways(synced: Kodama) -> None:
+    k = synced
+    wait_for(lambda: pod_read(k, "s1", "b.txt") == "two\n", "the initial sync")
+    assert pod_read(k, "s1", "debug.log") is None  # .gitignore honoured
+    assert pod_read(k, "s1", "scratch/x") is None  # sync.exclude honoured
+    st = status(k, "s1")
+    assert st["connected"] and st["mutagenSession"] == f"kodama-{k.namespace}-s1"
+
+    (k.cwd / "b.txt").write_text("local edit\n")
+    wait_for(lambda: pod_read(k, "s1", "b.txt") == "local edit\n", "local -> pod")
+    pod_write(k, "s1", "from-agent.txt", "agent wrote this\n")
+    wait_for(lambda: (k.cwd / "from-agent.txt").is_file(), "pod -> local")
+    assert (k.cwd / "from-agent.txt").read_text() == "agent wrote this\n"
+
+    listed = k.json("list")
+    row = next(s for s in listed["items"] if s["name"] == "s1")
+    assert row["sync"]["state"] in ("watching", "scanning", "staging", "reconciling", "saving")
+
+
+def test_conflicts_are_reported_not_resolved(synced: Kodama) -> None:
+    k = synced
+    wait_for(lambda: pod_read(k, "s1", "b.txt") == "two\n", "the initial sync")
+    k.run("sync", "pause", "s1")
+    (k.cwd / "b.txt").write_text("mine\n")
+    pod_write(k, "s1", "b.txt", "theirs\n")
+    k.run("sync", "resume", "s1")
+    k.run("sync", "flush", "s1")
+    wait_for(lambda: bool(status(k, "s1")["conflicts"]), "the conflict to be reported")
+    st = status(k, "s1")
+    assert [c["path"] for c in st["conflicts"]] == ["b.txt"]
+    assert (k.cwd / "b.txt").read_text() == "mine\n"
+    assert pod_read(k, "s1", "b.txt") == "theirs\n"
+    text = k.run("sync", "status", "s1").stdout
+    assert "b.txt" in text and "Conflicts:   1" in text
+
+
+def test_deleting_the_local_root_keeps_the_pods_files(synced: Kodama) -> None:
+    k = synced
+    wait_for(lambda: pod_read(k, "s1", "b.txt") == "two\n", "the initial sync")
+    shutil.rmtree(k.cwd)
+    k.cwd = k.home  # the CLI needs an existing cwd
+    wait_for(lambda: status(k, "s1")["state"] == "halted", "mutagen to halt")
+    assert pod_read(k, "s1", "b.txt") == "two\n"
+    assert pod_read(k, "s1", "README.md") == "hello\n"
+
+
+def test_stop_and_delete_leave_no_mutagen_behind(synced: Kodama) -> None:
+    k = synced
+    wait_for(lambda: pod_read(k, "s1", "b.txt") == "two\n", "the initial sync")
+    listed = json.loads(mutagen(k, "sync", "list", "--template", "{{ json . }}").stdout)
+    assert [s["labels"] for s in listed] == [
+        {"kodama-session": "s1", "kodama-namespace": k.namespace}
+    ]
+    k.run("stop", "s1")
+    assert mutagen(k, "sync", "list").returncode != 0  # no daemon
+    k.run("resume", "s1", timeout=300)  # the wish to sync survives stop/resume
+    wait_for(lambda: status(k, "s1")["connected"], "sync to come back after resume")
+    k.run("delete", "s1", "--yes")
+    assert mutagen(k, "sync", "list").returncode != 0
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(k.home / "mutagen") not in ps
+
+
+def test_push_and_pull_without_mutagen(kodama: Kodama) -> None:
+    k = kodama  # sync disabled by the fixture's config, and mutagen not required
+    (k.cwd / ".gitignore").write_text("*.log\n")
+    (k.cwd / "sub").mkdir()
+    (k.cwd / "sub" / "a.txt").write_text("pushed\n")
+    (k.cwd / "debug.log").write_text("noise\n")
+    k.run("start", "s2", timeout=300)
+    try:
+        out = k.run("sync", "push", "s2")
+        assert "Pushed" in out.stderr
+        assert pod_read(k, "s2", "sub/a.txt") == "pushed\n"
+        assert pod_read(k, "s2", "debug.log") is None
+        pod_write(k, "s2", "sub/new.txt", "from the pod\n")
+        pod_write(k, "s2", "out.log", "pod noise\n")
+        k.run("sync", "pull", "s2", "sub")
+        assert (k.cwd / "sub" / "new.txt").read_text() == "from the pod\n"
+        assert not (k.cwd / "out.log").exists()
+        k.run("sync", "pull", "s2")
+        assert not (k.cwd / "out.log").exists()  # ignored locally, never written
+        assert k.json("sync", "status", "s2")["state"] == "off"
+    finally:
+        k.run("delete", "s2", "--yes", check=False)
