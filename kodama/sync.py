@@ -13,14 +13,8 @@ files and `sync.exclude` stay out, and mutagen's halt on a deleted or emptied ro
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
-import subprocess
-import sys
 import tempfile
-import time
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +22,7 @@ import yaml
 
 from . import git, manifests
 from .cluster import KubeTarget, context_namespace
-from .config import kodama_home, load_config
+from .config import SyncConfig, load_config
 from .errors import KodamaError
 from .events import CancelToken, EventSink, Reporter, null_sink
 from .models import SyncConflict, SyncStatus
@@ -37,29 +31,15 @@ from .shims import host_for
 from .status import pod_ready
 from .store import Store
 from .sync_ignore import mutagen_ignores
+from .sync_mutagen import INSTALL_HINT as INSTALL_HINT
+from .sync_mutagen import Mutagen as Mutagen
+from .sync_mutagen import available as available
 
 if TYPE_CHECKING:
     from .sessions import SessionEngine
 
-INSTALL_HINT = (
-    "install mutagen (https://mutagen.io/documentation/introduction/installation, e.g. "
-    "`brew install mutagen-io/mutagen/mutagen`) or set KODAMA_MUTAGEN to its path"
-)
 SESSION_LABEL = "kodama-session"
 NAMESPACE_LABEL = "kodama-namespace"
-_JSON = "{{ json . }}"
-
-
-def mutagen_binary() -> str | None:
-    """`KODAMA_MUTAGEN`, else `mutagen` on PATH (its agent bundle must sit beside it)."""
-    env = os.environ.get("KODAMA_MUTAGEN")
-    if env:
-        return env if os.access(env, os.X_OK) else None
-    return shutil.which("mutagen")
-
-
-def available() -> bool:
-    return mutagen_binary() is not None
 
 
 def session_name(namespace: str, name: str) -> str:
@@ -68,120 +48,6 @@ def session_name(namespace: str, name: str) -> str:
 
 def selector(namespace: str, name: str) -> str:
     return f"{SESSION_LABEL}={name},{NAMESPACE_LABEL}={namespace}"
-
-
-class Mutagen:
-    """Kodama's private mutagen daemon and the CLI calls that talk to it."""
-
-    def __init__(self, home: Path | None = None, binary: str | None = None) -> None:
-        found = binary or mutagen_binary()
-        if not found:
-            raise KodamaError("mutagen is not installed", hint=INSTALL_HINT)
-        self.binary = found
-        self.home = (home or kodama_home()).expanduser().absolute()
-        self.data_dir = self.home / "mutagen"
-        self.shim_dir = self.home / "shims"
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            MUTAGEN_DATA_DIRECTORY=str(self.data_dir),
-            MUTAGEN_SSH_PATH=str(self.shim_dir),
-            MUTAGEN_DISABLE_AUTOSTART="1",  # only ensure_daemon starts it, with this env
-            KODAMA_HOME=str(self.home),
-            KODAMA_PYTHON=sys.executable,
-        )
-        return env
-
-    def run(
-        self, *args: str, timeout: float = 60, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        try:
-            proc = subprocess.run(
-                [self.binary, *args],
-                env=self.env(),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise KodamaError(f"mutagen {args[0]} {args[1]} timed out after {timeout:g}s") from None
-        except OSError as exc:
-            raise KodamaError(f"cannot run mutagen: {exc.strerror}", hint=INSTALL_HINT) from None
-        if check and proc.returncode != 0:
-            raise KodamaError(f"mutagen {' '.join(args[:2])} failed: {_last_line(proc.stderr)}")
-        return proc
-
-    # -- daemon --------------------------------------------------------------------------------
-
-    def install_shims(self) -> None:
-        self.shim_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for tool in ("ssh", "scp"):
-            text = resources.files("kodama.shims").joinpath(tool).read_text()
-            dest = self.shim_dir / tool
-            if not dest.is_file() or dest.read_text() != text:
-                tmp = dest.with_suffix(".tmp")
-                tmp.write_text(text)
-                tmp.chmod(0o755)
-                tmp.replace(dest)
-
-    def daemon_running(self) -> bool:
-        if not (self.data_dir / "daemon").is_dir():
-            return False
-        return self.run("sync", "list", "--template", "{{ len . }}", check=False).returncode == 0
-
-    def ensure_daemon(self, timeout: float = 15) -> None:
-        self.install_shims()
-        if self.daemon_running():
-            return
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with (self.data_dir / "kodama-daemon.log").open("ab") as log:
-            # Our own process (not `daemon start`) so its log is kept; a new session so it
-            # outlives this command. A second concurrent start loses on mutagen's lock and exits.
-            subprocess.Popen(
-                [self.binary, "daemon", "run"],
-                env=self.env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.daemon_running():
-                return
-            time.sleep(0.1)
-        raise KodamaError(
-            "the mutagen daemon did not start",
-            hint=f"see {self.data_dir / 'kodama-daemon.log'}",
-        )
-
-    def stop_daemon_if_idle(self) -> None:
-        if not self.daemon_running():
-            return
-        if not self.list():
-            self.run("daemon", "stop", check=False)
-
-    # -- sessions ------------------------------------------------------------------------------
-
-    def list(self, label_selector: str | None = None) -> list[dict[str, Any]]:
-        args = ["sync", "list", "--template", _JSON]
-        if label_selector:
-            args += ["--label-selector", label_selector]
-        proc = self.run(*args)
-        try:
-            data = json.loads(proc.stdout or "null")
-        except ValueError:
-            out = proc.stdout[:200]
-            raise KodamaError(f"unexpected output from mutagen sync list: {out!r}") from None
-        return [s for s in data or [] if isinstance(s, dict)]
-
-
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else "no output"
 
 
 # -- status ------------------------------------------------------------------------------------
@@ -350,17 +216,32 @@ def start(ctx: PodContext, reporter: Reporter, cancel: CancelToken) -> SyncStatu
         "local": str(local),
         "workspace": _workspace_path(ctx),
     }
-    store = Store(m.home)
-    store.update(ns, name, sync=rec)
-    m.ensure_daemon()
-    found = m.list(selector(ns, name))
-    if found:
-        if found[0].get("paused"):
-            m.run("sync", "resume", mname)
-        reporter.info(f"File sync {mname} is already running")
-        return status(ns, name)
-    cancel.check()
+    Store(m.home).update(ns, name, sync=rec)
     cfg = load_config(local).config.sync
+    with m.lifecycle():
+        m.ensure_daemon()
+        found = m.list(selector(ns, name))
+        if found:
+            if found[0].get("paused"):
+                m.run("sync", "resume", mname)
+            reporter.info(f"File sync {mname} is already running")
+            return status(ns, name)
+        cancel.check()
+        try:
+            _create(m, mname, ns, name, local, f"{rec['host']}:{rec['workspace']}", cfg)
+        except KodamaError:
+            with contextlib.suppress(KodamaError):
+                m.stop_daemon_if_idle()
+            raise
+    st = status(ns, name)
+    reporter.info(f"File sync {mname} ({cfg.mode}) is {st.state if st else 'starting'}")
+    return st
+
+
+def _create(
+    m: Mutagen, mname: str, ns: str, name: str, local: Path, beta: str, cfg: SyncConfig
+) -> None:
+    # Ignore paths go through a configuration file: `--ignore` would split them on commas.
     ignores = mutagen_ignores(local, cfg.exclude)
     with tempfile.NamedTemporaryFile(
         "w", prefix="kodama-sync-", suffix=".yml", dir=m.data_dir, delete=False
@@ -387,22 +268,15 @@ def start(ctx: PodContext, reporter: Reporter, cancel: CancelToken) -> SyncStatu
             "0644",
             "--default-directory-mode",
             "0755",
-            "--no-global-configuration",
+            "--no-global-configuration",  # the user's ~/.mutagen.yml must not weaken safety
             "--configuration-file",
             config_file,
             str(local),
-            f"{rec['host']}:{rec['workspace']}",
+            beta,
             timeout=300,
         )
-    except KodamaError:
-        with contextlib.suppress(KodamaError):
-            m.stop_daemon_if_idle()
-        raise
     finally:
         os.unlink(config_file)
-    st = status(ns, name)
-    reporter.info(f"File sync {mname} ({cfg.mode}) is {st.state if st else 'starting'}")
-    return st
 
 
 def stop(namespace: str, name: str, *, forget: bool = False) -> bool:
@@ -412,11 +286,12 @@ def stop(namespace: str, name: str, *, forget: bool = False) -> bool:
     stopped = False
     if available():
         m = Mutagen()
-        if m.daemon_running():
-            stopped = bool(m.list(selector(namespace, name)))
-            if stopped:
-                m.run("sync", "terminate", "--label-selector", selector(namespace, name))
-            m.stop_daemon_if_idle()
+        with m.lifecycle():
+            if m.daemon_running():
+                stopped = bool(m.list(selector(namespace, name)))
+                if stopped:
+                    m.run("sync", "terminate", "--label-selector", selector(namespace, name))
+                m.stop_daemon_if_idle()
     if forget:
         store = Store()
         record = store.read(namespace, name)
