@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kodama import sync
+from kodama import sync, sync_copy
 from kodama.events import CancelToken, Event, Reporter
 from kodama.kubectl import Kubectl
 from kodama.models import SessionSpec
@@ -33,7 +33,7 @@ def find_mutagen() -> str | None:
 
 
 MUTAGEN = find_mutagen()
-pytestmark = pytest.mark.skipif(MUTAGEN is None, reason="mutagen is not installed")
+needs_mutagen = pytest.mark.skipif(MUTAGEN is None, reason="mutagen is not installed")
 
 FAKE_KUBECTL = f"""#!{sys.executable}
 # `kubectl [--kubeconfig K] [--context C] -n NS exec [-i] POD -c C -- CMD...`, run locally in a
@@ -67,7 +67,6 @@ def read(path: Path) -> str | None:
 
 @pytest.fixture
 def bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PodContext]:
-    assert MUTAGEN is not None
     kubectl = tmp_path / "kubectl"
     kubectl.write_text(FAKE_KUBECTL)
     kubectl.chmod(0o755)
@@ -84,7 +83,7 @@ def bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PodConte
     (pod / "workspace" / "a.txt").write_text("one\n")  # as if shipped by git
     monkeypatch.setenv("KODAMA_HOME", str(tmp_path / "kh"))
     monkeypatch.setenv("KODAMA_KUBECTL", str(kubectl))
-    monkeypatch.setenv("KODAMA_MUTAGEN", MUTAGEN)
+    monkeypatch.setenv("KODAMA_MUTAGEN", MUTAGEN or str(tmp_path / "no-mutagen"))
     monkeypatch.setenv("FAKE_POD_ROOT", str(pod))
     spec = SessionSpec(
         name="demo",
@@ -99,12 +98,14 @@ def bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PodConte
     try:
         yield ctx
     finally:
-        sync.stop("team-a", "demo")
-        m = sync.Mutagen()
-        if m.daemon_running():  # never leave a daemon behind, even when the test failed
-            m.run("daemon", "stop", check=False)
+        if MUTAGEN is not None:
+            sync.stop("team-a", "demo")
+            m = sync.Mutagen()
+            if m.daemon_running():  # never leave a daemon behind, even when the test failed
+                m.run("daemon", "stop", check=False)
 
 
+@needs_mutagen
 def test_live_sync_both_ways_safely(bridge: PodContext) -> None:
     events: list[Event] = []
     assert bridge.local_path is not None
@@ -143,6 +144,7 @@ def test_live_sync_both_ways_safely(bridge: PodContext) -> None:
     assert (ws / "c.txt").exists() and (repo / "c.txt").exists()
 
 
+@needs_mutagen
 def test_deleting_the_local_root_never_empties_the_pod(bridge: PodContext) -> None:
     assert bridge.local_path is not None
     repo = bridge.local_path
@@ -157,3 +159,30 @@ def test_deleting_the_local_root_never_empties_the_pod(bridge: PodContext) -> No
     st = sync.status("team-a", "demo")
     assert st is not None and "deleted" in (st.last_error or "")
     assert sorted(p.name for p in ws.iterdir()) == [".gitignore", "a.txt", "b.txt"]
+
+
+def test_push_and_pull_honour_the_excludes(bridge: PodContext) -> None:
+    assert bridge.local_path is not None
+    repo = bridge.local_path
+    ws = repo.parent / "pod" / "workspace"
+    (repo / "sub").mkdir()
+    (repo / "sub" / "x.txt").write_text("x\n")
+    (repo / "sub" / "scratch.tmp").write_text("tmp\n")
+    assert sync_copy.push(bridge, repo, "", ["*.tmp"]) == 4  # .gitignore a.txt b.txt sub/x.txt
+    assert (ws / "sub" / "x.txt").read_text() == "x\n"
+    assert not (ws / "debug.log").exists() and not (ws / "sub" / "scratch.tmp").exists()
+    assert not (ws / ".git").exists()
+    assert sync_copy.push(bridge, repo, "sub") == 2
+
+    (ws / "sub" / "y.txt").write_text("from pod\n")
+    (ws / "pod.log").write_text("ignored\n")
+    (ws / ".git").mkdir()
+    (ws / ".git" / "HEAD").write_text("ref: refs/heads/x\n")
+    (ws / "a.txt").write_text("pod version\n")
+    assert sync_copy.pull(bridge, repo, "sub") == 3  # x.txt y.txt scratch.tmp (not excluded)
+    assert (repo / "sub" / "y.txt").read_text() == "from pod\n"
+    assert (repo / "a.txt").read_text() == "one\n"  # outside PATH: untouched
+    assert sync_copy.pull(bridge, repo, "", ["*.tmp"]) == 5
+    assert (repo / "a.txt").read_text() == "pod version\n"
+    assert not (repo / "pod.log").exists()
+    assert (repo / ".git" / "HEAD").read_text() != "ref: refs/heads/x\n"
