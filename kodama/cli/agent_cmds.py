@@ -12,7 +12,6 @@ from typing import Any
 import click
 
 from ..errors import InvalidInput
-from ..models import AgentStateName
 from .context import cancellable, get_obj, kube_options, progress
 from .output import agent_cell
 from .session_cmds import complete_sessions
@@ -147,6 +146,8 @@ def wait(name: str, for_: str, timeout: str) -> None:
       kubectl kodama start fix --prompt "fix the login bug" && \\
         kubectl kodama wait fix --for=exited --timeout=30m && kubectl kodama fetch fix
     """
+    from ..models import AgentStateName  # pydantic stays out of `--help` and `version`
+
     seconds = parse_duration(timeout) if timeout else None
     engine = get_obj().engine()
     with cancellable() as cancel:
