@@ -64,12 +64,19 @@ k="$HOME/.kodama"; a="$k/bin/kodama-agent"
 if [ "$1" = prompt ]; then
     cat >"$k/prompt.tmp.$$" && mv -f "$k/prompt.tmp.$$" "$k/prompt" || exit 1
 fi
+# Returning only once the launcher has recorded its run makes `start --prompt; logs -f` and
+# `list` right after a launch see this run, not the previous one.
+started() {
+    i=0
+    while [ "$i" -lt 100 ] && ! sh "$a" alive; do sleep 0.05 2>/dev/null || sleep 1; i=$((i + 1)); done
+}
 if command -v tmux >/dev/null 2>&1; then
     sh "$a" tmux has-session -t "$3" 2>/dev/null && exit 0
     sh "$a" tmux new-session -d -s "$3" -x 200 -y 50 -c "${KODAMA_WORKSPACE:-$HOME}" \
         "sh \"\$HOME/.kodama/bin/kodama-agent\" run $1 $2" ||
-        sh "$a" tmux has-session -t "$3"
-    exit $?
+        sh "$a" tmux has-session -t "$3" || exit 1
+    started
+    exit 0
 fi
 [ "$1" = prompt ] || exit 0
 sh "$a" alive && exit 0
@@ -78,6 +85,7 @@ if command -v setsid >/dev/null 2>&1; then
 else
     nohup sh "$a" run prompt "$2" </dev/null >/dev/null 2>&1 &
 fi
+started
 """
 
 # Attach: tmux attach-or-create; without tmux the agent runs in this very terminal.

@@ -1,0 +1,174 @@
+"""The exec-level agent flows (ensure, attach, logs, state) against a local fake `kubectl exec`.
+
+Same shape as the simulated node of the test control plane, without a cluster: the host's sh
+and tmux are "the image". Cluster tests cover the real thing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kodama import agent
+from kodama.events import CancelToken, Event, Reporter
+from kodama.kubectl import Kubectl
+from kodama.models import AgentStateName, SessionSpec
+from kodama.runtime import PodContext
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+STAND_IN = f"{sys.executable} {FIXTURES / 'stand_in_agent.py'}"
+
+
+@pytest.fixture()
+def pod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[PodContext, Path]]:
+    # Short paths: the tmux socket lives under HOME and socket paths are limited.
+    home = Path(os.environ.get("TMPDIR", "/tmp")) / f"kh{os.getpid()}"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir()
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    fake = tmp_path / "kubectl"
+    fake.write_text(f'#!/bin/sh\nexec {sys.executable} {FIXTURES / "fake_kubectl.py"} "$@"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("KODAMA_KUBECTL", str(fake))
+    monkeypatch.setenv("FAKE_HOME", str(home))
+    monkeypatch.setenv("FAKE_WS", str(ws))
+    spec = SessionSpec(
+        name="demo",
+        namespace="dev",
+        image="x",
+        cpu="1",
+        memory="1Gi",
+        workspace_size="1Gi",
+        home_size="1Gi",
+        agent_command=STAND_IN,
+        agent_kind="claude",
+    )
+    tmux = shutil.which("tmux")
+    yield PodContext(Kubectl("dev"), "kodama-demo", spec), home
+    if tmux:
+        subprocess.run(
+            [tmux, "-S", str(home / ".kodama/tmux.sock"), "kill-server"],
+            capture_output=True,
+            check=False,
+        )
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def events() -> tuple[Reporter, list[Event]]:
+    seen: list[Event] = []
+    return Reporter(seen.append, "demo"), seen
+
+
+def wait_state(ctx: PodContext, want: AgentStateName) -> None:
+    agent.wait_for(lambda: agent.read_state(ctx), want, 20, CancelToken(), interval=0.2)
+
+
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+
+
+@needs_tmux
+def test_ensure_is_idempotent_and_keeps_one_agent(pod: tuple[PodContext, Path]) -> None:
+    ctx, home = pod
+    rep, seen = events()
+    agent.ensure_agent(ctx, rep, CancelToken())
+    wait_state(ctx, AgentStateName.WAITING)
+    first = json.loads((home / ".kodama/agent-run.json").read_text())
+    settings = (home / ".claude/settings.json").read_text()
+    agent.ensure_agent(ctx, rep, CancelToken(), resume=True)
+    assert json.loads((home / ".kodama/agent-run.json").read_text()) == first
+    assert (home / ".claude/settings.json").read_text() == settings
+    assert [e.step for e in seen if e.kind == "step"] == ["agent"]  # launched once
+    state = agent.read_state(ctx)
+    assert state.message == "Stand-in needs your answer"
+
+
+@needs_tmux
+def test_attach_detach_reattach_same_process(pod: tuple[PodContext, Path]) -> None:
+    import pexpect
+
+    ctx, _ = pod
+    agent.ensure_agent(ctx, Reporter(lambda e: None, "demo"), CancelToken())
+    argv = agent.attach_command(ctx, None)
+    pids = []
+    for answer in ("hi", None):
+        child = pexpect.spawn(
+            argv[0], argv[1:], dimensions=(40, 140), timeout=20, env=dict(os.environ)
+        )
+        child.expect(r"STAND-IN READY pid=(\d+)")
+        pids.append(child.match.group(1))
+        if answer:
+            child.expect("QUESTION")
+            child.send(answer + "\r")
+            child.expect("TURN DONE")
+        child.send("\x02d")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert pids[0] == pids[1]
+    assert agent.read_state(ctx).state == AgentStateName.IDLE
+
+
+def test_without_tmux_headless_runs_in_background(
+    pod: tuple[PodContext, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, home = pod
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in (
+        "sh",
+        "sed",
+        "cat",
+        "head",
+        "tail",
+        "date",
+        "mv",
+        "mkdir",
+        "chmod",
+        "cksum",
+        "tr",
+        "cut",
+        "grep",
+        "sleep",
+        "rm",
+        "rmdir",
+        "wc",
+        "setsid",
+        "nohup",
+        "env",
+    ):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    rep, seen = events()
+    agent.ensure_agent(ctx, rep, CancelToken())
+    assert any("no tmux" in e.message for e in seen)
+    assert not (home / ".kodama/agent-run.json").exists()  # interactive waits for attach
+    agent.ensure_agent(ctx, rep, CancelToken(), prompt="go exit=2")
+    wait_state(ctx, AgentStateName.EXITED)
+    st = agent.read_state(ctx)
+    assert st.exit_code == 2
+    out = subprocess.run(agent.logs_command(ctx, tail=1), capture_output=True, text=True)
+    assert "exited with code 2" in out.stdout
+    attach = agent.attach_command(ctx, None)
+    assert "no tmux" in attach[-4]
+
+
+def test_logs_follow_ends_with_the_run(pod: tuple[PodContext, Path]) -> None:
+    ctx, _ = pod
+    agent.ensure_agent(ctx, Reporter(lambda e: None, "demo"), CancelToken(), prompt="p exit=0")
+    t0 = time.monotonic()
+    out = subprocess.run(
+        agent.logs_command(ctx, follow=True), capture_output=True, text=True, timeout=30
+    )
+    assert time.monotonic() - t0 < 15
+    assert "stand-in step 3 of 3" in out.stdout and "exited with code 0" in out.stdout
+    assert agent.read_state(ctx).state == AgentStateName.EXITED
