@@ -83,6 +83,12 @@ cat > "$WORK/user/User/settings.json" <<JSON
 }
 JSON
 
+# Sync needs mutagen: KODAMA_MUTAGEN, else mutagen on PATH, else the one the test control plane built.
+if [[ -z "${KODAMA_MUTAGEN:-}" ]] && ! command -v mutagen >/dev/null; then
+  for m in "${KODAMA_TESTENV_CACHE:-$HOME/.cache/kodama-testenv}"/*/bin/mutagen; do
+    [[ -x "$m" ]] && export KODAMA_MUTAGEN="$m"
+  done
+fi
 export KODAMA_HOME="$WORK/kodama-home"
 export KUBECACHEDIR="$WORK/kube-cache"
 kc() { kubectl --kubeconfig "$KUBECONFIG_PATH" "$@"; }
