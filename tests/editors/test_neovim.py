@@ -318,6 +318,13 @@ def test_cluster_start_list_attach(
     assert term["buftype"] == "terminal"
     assert term["bufname"].startswith("term://")
     argv = term["argv"]
-    assert Path(argv[0]).name == "kubectl" and "exec" in argv, argv
+    # The server decides the command: `kubectl-kodama attach NAME` (ensure, then kubectl exec)
+    # or a direct `kubectl exec POD`; either way with the session's kubeconfig and namespace.
+    program = Path(argv[0]).name
+    if program == "kubectl-kodama":
+        assert argv[1:3] == ["attach", name], argv
+    else:
+        assert program == "kubectl" and "exec" in argv, argv
+        assert mine[0]["metadata"]["name"] in argv, argv
     assert kubeconfig in argv and namespace in argv, argv
-    assert any(mine[0]["metadata"]["name"] == a for a in argv), argv
+    assert term["title"] and name in term["title"], term
