@@ -120,6 +120,11 @@ cleanup() {
     if [[ -x "$kodama_cli" ]]; then
       "$kodama_cli" --kubeconfig "$KUBECONFIG_PATH" -n "$KODAMA_NAMESPACE" delete "$SESSION" --yes >/dev/null 2>&1 || true
     fi
+    # delete stops the sync; this also ends Kodama's mutagen daemon if anything was left.
+    mutagen_bin="${KODAMA_MUTAGEN:-$(command -v mutagen || true)}"
+    if [[ -n "$mutagen_bin" && -d "$KODAMA_HOME/mutagen" ]]; then
+      MUTAGEN_DATA_DIRECTORY="$KODAMA_HOME/mutagen" "$mutagen_bin" daemon stop >/dev/null 2>&1 || true
+    fi
     rm -rf "$WORK"
   else
     say "kept $WORK and session $SESSION"
