@@ -1,0 +1,120 @@
+"""Commands that need no cluster: capabilities, names, confirmations, error mapping, code actions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from .conftest import CLIENTS, Answers, execute, lsp_session, make_repo, raw_request
+
+SERVER_COMMANDS = {
+    "kodama.session.suggestName",
+    "kodama.session.start",
+    "kodama.session.list",
+    "kodama.session.get",
+    "kodama.session.stop",
+    "kodama.session.resume",
+    "kodama.session.delete",
+    "kodama.session.attach",
+    "kodama.session.fetch",
+    "kodama.sync.status",
+    "kodama.sync.start",
+    "kodama.sync.stop",
+    "kodama.sync.flush",
+}
+
+
+@pytest.mark.lsp
+@pytest.mark.parametrize("client_name", CLIENTS)
+async def test_capabilities_names_and_confirmations(
+    client_name: str, tmp_path: Path, home: Path
+) -> None:
+    repo = make_repo(tmp_path / "My_Repo", branch="Feature/Fix_Login!!-" + "x" * 50)
+    answers = Answers(message_request="Cancel")
+    async with lsp_session(client_name=client_name, root=repo, home=home, answers=answers) as (
+        client,
+        _,
+    ):
+        assert answers.initialize is not None
+        result = answers.initialize.capabilities
+        assert result.execute_command_provider is not None
+        assert isinstance(result.code_action_provider, types.CodeActionOptions)
+        assert set(result.execute_command_provider.commands) == SERVER_COMMANDS
+        assert list(result.code_action_provider.code_action_kinds or []) == ["source.kodama"]
+
+        suggested = await execute(client, "kodama.session.suggestName", {"root": str(repo)})
+        name = suggested["name"]
+        assert name.startswith("feature-fix-login-xxx") and len(name) <= 40
+        assert not name.endswith("-")
+
+        # start without a name asks; "Cancel" starts nothing.
+        assert await execute(client, "kodama.session.start", {}) is None
+        assert answers.asked[-1].message == f"Start Kodama session {name}?"
+        assert [a.title for a in answers.asked[-1].actions or []] == ["Start", "Cancel"]
+
+        # delete without confirm asks; "Cancel" deletes nothing.
+        assert await execute(client, "kodama.session.delete", {"name": "x1"}) == {"deleted": False}
+        assert answers.asked[-1].message.startswith("Delete Kodama session x1")
+
+
+@pytest.mark.lsp
+async def test_errors_are_the_cli_line_as_jsonrpc_error_and_show_message(
+    repo: Path, home: Path
+) -> None:
+    async with lsp_session(client_name=CLIENTS[0], root=repo, home=home) as (client, _):
+        with pytest.raises(JsonRpcException) as info:
+            await execute(client, "kodama.session.get", {"name": "Bad_Name"})
+        assert info.value.code == -32803
+        expected = (
+            "invalid session name 'Bad_Name': use lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+        assert info.value.message == expected
+        # showMessage is sent before the error response, so it has arrived by now.
+        assert any(
+            m.type == types.MessageType.Error and m.message == expected for m in client.messages
+        )
+
+        with pytest.raises(JsonRpcException) as info:
+            await execute(client, "kodama.session.get", {})
+        assert info.value.code == -32803 and "name" in info.value.message
+
+        with pytest.raises(JsonRpcException) as info:  # no kubeconfig here: translated error
+            await execute(client, "kodama.session.list", {})
+        assert info.value.message.startswith("no kubeconfig at")
+
+
+@pytest.mark.lsp
+async def test_source_code_actions_in_a_git_workspace(
+    repo: Path, home: Path, tmp_path: Path
+) -> None:
+    async with lsp_session(client_name=CLIENTS[0], root=repo, home=home) as (client, _):
+
+        async def actions(path: Path, only: list[str] | None = None) -> list[dict[str, Any]]:
+            params = types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=path.as_uri()),
+                range=types.Range(
+                    start=types.Position(line=0, character=0),
+                    end=types.Position(line=0, character=0),
+                ),
+                context=types.CodeActionContext(diagnostics=[], only=only),
+            )
+            return list(await raw_request(client, types.TEXT_DOCUMENT_CODE_ACTION, params) or [])
+
+        found = await actions(repo / "README.md")
+        kinds = {a["kind"]: a for a in found}
+        assert {"source.kodama.start", "source.kodama.list"} <= set(kinds)
+        start = kinds["source.kodama.start"]["command"]
+        assert start["command"] == "kodama.session.start"
+        assert start["arguments"] == [{"root": str(repo.resolve())}]
+        only_list = await actions(repo / "README.md", ["source.kodama.list"])
+        assert [a["kind"] for a in only_list] == ["source.kodama.list"]
+        assert await actions(repo / "README.md", ["quickfix"]) == []
+        outside = tmp_path / "not-a-repo"
+        outside.mkdir()
+        (outside / "f.txt").write_text("x")
+        assert await actions(outside / "f.txt") == []
