@@ -34,6 +34,17 @@ class Answers:
     initialize: types.InitializeResult | None = None
 
 
+def plain(value: Any) -> Any:
+    """pygls hands params of non-LSP methods over as namedtuples: back to JSON shapes."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
 def make_client(answers: Answers) -> LanguageClient:
     client = make_test_lsp_client()
 
@@ -48,13 +59,13 @@ def make_client(answers: Answers) -> LanguageClient:
 
     @client.feature("kodama/openTerminal")
     def open_terminal(params: Any) -> Any:
-        answers.terminals.append(params if isinstance(params, dict) else vars(params))
+        answers.terminals.append(plain(params))
         return answers.open_terminal
 
     for method in ("kodama/sessionsChanged", "kodama/agentState", "kodama/syncStatus"):
 
         def record(params: Any, method: str = method) -> None:
-            answers.notifications.append((method, params))
+            answers.notifications.append((method, plain(params)))
 
         client.feature(method)(record)
     return client

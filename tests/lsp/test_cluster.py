@@ -1,0 +1,251 @@
+"""kodama-lsp against the test control plane: progress, concurrency, cancel, attach, notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from .conftest import CLIENTS, STANDIN_AGENT, Answers, execute, lsp_session
+
+pytestmark = [pytest.mark.cluster, pytest.mark.lsp]
+
+CONFIG = f"""\
+image: busybox
+agent:
+  command: "{STANDIN_AGENT}"
+  kind: {{kind}}
+sync:
+  enabled: false
+resources:
+  cpu: 100m
+  memory: 128Mi
+storage:
+  workspace: 1Gi
+  claudeHome: 1Gi
+timeout: 120
+"""
+
+
+def write_config(home: Path, kind: str = "other") -> None:
+    (home / "config.yaml").write_text(CONFIG.replace("{kind}", kind))
+
+
+def managed(testenv: Any, namespace: str) -> list[str]:
+    proc = testenv.kubectl(
+        "get",
+        "pods,pvc,secret",
+        "-n",
+        namespace,
+        "-l",
+        "app.kubernetes.io/managed-by=kodama",
+        "-o",
+        "name",
+    )
+    return sorted(proc.stdout.split())
+
+
+async def eventually(check: Any, timeout: float = 60, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+def init_options(testenv: Any, namespace: str) -> dict[str, Any]:
+    return {"kubeconfig": str(testenv.kubeconfig), "namespace": namespace, "refreshInterval": 1}
+
+
+@pytest.mark.parametrize("client_name", CLIENTS)
+async def test_start_progress_concurrent_list_attach_delete(
+    client_name: str, testenv: Any, namespace: str, repo: Path, home: Path
+) -> None:
+    write_config(home)
+    vscode = client_name == CLIENTS[0]
+    async with lsp_session(
+        client_name=client_name,
+        root=repo,
+        home=home,
+        init_options=init_options(testenv, namespace),
+        open_terminal=vscode,  # Neovim's profile here does not advertise it: the fallback
+    ) as (client, answers):
+        # VS Code passes its own workDoneToken; for Neovim the server creates one.
+        token = f"tok-{uuid.uuid4()}" if vscode else None
+        before = set(client.progress_reports)
+        if token is not None:
+            client.progress_reports[token] = []  # what a client does with its own token
+        started = time.monotonic()
+        start = asyncio.ensure_future(
+            client.workspace_execute_command_async(
+                types.ExecuteCommandParams(
+                    command="kodama.session.start",
+                    arguments=[{"name": "s1", "root": str(repo)}],
+                    work_done_token=token,
+                )
+            )
+        )
+        await eventually(
+            lambda: any(client.progress_reports[t] for t in set(client.progress_reports) - before),
+            30,
+            "progress begin",
+        )
+        t0 = time.monotonic()
+        listed = await execute(client, "kodama.session.list", {})
+        list_latency = time.monotonic() - t0
+        assert not start.done(), "list must be answered while start is still running"
+        assert [s["name"] for s in listed] == ["s1"]
+        session = await asyncio.wait_for(start, 180)
+        start_seconds = time.monotonic() - started
+        assert session["status"] == "Running"
+        assert session["namespace"] == namespace
+
+        (tok,) = set(client.progress_reports) - before
+        if token is not None:
+            assert tok == token
+        reports = client.progress_reports[tok]
+        assert isinstance(reports[0], types.WorkDoneProgressBegin)
+        assert any(isinstance(r, types.WorkDoneProgressReport) for r in reports)
+        assert isinstance(reports[-1], types.WorkDoneProgressEnd)
+        assert "Running" in (reports[-1].message or "")
+
+        pod = json.loads(
+            testenv.kubectl(
+                "get",
+                "pod",
+                "-n",
+                namespace,
+                "-o",
+                "json",
+                "-l",
+                "app.kubernetes.io/managed-by=kodama",
+            ).stdout
+        )["items"]
+        assert [p["status"]["phase"] for p in pod] == ["Running"]
+
+        # The refresher announces the new session.
+        await eventually(
+            lambda: any(
+                m == "kodama/sessionsChanged" and [s["name"] for s in p["sessions"]] == ["s1"]
+                for m, p in answers.notifications
+            ),
+            15,
+            "sessionsChanged with s1",
+        )
+
+        t0 = time.monotonic()
+        attached = await execute(client, "kodama.session.attach", {"name": "s1"})
+        attach_latency = time.monotonic() - t0
+        argv = attached["argv"]
+        assert argv[0].endswith("kubectl-kodama") and argv[1:3] == ["attach", "s1"]
+        assert argv[3:] == ["--kubeconfig", str(testenv.kubeconfig), "-n", namespace]
+        if vscode:
+            assert attached["opened"] is True
+            assert answers.terminals == [{"title": "kodama: s1", "argv": argv, "cwd": str(repo)}]
+        else:
+            assert attached["opened"] is False and answers.terminals == []
+            asked = await eventually(
+                lambda: [a for a in answers.asked if "attach" in a.message], 10, "fallback"
+            )
+            assert " ".join(argv) in asked[0].message
+
+        assert await execute(client, "kodama.session.delete", {"name": "s1", "confirm": True}) == {
+            "deleted": True
+        }
+        await eventually(lambda: managed(testenv, namespace) == [], 60, "objects deleted")
+        print(
+            f"\n[{client_name}] start {start_seconds:.2f}s; list during start {list_latency * 1000:.0f} ms;"
+            f" attach {attach_latency * 1000:.0f} ms"
+        )
+
+
+@pytest.mark.parametrize("how", ["cancelRequest", "workDoneProgressCancel"])
+async def test_cancel_rolls_back_without_orphans(
+    how: str, testenv: Any, namespace: str, repo: Path, home: Path
+) -> None:
+    write_config(home)
+    async with lsp_session(
+        client_name=CLIENTS[1], root=repo, home=home, init_options=init_options(testenv, namespace)
+    ) as (client, _):
+        before = set(client.progress_reports)
+        msg_id = str(uuid.uuid4())
+        future = client.protocol.send_request(
+            types.WORKSPACE_EXECUTE_COMMAND,
+            types.ExecuteCommandParams(
+                command="kodama.session.start", arguments=[{"name": "c1", "root": str(repo)}]
+            ),
+            msg_id=msg_id,
+        )
+        # Cancel once the objects exist (the step after "create" is waiting for the pod).
+        new = await eventually(lambda: set(client.progress_reports) - before, 30, "progress")
+        (tok,) = new
+        await eventually(
+            lambda: any(
+                isinstance(r, types.WorkDoneProgressReport) and "Waiting" in (r.message or "")
+                for r in client.progress_reports[tok]
+            ),
+            60,
+            "the wait step",
+        )
+        assert managed(testenv, namespace) != []
+        if how == "cancelRequest":
+            client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+        else:
+            client.protocol.notify(
+                types.WINDOW_WORK_DONE_PROGRESS_CANCEL,
+                types.WorkDoneProgressCancelParams(token=tok),
+            )
+        with pytest.raises(JsonRpcException) as info:
+            await asyncio.wait_for(asyncio.wrap_future(future), 60)
+        assert info.value.code == -32800
+        # The answer comes after the rollback: nothing is left behind.
+        assert isinstance(client.progress_reports[tok][-1], types.WorkDoneProgressEnd)
+        await eventually(lambda: managed(testenv, namespace) == [], 60, "no orphaned objects")
+
+
+async def test_waiting_agent_prompts_with_attach(
+    testenv: Any, namespace: str, repo: Path, home: Path
+) -> None:
+    write_config(home, kind="claude")
+    answers = Answers(message_request="Attach")
+    async with lsp_session(
+        client_name=CLIENTS[0],
+        root=repo,
+        home=home,
+        init_options=init_options(testenv, namespace),
+        open_terminal=True,
+        answers=answers,
+    ) as (client, _):
+        session = await execute(client, "kodama.session.start", {"name": "w1", "root": str(repo)})
+        assert session["status"] == "Running"
+        script = (
+            'mkdir -p "$HOME/.kodama"; sleep 1; printf \'{"state":"waiting","message":"Allow Bash?",'
+            '"since":"%s","exitCode":null}\\n\' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"'
+            ' > "$HOME/.kodama/agent-state.json"'
+        )
+        testenv.kubectl("exec", "-n", namespace, session["pod"], "--", "sh", "-c", script)
+        await eventually(
+            lambda: any(
+                m == "kodama/agentState" and p["name"] == "w1" and p["state"] == "waiting"
+                for m, p in answers.notifications
+            ),
+            30,
+            "agentState waiting",
+        )
+        asked = await eventually(
+            lambda: [a for a in answers.asked if "waiting for you" in a.message], 15, "prompt"
+        )
+        assert asked[0].message == "Session w1 is waiting for you: Allow Bash?"
+        # Choosing "Attach" opened the attach terminal.
+        terminals = await eventually(lambda: answers.terminals, 15, "attach terminal")
+        assert terminals[0]["argv"][1:3] == ["attach", "w1"]
