@@ -5,8 +5,10 @@
 #
 # Env: KUBECONFIG_PATH (default <repo>/.testenv/kubeconfig), KODAMA_NAMESPACE (default
 # kodama-e2e-vscode), KODAMA_LSP (default <repo>/.venv/bin/kodama-lsp). Optional:
+# E2E_TESTENV=own (bring up a private test control plane for this run, on ports from
+# E2E_TESTENV_PORT_BASE, default 27400, and take it down after; ignores KUBECONFIG_PATH),
 # KODAMA_E2E_CACHE (default ~/.cache/kodama-e2e), E2E_ARTIFACTS (default <repo>/artifacts),
-# KODAMA_E2E_IMAGE, E2E_KEEP=1 (keep the temp dir and the session).
+# KODAMA_E2E_IMAGE, KODAMA_MUTAGEN, E2E_KEEP=1 (keep the temp dir and the session).
 set -euo pipefail
 
 EXT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +26,58 @@ die() { say "error: $*"; exit 1; }
 now() { date +%s; }
 T0=$(now)
 
+WORK=""
+CS_PID=""
+OWN_TESTENV=""
+cleanup() {
+  local rc=$?
+  if [[ -n "$CS_PID" ]]; then
+    # code-server was started in its own process group: end it, its extension host and the server.
+    kill -TERM -- "-$CS_PID" 2>/dev/null || true
+    for _ in $(seq 20); do kill -0 "$CS_PID" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-$CS_PID" 2>/dev/null || true
+  fi
+  if [[ -n "$WORK" ]] && ((rc != 0)); then
+    say "code-server log (tail):"; tail -n 40 "$WORK/code-server.log" >&2 || true
+    while IFS= read -r f; do
+      say "output channel $f (tail):"; tail -n 80 "$f" >&2
+    done < <(find "$WORK/user/logs" -name '*Kodama*.log' 2>/dev/null)
+    cp "$WORK/code-server.log" "$ARTIFACTS/vscode-e2e-code-server.log" 2>/dev/null || true
+  fi
+  if [[ "${E2E_KEEP:-}" == 1 ]]; then
+    say "kept ${WORK:-nothing}, session $SESSION${OWN_TESTENV:+ and the control plane in $OWN_TESTENV}"
+  else
+    if [[ -n "$WORK" ]]; then
+      kodama_cli="$(dirname "$KODAMA_LSP")/kubectl-kodama"
+      if [[ -x "$kodama_cli" ]]; then
+        "$kodama_cli" --kubeconfig "$KUBECONFIG_PATH" -n "$KODAMA_NAMESPACE" delete "$SESSION" --yes >/dev/null 2>&1 || true
+      fi
+      # delete stops the sync; this also ends Kodama's mutagen daemon if anything was left.
+      mutagen_bin="${KODAMA_MUTAGEN:-$(command -v mutagen || true)}"
+      if [[ -n "$mutagen_bin" && -d "$WORK/kodama-home/mutagen" ]]; then
+        MUTAGEN_DATA_DIRECTORY="$WORK/kodama-home/mutagen" "$mutagen_bin" daemon stop >/dev/null 2>&1 || true
+      fi
+      rm -rf "$WORK"
+    fi
+    if [[ -n "$OWN_TESTENV" ]]; then
+      KODAMA_TESTENV_STATE="$OWN_TESTENV" KODAMA_TESTENV_PORT_BASE="$OWN_PORT_BASE" "$ROOT/tests/testenv/down" >&2 || true
+      rm -rf "$OWN_TESTENV"
+    fi
+  fi
+  say "total: $(($(now) - T0)) s, exit $rc"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+if [[ "${E2E_TESTENV:-}" == own ]]; then
+  # A private control plane: the shared one may be taken down by other test runs meanwhile.
+  OWN_TESTENV="$(mktemp -d "${TMPDIR:-/tmp}/kodama-vscode-testenv.XXXXXX")"
+  OWN_PORT_BASE="${E2E_TESTENV_PORT_BASE:-27400}"
+  KODAMA_TESTENV_STATE="$OWN_TESTENV" KODAMA_TESTENV_PORT_BASE="$OWN_PORT_BASE" "$ROOT/tests/testenv/up" >&2
+  KUBECONFIG_PATH="$OWN_TESTENV/kubeconfig"
+  say "private control plane: $(($(now) - T0)) s"
+fi
+
 KUBECONFIG_PATH="$(realpath "$KUBECONFIG_PATH" 2>/dev/null || echo "$KUBECONFIG_PATH")"
 KODAMA_LSP="$(realpath "$KODAMA_LSP" 2>/dev/null || echo "$KODAMA_LSP")"
 [[ -r "$KUBECONFIG_PATH" ]] || die "no kubeconfig at $KUBECONFIG_PATH (bring up the test control plane: tests/testenv/up)"
@@ -35,6 +89,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v rg >/dev/null || missing+=(ripgrep)
 dpkg -s libkrb5-dev >/dev/null 2>&1 || missing+=(libkrb5-dev)
 command -v git >/dev/null || missing+=(git)
+command -v curl >/dev/null || missing+=(curl)
 if ((${#missing[@]})); then
   say "apt-get install ${missing[*]}"
   apt-get update -q >&2
@@ -95,46 +150,10 @@ kc() { kubectl --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 kc get namespace "$KODAMA_NAMESPACE" >/dev/null 2>&1 || kc create namespace "$KODAMA_NAMESPACE" >&2
 
 # Keep code-server's own config file out of the user's ~/.config.
-cs() { XDG_CONFIG_HOME="$KODAMA_E2E_CACHE/config" "$CODE_SERVER" "$@"; }
-cs --user-data-dir "$WORK/user" --extensions-dir "$WORK/ext" --install-extension "$VSIX" --force >&2
+export XDG_CONFIG_HOME="$KODAMA_E2E_CACHE/config"
+"$CODE_SERVER" --user-data-dir "$WORK/user" --extensions-dir "$WORK/ext" --install-extension "$VSIX" --force >&2
 
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-CS_PID=""
-cleanup() {
-  rc=$?
-  if [[ -n "$CS_PID" ]]; then
-    # code-server was started in its own process group: end it and its extension host / server.
-    kill -TERM -- "-$CS_PID" 2>/dev/null || true
-    for _ in $(seq 20); do kill -0 "$CS_PID" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL -- "-$CS_PID" 2>/dev/null || true
-  fi
-  if ((rc != 0)); then
-    say "code-server log (tail):"; tail -n 40 "$WORK/code-server.log" >&2 || true
-    while IFS= read -r f; do
-      say "output channel $f (tail):"; tail -n 80 "$f" >&2
-    done < <(find "$WORK/user/logs" -name '*Kodama*.log' 2>/dev/null)
-    cp "$WORK/code-server.log" "$ARTIFACTS/vscode-e2e-code-server.log" 2>/dev/null || true
-  fi
-  if [[ "${E2E_KEEP:-}" != 1 ]]; then
-    kodama_cli="$(dirname "$KODAMA_LSP")/kubectl-kodama"
-    if [[ -x "$kodama_cli" ]]; then
-      "$kodama_cli" --kubeconfig "$KUBECONFIG_PATH" -n "$KODAMA_NAMESPACE" delete "$SESSION" --yes >/dev/null 2>&1 || true
-    fi
-    # delete stops the sync; this also ends Kodama's mutagen daemon if anything was left.
-    mutagen_bin="${KODAMA_MUTAGEN:-$(command -v mutagen || true)}"
-    if [[ -n "$mutagen_bin" && -d "$KODAMA_HOME/mutagen" ]]; then
-      MUTAGEN_DATA_DIRECTORY="$KODAMA_HOME/mutagen" "$mutagen_bin" daemon stop >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
-  else
-    say "kept $WORK and session $SESSION"
-  fi
-  say "total: $(($(now) - T0)) s, exit $rc"
-  exit "$rc"
-}
-trap cleanup EXIT
-
-export XDG_CONFIG_HOME="$KODAMA_E2E_CACHE/config"
 setsid "$CODE_SERVER" --auth none --bind-addr "127.0.0.1:$PORT" --disable-telemetry --disable-update-check \
   --disable-workspace-trust --user-data-dir "$WORK/user" --extensions-dir "$WORK/ext" "$REPO" \
   >"$WORK/code-server.log" 2>&1 &
