@@ -35,6 +35,7 @@ def bench(runs: int) -> list[Row]:
             floor_what=floor_what,
             floor=samples["kubectl"],
             target=Target("max", 0.150, "≤ 150 ms"),
+            profile_argv=["--help"],
             load=load,
         ),
         Row(

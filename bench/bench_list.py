@@ -15,6 +15,7 @@ Two namespaces:
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from harness import MANAGED, NOWHERE, Env, Row, Target, interleaved, load1, timed_run
 
@@ -44,19 +45,13 @@ def bench(env: Env, runs: int, count: int, prepared: set[str]) -> list[Row]:
             populate(env, ns, count, pending=pending)
             prepared.add(ns)
         e = env.environ()
+        kodama = env.kodama(ns, "list")
+        floor = env.kubectl(ns, "get", "pods,pvc", "-l", MANAGED)
         before = load1()
         samples = interleaved(
             [
-                (
-                    "kodama",
-                    lambda ns=ns, e=e: timed_run(env.kodama(ns, "list"), env=e, cwd=env.repo),
-                ),
-                (
-                    "kubectl",
-                    lambda ns=ns, e=e: timed_run(
-                        env.kubectl(ns, "get", "pods,pvc", "-l", MANAGED), env=e, cwd=env.repo
-                    ),
-                ),
+                ("kodama", partial(timed_run, kodama, env=e, cwd=env.repo)),
+                ("kubectl", partial(timed_run, floor, env=e, cwd=env.repo)),
             ],
             runs=runs,
         )
@@ -71,6 +66,7 @@ def bench(env: Env, runs: int, count: int, prepared: set[str]) -> list[Row]:
                 floor=samples["kubectl"],
                 target=Target("ratio", 1.5, "≤ 1.5x kubectl"),
                 load=(before, load1()),
+                profile_argv=kodama[1:],
             )
         )
     return rows

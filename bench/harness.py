@@ -143,6 +143,7 @@ class Row:
     target: Target | None = None
     note: str = ""
     load: tuple[float, float] = (0.0, 0.0)  # 1-min load average before / after
+    count: int | None = None  # samples behind kodama when it holds a summary (e.g. a median)
     group: str = ""  # the benchmark (cli, list, ...) that produced the row
     profile_argv: list[str] = field(default_factory=list)  # Kodama side, for --profile
 
@@ -201,7 +202,7 @@ def table(rows: Sequence[Row]) -> str:
         floor = f"{fmt_value(r.floor_median, r.unit)} {r.floor_what}" if r.floor else "—"
         lines.append(
             f"| {r.what} | {fmt_value(r.kodama_median, r.unit)} | {floor} | {ratio} | "
-            f"{r.target.text if r.target else '—'} | {verdict(r)} | {len(r.kodama)} | "
+            f"{r.target.text if r.target else '—'} | {verdict(r)} | {r.count or len(r.kodama)} | "
             f"{r.load[0]:.1f}→{r.load[1]:.1f} |"
         )
     return "\n".join(lines)
@@ -229,6 +230,7 @@ def machine(kubeconfig: Path | None) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "kodama_commit": _out(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+        "bytecode": "cached" if os.environ.get("PYTHONPYCACHEPREFIX") else "default",
         "kodama_dirty": bool(
             _out(["git", "-C", str(ROOT), "status", "--porcelain", "kodama", "lsp"])
         ),

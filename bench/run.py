@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,17 @@ def ensure_requirements() -> None:
             [sys.executable, "-m", "pip", "install", "-q", "-r", str(BENCH / "requirements.txt")],
             check=True,
         )
+
+
+def cached_bytecode() -> None:
+    """Measure Kodama as installed, with compiled bytecode.
+
+    An install (pip, pipx) compiles .pyc files; an editable checkout run with
+    PYTHONDONTWRITEBYTECODE=1 (as on the dev machines) would recompile every Kodama module on
+    every start. A private cache folder keeps the checkout untouched.
+    """
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "kodama-bench-pycache")
 
 
 def run_one(name: str, env: Env | None, args: argparse.Namespace, prepared: set[str]) -> list[Row]:
@@ -140,7 +152,8 @@ def _row_from_json(o: dict[str, Any]) -> Row:
         floor=o.get("floor", []),
         target=Target(**t) if t else None,
         note=o.get("note", ""),
-        load=tuple(o.get("load", (0.0, 0.0))),  # type: ignore[arg-type]
+        load=(float(o["load"][0]), float(o["load"][1])) if o.get("load") else (0.0, 0.0),
+        count=o.get("count"),
         group=o.get("group", ""),
     )
 
@@ -163,6 +176,7 @@ def main() -> int:
         if n not in NAMES:
             p.error(f"unknown benchmark {n!r} (one of {', '.join(NAMES)})")
     ensure_requirements()
+    cached_bytecode()
     needs_cluster = any(n != "cli" for n in only)
     if needs_cluster and not args.kubeconfig.exists():
         p.error(
