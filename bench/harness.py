@@ -245,6 +245,12 @@ def machine(kubeconfig: Path | None) -> dict[str, Any]:
         facts["kube_apiserver"] = v.get("serverVersion", {}).get("gitVersion")
     except ValueError:
         facts["kubectl"] = _out(["kubectl", "version", "--client"])
+    # The test control plane's binaries are built from modules without version stamps
+    # (kube-apiserver says v0.0.0-master): the cache folder names the pinned versions.
+    cache = Path(os.environ.get("KODAMA_TESTENV_CACHE", Path.home() / ".cache/kodama-testenv"))
+    facts["testenv_build"] = ", ".join(
+        sorted(p.parent.parent.name for p in cache.glob("*/bin/kube-apiserver"))
+    )
     mutagen = shutil.which("mutagen") or os.environ.get("KODAMA_MUTAGEN")
     if mutagen:
         facts["mutagen"] = _out([mutagen, "version"])
@@ -274,7 +280,8 @@ def _mem_total_gb() -> float | None:
 def machine_line(m: dict[str, Any]) -> str:
     return (
         f"{m['cores']} cores ({m.get('cpu')}), {m.get('memory_gb')} GB, load {m['load_average']}, "
-        f"Python {m['python']}, kubectl {m.get('kubectl')}, kube-apiserver {m.get('kube_apiserver')}, "
+        f"Python {m['python']}, kubectl {m.get('kubectl')}, "
+        f"control plane {m.get('testenv_build') or m.get('kube_apiserver')}, "
         f"Kodama {m.get('kodama_commit')}{' (+uncommitted)' if m.get('kodama_dirty') else ''}"
     )
 
