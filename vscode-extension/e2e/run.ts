@@ -1,6 +1,6 @@
 // Drives a real VS Code (code-server in Debian's Chromium, through playwright-core):
 // Start Session from the command palette, wait for the pod, Attach opens a terminal,
-// screenshot of the workbench with the status-bar item. Launched by scripts/e2e.sh.
+// screenshot of the workbench with the status-bar item, Delete Session through its modal. Launched by scripts/e2e.sh.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -134,20 +134,44 @@ async function main(): Promise<void> {
       await page.locator(".monaco-list-row", { hasText: sessionName }).first().waitFor({ state: "visible", timeout: 30_000 });
     });
 
-    const terminalsBefore = await page.locator(".terminal-tabs-entry, .single-terminal-tab").count();
     await step("Attach to Session opens a terminal", async () => {
       await runCommand(page, "Kodama: Attach to Session");
       const row = page.locator(".quick-input-list .monaco-list-row", { hasText: sessionName }).first();
       await row.waitFor({ state: "visible" });
       await row.click();
       await page.locator(".terminal-wrapper .xterm").first().waitFor({ state: "visible", timeout: 60_000 });
+      // The terminal is the one the server asked for (kodama/openTerminal's title names the session).
+      await page.locator(".part.panel", { hasText: sessionName }).first().waitFor({ state: "visible", timeout: 30_000 });
       // Let the attached shell draw something before the screenshot.
       await page.waitForTimeout(3_000);
     });
-    log(`terminal tabs before attach: ${terminalsBefore}`);
 
     await page.screenshot({ path: path.join(artifacts, "vscode-e2e.png") });
     log(`screenshot: ${path.join(artifacts, "vscode-e2e.png")}`);
+
+    await step("Delete Session (modal, then the pod goes away)", async () => {
+      await runCommand(page, "Notifications: Clear All Notifications");
+      await runCommand(page, "Kodama: Delete Session");
+      const row = page.locator(".quick-input-list .monaco-list-row", { hasText: sessionName }).first();
+      await row.waitFor({ state: "visible" });
+      await row.click();
+      const dialog = page.locator(".monaco-dialog-box", { hasText: `Delete Kodama session ${sessionName}?` });
+      await dialog.waitFor({ state: "visible" });
+      await dialog.locator(".monaco-button", { hasText: "Delete" }).first().click();
+      await page
+        .locator(".notifications-toasts .notification-toast", { hasText: `Kodama session ${sessionName} deleted` })
+        .waitFor({ state: "visible", timeout: 120_000 });
+      // Pods and PVCs may linger a moment while terminating (pvc-protection finalizer).
+      let left: string[] = [];
+      for (let i = 0; i < 60; i++) {
+        left = kubectl("get", "pods,pvc", "-o", "name").split("\n").filter((l) => l.includes(sessionName));
+        if (left.length === 0) {
+          return;
+        }
+        await page.waitForTimeout(1_000);
+      }
+      throw new Error(`left after delete: ${left.join(", ")}`);
+    });
   } catch (err) {
     await page.screenshot({ path: path.join(artifacts, "vscode-e2e-failure.png") }).catch(() => undefined);
     log(`failure screenshot: ${path.join(artifacts, "vscode-e2e-failure.png")}`);
