@@ -1,6 +1,7 @@
 // Drives a real VS Code (code-server in Debian's Chromium, through playwright-core):
 // Start Session from the command palette, wait for the pod, Attach opens a terminal,
-// screenshot of the workbench with the status-bar item, Delete Session through its modal. Launched by scripts/e2e.sh.
+// screenshot of the workbench with the status-bar item, Delete Session through its modal.
+// Launched by scripts/e2e.sh.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
