@@ -23,16 +23,17 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 
-from kodama import git, sync
+from kodama import git
 from kodama.errors import Cancelled, InvalidInput, KodamaError
 from kodama.events import CancelToken, EventSink
 from kodama.models import SessionSpec, StartRequest, SyncStatus
-from kodama.sessions import SessionEngine
 from kodama.validation import MAX_SESSION_NAME
 
 from .progress import WorkDone
 
 if TYPE_CHECKING:
+    from kodama.sessions import SessionEngine
+
     from .server import KodamaServer
 
 T = TypeVar("T")
@@ -322,6 +323,8 @@ async def sync_status(call: Call) -> dict[str, Any]:
     engine = call.engine()
 
     def read() -> SyncStatus | None:
+        from kodama import sync
+
         spec, _ = engine.spec_of(name)  # a clear NotFound for unknown sessions
         fn = getattr(engine, "sync_status", None)
         return fn(name) if fn is not None else sync.status(spec.namespace, name)
@@ -336,6 +339,8 @@ def _sync_verb(verb: str) -> Callable[[Call], Awaitable[dict[str, Any]]]:
         engine = call.engine()
 
         def work(sink: EventSink, cancel: CancelToken) -> SyncStatus | None:
+            from kodama import sync
+
             method = getattr(engine, f"sync_{verb}", None)
             if method is not None:
                 result: SyncStatus | None = method(name, events=sink, cancel=cancel)

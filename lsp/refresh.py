@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from kodama import sync
 from kodama.errors import KodamaError
 from kodama.models import AgentStateName, Session, SyncStatus
 
@@ -70,6 +69,8 @@ class Refresher:
         engine = self.ls.engine()
 
         def look() -> list[Session]:
+            from kodama import sync  # imports the kubernetes client: not before `initialize`
+
             sessions = engine.list_sessions()
             for s in sessions:
                 if s.sync is None:  # list leaves it out; sync.status reads local facts only

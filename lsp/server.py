@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Coroutine, Generator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
@@ -25,14 +25,17 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 
 from kodama import __version__
-from kodama.cluster import Cluster, KubeTarget
 from kodama.errors import InvalidInput
 from kodama.events import CancelToken
-from kodama.sessions import SessionEngine
 from kodama.validation import validate_namespace
 
 from . import code_actions, commands, config_docs
 from .refresh import Refresher
+
+if TYPE_CHECKING:  # the engine pulls in the kubernetes client: loaded on first use, not
+    # before `initialize` is answered
+    from kodama.cluster import Cluster, KubeTarget
+    from kodama.sessions import SessionEngine
 
 T = TypeVar("T")
 log = logging.getLogger("kodama_lsp")
@@ -138,6 +141,9 @@ class KodamaServer(LanguageServer):
 
     def engine(self, root: Path | None = None, namespace: str | None = None) -> SessionEngine:
         """A fresh engine per call (config files are re-read); API clients are shared."""
+        from kodama.cluster import KubeTarget
+        from kodama.sessions import SessionEngine
+
         opts = self.options
         target = KubeTarget(opts.kubeconfig, opts.context, namespace or opts.namespace)
         return SessionEngine(
@@ -145,6 +151,8 @@ class KodamaServer(LanguageServer):
         )
 
     def _cluster(self, target: KubeTarget) -> Cluster:
+        from kodama.cluster import Cluster
+
         with self._clusters_lock:
             cluster = self._clusters.get(target)
             if cluster is None:
