@@ -38,7 +38,7 @@ async function step<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
 function kubectl(...args: string[]): string {
   return execFileSync("kubectl", ["--kubeconfig", kubeconfig, "-n", namespace, ...args], {
     encoding: "utf8",
-    env: { ...process.env, KUBECACHEDIR: path.join(artifacts, ".kube-cache") },
+    env: { ...process.env, KUBECACHEDIR: process.env.KUBECACHEDIR ?? path.join(artifacts, ".kube-cache") },
   });
 }
 

@@ -109,6 +109,7 @@ say "build and install: $(($(now) - T0)) s"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/kodama-vscode-e2e.XXXXXX")"
 REPO="$WORK/repo"
 mkdir -p "$REPO" "$WORK/user/User" "$WORK/ext" "$WORK/kodama-home" "$ARTIFACTS"
+rm -f "$ARTIFACTS"/vscode-e2e*.png "$ARTIFACTS/vscode-e2e-code-server.log"
 git -C "$REPO" init -q -b main
 git -C "$REPO" config user.email e2e@kodama.invalid
 git -C "$REPO" config user.name "Kodama e2e"
