@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (once) every binary of the test control plane into the cache:
-#   $BIN_DIR/{kube-apiserver,kube-controller-manager,kube-scheduler,kwok,
+#   $BIN_DIR/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler,kwok,
 #             kodama-testenv-node,mutagen,mutagen-agent,mutagen-agents.tar.gz}
 # from the Go module proxy only. Re-running it is a no-op when all are there.
 set -euo pipefail
@@ -27,6 +27,12 @@ if need kube-apiserver kube-controller-manager kube-scheduler; then
   (cd "$BUILD/k8s" && go build -ldflags="$LDFLAGS" -o "$BIN_DIR/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
   built="$built kubernetes"
+fi
+
+if need etcd; then
+  say "building etcd $ETCD_VERSION"
+  (cd "$BUILD/etcd" && go build -ldflags="$LDFLAGS" -o "$BIN_DIR/etcd" go.etcd.io/etcd/server/v3)
+  built="$built etcd"
 fi
 
 hash=$(agent_hash)

@@ -24,7 +24,7 @@ import pytest
 TESTENV_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTENV_DIR.parent.parent
 STATE_DIR = Path(os.environ.get("KODAMA_TESTENV_STATE", REPO_ROOT / ".testenv"))
-VERSIONS = "k8s-v1.34.4_kwok-v0.8.0_mutagen-v0.18.1"  # keep in step with lib.sh
+VERSIONS = "k8s-v1.34.4_etcd-v3.6.16_kwok-v0.8.0_mutagen-v0.18.1"  # keep in step with lib.sh
 CACHE_ROOT = Path(os.environ.get("KODAMA_TESTENV_CACHE", Path.home() / ".cache" / "kodama-testenv"))
 BIN_DIR = CACHE_ROOT / VERSIONS / "bin"
 

@@ -131,7 +131,13 @@ func (a *agent) ExecInContainer(ctx context.Context, name, _ string, container s
 		return err
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = os.Environ() // PATH and the like from the agent; the mapping overrides
+	// PATH and the like from the agent (started with a small environment); the
+	// mapping overrides them.
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "KUBE_FEATURE_") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
 	if target != nil {
 		cmd.Dir = target.WorkDir
 		for _, e := range target.Envs {
