@@ -143,8 +143,13 @@ async function main(): Promise<void> {
       await page.locator(".terminal-wrapper .xterm").first().waitFor({ state: "visible", timeout: 60_000 });
       // The terminal is the one the server asked for (kodama/openTerminal's title names the session).
       await page.locator(".part.panel", { hasText: sessionName }).first().waitFor({ state: "visible", timeout: 30_000 });
-      // Let the attached shell draw something before the screenshot.
-      await page.waitForTimeout(3_000);
+      // The attach command must keep running (an attached agent), not exit at once.
+      await page.waitForTimeout(5_000);
+      const died = page.locator(".notifications-toasts .notification-toast", { hasText: "terminated with exit code" });
+      if (await died.count()) {
+        throw new Error(`the attach terminal exited: ${(await died.first().innerText()).replace(/\s+/g, " ")}`);
+      }
+      await page.locator(".terminal-wrapper .xterm").first().waitFor({ state: "visible", timeout: 1_000 });
     });
 
     await page.screenshot({ path: path.join(artifacts, "vscode-e2e.png") });
