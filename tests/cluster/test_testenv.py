@@ -232,6 +232,20 @@ def test_secret_env_and_volume_reach_the_exec(testenv, session):
     assert not (testenv.volumes / ns / "pods" / pod / "secrets" / "api-key").exists()
 
 
+def test_pod_waits_for_a_secret_created_after_it(testenv, core, namespace):
+    """Like a kubelet: no exec mapping (so not Ready) until the Secret exists."""
+    need_host_exec(testenv)
+    create_claim(core, namespace, "ws")
+    create_claim(core, namespace, "home")
+    core.create_namespaced_pod(namespace, session_pod("late", "ws", "home", "late-creds"))
+    time.sleep(2)
+    assert core.read_namespaced_pod("late", namespace).status.phase == "Pending"
+    create_secret(core, namespace, "late-creds", {"api-key": "sk-late", "token": "t"})
+    wait_ready(core, namespace, "late", timeout=30)
+    out = testenv.kubectl("exec", "late", "-n", namespace, "--", "sh", "-c", 'echo "$ANTHROPIC_API_KEY"').stdout
+    assert out == "sk-late\n"
+
+
 def test_python_client_sees_exec_mapping_objects(testenv, api, session):
     """The mapping lives in a kwok Exec object named after the pod."""
     need_host_exec(testenv)

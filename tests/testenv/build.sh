@@ -8,6 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v go >/dev/null || die "go is not installed (needed once, to build the control plane)"
 mkdir -p "$BIN_DIR"
+# Planes in other state folders share this cache: one build at a time.
+exec 8>"$CACHE_ROOT/$VERSIONS/.build.lock"
+flock 8
 export GOFLAGS="${GOFLAGS:--buildvcs=false} -trimpath"
 LDFLAGS="-s -w"
 BUILD="$TESTENV_DIR/modules"

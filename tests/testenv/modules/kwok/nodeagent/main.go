@@ -21,9 +21,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/workqueue"
 	kwokclient "sigs.k8s.io/kwok/pkg/client/clientset/versioned"
 )
 
@@ -73,4 +75,10 @@ func main() {
 	if err != nil {
 		log.Fatalf("exec server: %v", err)
 	}
+}
+
+// retryLimiter retries failed work quickly and then every few seconds, as a
+// kubelet does for a pod whose Secret does not exist yet.
+func retryLimiter() workqueue.TypedRateLimiter[string] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 5*time.Second)
 }

@@ -29,7 +29,7 @@ func (a *agent) runPodMapper(ctx context.Context) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", a.nodeName).String()
 		}))
 	pods := factory.Core().V1().Pods()
-	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
+	queue := workqueue.NewTypedRateLimitingQueue(retryLimiter())
 	enqueue := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 			queue.Add(key)

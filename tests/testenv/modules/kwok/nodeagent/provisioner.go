@@ -30,7 +30,7 @@ const (
 func (a *agent) runProvisioner(ctx context.Context) {
 	factory := informers.NewSharedInformerFactory(a.kube, 0)
 	claims := factory.Core().V1().PersistentVolumeClaims()
-	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
+	queue := workqueue.NewTypedRateLimitingQueue(retryLimiter())
 	enqueue := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 			queue.Add(key)
