@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from ..fixtures.pod_processes import kill_namespace_processes
 from .conftest import Kodama, make_repo
 
 pytestmark = pytest.mark.cluster
@@ -27,28 +28,6 @@ pytestmark = pytest.mark.cluster
 STAND_IN = Path(__file__).resolve().parents[1] / "fixtures" / "stand_in_agent.py"
 QUESTION = "QUESTION: what is your answer?"
 HELPER = 'sh "$HOME/.kodama/bin/kodama-agent"'
-
-
-def kill_namespace_processes(volumes: Path) -> int:
-    """What a kubelet does when a pod goes: on the simulated node, processes started through
-    exec (tmux servers, agents) would outlive their pod, so end those whose HOME is a PVC
-    folder of this namespace."""
-    killed = 0
-    marker = f"HOME={volumes}/".encode()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            env = (proc / "environ").read_bytes()
-        except OSError:
-            continue
-        if any(item.startswith(marker) for item in env.split(b"\0")):
-            try:
-                os.kill(int(proc.name), signal.SIGKILL)
-                killed += 1
-            except OSError:
-                pass
-    return killed
 
 
 @pytest.fixture
@@ -83,7 +62,7 @@ def agent_of(k: Kodama, name: str) -> dict[str, Any]:
     return dict(k.json("get", name)["agent"])
 
 
-def poll(fn: Any, timeout: float = 30, interval: float = 0.3) -> Any:
+def poll(fn: Any, timeout: float = 90, interval: float = 0.5) -> Any:
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
