@@ -4,7 +4,6 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export GOTOOLCHAIN ?= go1.27.3
 export KUBECACHEDIR := $(CURDIR)/.testenv/kube-cache
 PYTEST_ARGS ?=
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests and the demo need. Idempotent; quiet when everything is there.
 set -euo pipefail
-pkgs=(git tmux etcd-server chromium libkrb5-dev ripgrep rsync)
+pkgs=(git tmux openssl curl iproute2 util-linux chromium libkrb5-dev ripgrep rsync)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -12,6 +12,3 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "installing Debian packages: ${missing[*]}" >&2
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts etcd as a service on install; the test control plane runs its own.
-if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now etcd >/dev/null 2>&1 || true; fi
-pkill -x etcd -u etcd 2>/dev/null || true
