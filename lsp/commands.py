@@ -406,7 +406,7 @@ async def open_attach(ls: KodamaServer, name: str, namespace: str | None = None)
         return spec
 
     spec = await ls.in_thread(check)
-    argv = [*kodama_cli(), "attach", name, *ls.options.kube_flags(spec.namespace)]
+    argv = [*kodama_cli(), "attach", *ls.options.kube_flags(spec.namespace), name]
     opened = await open_terminal(ls, f"kodama: {name}", argv, str(root))
     return {"argv": argv, "opened": opened}
 

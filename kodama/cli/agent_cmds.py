@@ -17,7 +17,8 @@ from .output import agent_cell
 from .session_cmds import complete_sessions
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+# Options may follow NAME (`attach NAME -n NS`); the command starts after `--`, like kubectl exec.
+@click.command()
 @click.argument("name", shell_complete=complete_sessions)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @kube_options
