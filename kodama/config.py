@@ -99,7 +99,7 @@ class GitConfig(_Model):
 
     secret_name: str | None = Field(
         None,
-        description="Existing Secret with git credentials (keys `token`, or `ssh-privatekey` "
+        description="Existing Secret with git credentials (keys `git-token`, or `ssh-privatekey` "
         "and `known_hosts`), used to clone with --repo.",
     )
     ship_ignored: bool = Field(
