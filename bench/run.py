@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +169,12 @@ def main() -> int:
     p.add_argument("--kubeconfig", type=Path, default=DEFAULT_KUBECONFIG)
     p.add_argument("--profile", action="store_true", help="pyinstrument the missed CLI rows")
     p.add_argument("--keep", action="store_true", help="keep the namespaces and temp files")
+    p.add_argument(
+        "--private-plane",
+        action="store_true",
+        help="run on a private test control plane (own state folder and ports, taken down "
+        "after), safe from other people's restarts of the shared one",
+    )
     args = p.parse_args()
     if args.quick:
         args.runs = min(args.runs, 2)
@@ -178,12 +186,40 @@ def main() -> int:
     ensure_requirements()
     cached_bytecode()
     needs_cluster = any(n != "cli" for n in only)
+    with private_plane(needs_cluster and args.private_plane) as kubeconfig:
+        if kubeconfig is not None:
+            args.kubeconfig = kubeconfig
+        return measure(p, args, only, needs_cluster)
+
+
+@contextmanager
+def private_plane(wanted: bool) -> Iterator[Path | None]:
+    if not wanted:
+        yield None
+        return
+    env = dict(
+        os.environ,
+        KODAMA_TESTENV_STATE=str(Path(tempfile.gettempdir()) / "kodama-bench-plane"),
+        KODAMA_TESTENV_PORT_BASE=os.environ.get("KODAMA_BENCH_PORT_BASE", "18400"),
+        PYTHON=sys.executable,
+    )
+    subprocess.run([str(ROOT / "tests/testenv/up")], env=env, check=True)
+    try:
+        yield Path(env["KODAMA_TESTENV_STATE"]) / "kubeconfig"
+    finally:
+        subprocess.run([str(ROOT / "tests/testenv/down")], env=env, check=False)
+
+
+def measure(
+    p: argparse.ArgumentParser, args: argparse.Namespace, only: list[str], needs_cluster: bool
+) -> int:
     if needs_cluster and not args.kubeconfig.exists():
         p.error(
             f"{args.kubeconfig} does not exist: bring the test control plane up "
             "(tests/testenv/up, or `make bench`)"
         )
     facts = machine(args.kubeconfig if needs_cluster else None)
+    facts["plane"] = "private" if args.private_plane else "shared"
     print(f"machine: {machine_line(facts)}", file=sys.stderr)
     rows: list[Row] = []
     prepared: set[str] = set()
