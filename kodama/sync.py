@@ -68,17 +68,23 @@ _HALTED = {
 }
 
 
-def _describe(changes: list[dict[str, Any]] | None) -> str | None:
+def _describe(changes: list[dict[str, Any]] | None, root: str) -> str | None:
     if not changes:
         return None
     first = changes[0]
     old, new = first.get("old"), first.get("new")
+    kind = {"untracked": "ignored content", "problematic": "unreadable entry"}.get(
+        str((new or {}).get("kind")), str((new or {}).get("kind", "entry"))
+    )
     if new is None:
         text = "deleted"
     elif old is None:
-        text = f"created {new.get('kind', 'entry')}"
+        text = f"created {kind}"
     else:
-        text = f"modified {new.get('kind', 'entry')}"
+        text = f"modified {kind}"
+    path = first.get("path") or ""
+    if path != root:
+        text += f" at {path or '.'}"
     if len(changes) > 1:
         text += f" (+{len(changes) - 1} more)"
     return text
@@ -92,8 +98,8 @@ def parse_status(name: str, doc: dict[str, Any], local_path: str | None = None) 
     conflicts = [
         SyncConflict(
             path=c.get("root") or ".",
-            alpha=_describe(c.get("alphaChanges")),
-            beta=_describe(c.get("betaChanges")),
+            alpha=_describe(c.get("alphaChanges"), c.get("root") or ""),
+            beta=_describe(c.get("betaChanges"), c.get("root") or ""),
         )
         for c in doc.get("conflicts") or []
     ]

@@ -29,13 +29,26 @@ CONFIG = (
 )
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> float:
+def wait_for(
+    check: Callable[[], bool], what: str, timeout: float = 60, k: Kodama | None = None
+) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         if check():
             return time.monotonic() - start
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+    detail = ""
+    if k is not None:  # say what mutagen thinks, and what its daemon logged
+        detail = "\n" + k.run("sync", "status", "s1", check=False).stdout
+        detail += (
+            f"\nlocal b.txt: {(k.cwd / 'b.txt').read_text()!r}, pod: {pod_read(k, 's1', 'b.txt')!r}"
+        )
+        listed = mutagen(k, "sync", "list", "-l")
+        detail += "\n" + listed.stdout[-3000:] + listed.stderr
+        log = k.home / "mutagen" / "kodama-daemon.log"
+        if log.is_file():
+            detail += "\n" + "\n".join(log.read_text().splitlines()[-60:])
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}{detail}")
 
 
 def pod_read(kodama: Kodama, name: str, rel: str) -> str | None:
@@ -72,6 +85,7 @@ def status(kodama: Kodama, name: str) -> dict[str, Any]:
 @pytest.fixture
 def synced(kodama: Kodama, mutagen_bin: Any) -> Iterator[Kodama]:
     kodama.env["PATH"] = f"{mutagen_bin}{os.pathsep}{os.environ['PATH']}"
+    kodama.env["MUTAGEN_LOG_LEVEL"] = "debug"  # the daemon's log is in the failure message
     kodama.write_config(CONFIG)
     (kodama.cwd / ".gitignore").write_text("*.log\n")
     (kodama.cwd / "b.txt").write_text("two\n")
@@ -93,15 +107,23 @@ def synced(kodama: Kodama, mutagen_bin: Any) -> Iterator[Kodama]:
 def test_live_sync_both_ways(synced: Kodama) -> None:
     k = synced
     wait_for(lambda: pod_read(k, "s1", "b.txt") == "two\n", "the initial sync")
-    assert pod_read(k, "s1", "debug.log") is None  # .gitignore honoured
-    assert pod_read(k, "s1", "scratch/x") is None  # sync.exclude honoured
+    # (`start` ships uncommitted and untracked files with git; what sync adds later is what
+    # the excludes must hold back.)
+    (k.cwd / "scratch" / "late.txt").write_text("excluded by sync.exclude\n")
+    (k.cwd / "late.log").write_text("ignored by .gitignore\n")
+    (k.cwd / "marker.txt").write_text("synced\n")
+    wait_for(lambda: pod_read(k, "s1", "marker.txt") == "synced\n", "a new file to sync")
+    k.run("sync", "flush", "s1")
+    assert pod_read(k, "s1", "late.log") is None
+    assert pod_read(k, "s1", "scratch/late.txt") is None
+    assert pod_read(k, "s1", "debug.log") is None
     st = status(k, "s1")
     assert st["connected"] and st["mutagenSession"] == f"kodama-{k.namespace}-s1"
 
     (k.cwd / "b.txt").write_text("local edit\n")
-    wait_for(lambda: pod_read(k, "s1", "b.txt") == "local edit\n", "local -> pod")
+    wait_for(lambda: pod_read(k, "s1", "b.txt") == "local edit\n", "local -> pod", k=k)
     pod_write(k, "s1", "from-agent.txt", "agent wrote this\n")
-    wait_for(lambda: (k.cwd / "from-agent.txt").is_file(), "pod -> local")
+    wait_for(lambda: (k.cwd / "from-agent.txt").is_file(), "pod -> local", k=k)
     assert (k.cwd / "from-agent.txt").read_text() == "agent wrote this\n"
 
     listed = k.json("list")
@@ -131,7 +153,15 @@ def test_deleting_the_local_root_keeps_the_pods_files(synced: Kodama) -> None:
     wait_for(lambda: pod_read(k, "s1", "b.txt") == "two\n", "the initial sync")
     shutil.rmtree(k.cwd)
     k.cwd = k.home  # the CLI needs an existing cwd
-    wait_for(lambda: status(k, "s1")["state"] == "halted", "mutagen to halt")
+
+    def refused() -> bool:
+        # Mutagen halts on a root deletion, or (here: the pod's .git is ignored content it
+        # would have to delete) reports it as a conflict on the root. Either way: no deletion.
+        st = status(k, "s1")
+        return st["state"] == "halted" or any(c["path"] == "." for c in st["conflicts"])
+
+    wait_for(refused, "mutagen to refuse the deletion")
+    k.run("sync", "flush", "s1", check=False)
     assert pod_read(k, "s1", "b.txt") == "two\n"
     assert pod_read(k, "s1", "README.md") == "hello\n"
 
