@@ -112,7 +112,9 @@ class Mutagen:
                 tmp.replace(dest)
 
     def daemon_running(self) -> bool:
-        if not (self.data_dir / "daemon").is_dir():
+        # The socket only exists while a daemon runs (or after a crash): without it, skip the
+        # CLI's half-second dial timeout, which `get`/`list` would otherwise pay every time.
+        if not (self.data_dir / "daemon" / "daemon.sock").exists():
             return False
         return self.run("sync", "list", "--template", "{{ len . }}", check=False).returncode == 0
 
