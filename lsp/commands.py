@@ -322,44 +322,39 @@ async def sync_status(call: Call) -> dict[str, Any]:
     name = call.parse(NameArgs).name
     engine = call.engine()
 
-    def read() -> SyncStatus | None:
-        from kodama import sync
+    def read() -> SyncStatus:
+        from kodama.sync import SyncControl
 
-        spec, _ = engine.spec_of(name)  # a clear NotFound for unknown sessions
-        fn = getattr(engine, "sync_status", None)
-        return fn(name) if fn is not None else sync.status(spec.namespace, name)
+        return SyncControl(engine).status(name)
 
     status = await call.ls.in_thread(read)
-    return (status or SyncStatus(name=name)).to_json_dict()
+    return status.to_json_dict()
 
 
 def _sync_verb(verb: str) -> Callable[[Call], Awaitable[dict[str, Any]]]:
+    """sync start|stop|flush through the engine's SyncControl (the CLI's `sync` verbs)."""
+
     async def run(call: Call) -> dict[str, Any]:
         name = call.parse(NameArgs).name
         engine = call.engine()
 
-        def work(sink: EventSink, cancel: CancelToken) -> SyncStatus | None:
-            from kodama import sync
+        def work(sink: EventSink, cancel: CancelToken) -> SyncStatus:
+            from kodama.sync import SyncControl
 
-            method = getattr(engine, f"sync_{verb}", None)
-            if method is not None:
-                result: SyncStatus | None = method(name, events=sink, cancel=cancel)
-                return result
-            spec, _ = engine.spec_of(name)
-            control = getattr(sync, "control", None)
-            if verb == "stop":
-                sync.stop(spec.namespace, name)
-            elif verb == "flush" and control is not None:
-                control(spec.namespace, name, "flush")
+            control = SyncControl(engine)
+            if verb == "start":
+                control.start(name, events=sink, cancel=cancel)
+            elif verb == "stop":
+                control.stop(name)
             else:
-                raise KodamaError(f"sync {verb} is not available in this version of kodama")
-            return sync.status(spec.namespace, name)
+                control.control(name, verb)
+            return control.status(name)
 
         try:
             status = await call.with_progress(f"Kodama: sync {verb} {name}", work)
         finally:
             call.ls.refresher.poke()
-        return (status or SyncStatus(name=name)).to_json_dict()
+        return status.to_json_dict()
 
     return run
 
