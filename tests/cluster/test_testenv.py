@@ -183,6 +183,78 @@ def test_files_written_by_exec_survive_pod_recreation(testenv, core, session):
     assert lines[2] == str(testenv.volumes / ns / "ws")  # workingDir /workspace, mapped
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie has ended; only its parent's wait is missing)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def _wait_until(what: str, cond, timeout: float) -> float:
+    started = time.monotonic()
+    while not cond():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"{what}: not after {timeout}s")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+# Two daemons detached from the exec (own session, parent exits): one ends on
+# SIGTERM, the other ignores it and needs the SIGKILL after the grace period.
+DAEMONS = (
+    'setsid sh -c \'echo $$ > "$HOME/term.pid"; exec sleep 1000\' >/dev/null 2>&1 </dev/null & '
+    'setsid sh -c \'trap "" TERM; echo $$ > "$HOME/stubborn.pid"; exec sleep 1000\' >/dev/null 2>&1 </dev/null & '
+    'while [ ! -s "$HOME/term.pid" ] || [ ! -s "$HOME/stubborn.pid" ]; do sleep 0.05; done'
+)
+
+
+def test_daemonized_exec_processes_end_with_their_pod(testenv, core, session):
+    """Like a kubelet: deleting a pod ends every process exec started in it, daemons included."""
+    need_host_exec(testenv)
+    ns, pod = session
+    uid = core.read_namespaced_pod(pod, ns).metadata.uid
+    home = testenv.volumes / ns / "home"
+    testenv.kubectl("exec", pod, "-n", ns, "--", "sh", "-c", DAEMONS)
+    pids = [int((home / f).read_text()) for f in ("term.pid", "stubborn.pid")]
+    assert all(_running(p) for p in pids)
+    env = Path(f"/proc/{pids[0]}/environ").read_bytes().split(b"\0")
+    assert f"KODAMA_TESTENV_POD_UID={uid}".encode() in env
+    assert f"KODAMA_TESTENV_POD={ns}/{pod}".encode() in env
+
+    started = time.monotonic()
+    core.delete_namespaced_pod(pod, ns, grace_period_seconds=2)
+    term_secs = _wait_until("daemon ending on SIGTERM", lambda: not _running(pids[0]), 10)
+    kill_secs = _wait_until("daemon ignoring SIGTERM", lambda: not _running(pids[1]), 10)
+    wait_gone(core, ns, pod, timeout=10)
+    gone_secs = time.monotonic() - started
+    assert kill_secs >= 1.5  # it had its grace period
+    assert gone_secs >= kill_secs  # the pod object went after its processes
+
+    # A new pod on the same claims sees none of them.
+    core.create_namespaced_pod(ns, session_pod(pod, "ws", "home", "creds"))
+    wait_ready(core, ns, pod)
+    script = 'for f in term stubborn; do kill -0 "$(cat "$HOME/$f.pid")" 2>/dev/null && echo "$f alive"; done; true'
+    assert testenv.kubectl("exec", pod, "-n", ns, "--", "sh", "-c", script).stdout == ""
+
+    # Forced deletion (the object goes at once): the agent kills on the delete event.
+    for f in ("term.pid", "stubborn.pid"):
+        (home / f).unlink()
+    testenv.kubectl("exec", pod, "-n", ns, "--", "sh", "-c", DAEMONS)
+    pids = [int((home / f).read_text()) for f in ("term.pid", "stubborn.pid")]
+    started = time.monotonic()
+    core.delete_namespaced_pod(pod, ns, grace_period_seconds=0)
+    wait_gone(core, ns, pod, timeout=10)
+    core.create_namespaced_pod(ns, session_pod(pod, "ws", "home", "creds"))  # at once, as resume does
+    wait_ready(core, ns, pod)
+    assert testenv.kubectl("exec", pod, "-n", ns, "--", "sh", "-c", script).stdout == ""
+    _wait_until("daemons of a force-deleted pod", lambda: not any(map(_running, pids)), 10)
+    forced_secs = time.monotonic() - started
+    print(f"\ngraceful delete: SIGTERM'd daemon gone {term_secs:.1f}s, stubborn one {kill_secs:.1f}s, "
+          f"pod object {gone_secs:.1f}s; forced delete and recreation: daemons gone, new pod checked {forced_secs:.1f}s")
+
+
 def test_exec_exit_codes_pass_through(testenv, session):
     need_host_exec(testenv)
     ns, pod = session

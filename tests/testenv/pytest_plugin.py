@@ -21,6 +21,8 @@ from typing import Sequence
 
 import pytest
 
+from tests.fixtures.pod_processes import kill_pod_processes
+
 TESTENV_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTENV_DIR.parent.parent
 STATE_DIR = Path(os.environ.get("KODAMA_TESTENV_STATE", REPO_ROOT / ".testenv"))
@@ -135,6 +137,13 @@ metadata:
         time.sleep(0.2)
     yield name
     testenv.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+    if testenv.simulated:
+        # The node agent ends a pod's host processes with the pod; this is the
+        # safety net for what it could not (agent down, a test's leftovers).
+        try:
+            kill_pod_processes(STATE_DIR, namespace=name)
+        except OSError:
+            pass
 
 
 @pytest.fixture(scope="session")

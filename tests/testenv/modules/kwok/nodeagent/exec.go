@@ -19,6 +19,7 @@ import (
 	"github.com/creack/pty"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	utilexec "k8s.io/utils/exec"
 	kwokv1 "sigs.k8s.io/kwok/pkg/apis/v1alpha1"
@@ -27,8 +28,23 @@ import (
 // ExecMarker is an environment variable set in every exec'd process.
 const ExecMarker = "KODAMA_TESTENV_EXEC"
 
-// running holds the process group ids of the exec sessions in progress.
+// running holds the process group ids of the exec sessions in progress
+// (the agent's own children, whose exit status cmd.Wait collects).
 var running sync.Map
+
+// startMu orders starting a session (and recording it in running) with the
+// reaper, so that the reaper never collects a session's exit status.
+var startMu sync.Mutex
+
+func start(run func() error, cmd *exec.Cmd) error {
+	startMu.Lock()
+	defer startMu.Unlock()
+	if err := run(); err != nil {
+		return err
+	}
+	running.Store(cmd.Process.Pid, struct{}{})
+	return nil
+}
 
 // killSessions ends every exec session still running (on shutdown).
 func killSessions() {
@@ -95,12 +111,25 @@ func (a *agent) handleExec(w http.ResponseWriter, req *http.Request) {
 
 // findTarget returns the exec target of a container from the pod's kwok Exec
 // object, read fresh so that a recreated pod never sees a stale mapping.
-func (a *agent) findTarget(ctx context.Context, ns, pod, container string) (*kwokv1.ExecTargetLocal, error) {
+// It also returns the UID of the pod the mapping was made for (its owner).
+func (a *agent) findTarget(ctx context.Context, ns, pod, container string) (*kwokv1.ExecTargetLocal, types.UID, error) {
 	obj, err := a.kwok.KwokV1alpha1().Execs(ns).Get(ctx, pod, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("pod %s/%s has no Exec mapping yet", ns, pod)
+		return nil, "", fmt.Errorf("pod %s/%s has no Exec mapping yet", ns, pod)
 	} else if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	var uid types.UID
+	for _, ref := range obj.OwnerReferences {
+		if ref.Kind == "Pod" {
+			uid = ref.UID
+		}
+	}
+	if uid == "" {
+		return nil, "", fmt.Errorf("Exec mapping of pod %s/%s has no owner pod", ns, pod)
+	}
+	if _, gone := terminating.Load(uid); gone {
+		return nil, "", fmt.Errorf("pod %s/%s is terminating: its containers are stopped", ns, pod)
 	}
 	var fallback *kwokv1.ExecTargetLocal
 	for _, t := range obj.Spec.Execs {
@@ -109,14 +138,14 @@ func (a *agent) findTarget(ctx context.Context, ns, pod, container string) (*kwo
 		}
 		for _, c := range t.Containers {
 			if c == container {
-				return t.Local, nil
+				return t.Local, uid, nil
 			}
 		}
 	}
 	if fallback == nil {
-		return nil, fmt.Errorf("container %q of pod %s/%s has no Exec mapping", container, ns, pod)
+		return nil, "", fmt.Errorf("container %q of pod %s/%s has no Exec mapping", container, ns, pod)
 	}
-	return fallback, nil
+	return fallback, uid, nil
 }
 
 // ExecInContainer implements remotecommand.Executor.
@@ -126,7 +155,7 @@ func (a *agent) ExecInContainer(ctx context.Context, name, _ string, container s
 		return errors.New("no command given")
 	}
 	ns, pod, _ := strings.Cut(name, "/")
-	target, err := a.findTarget(ctx, ns, pod, container)
+	target, uid, err := a.findTarget(ctx, ns, pod, container)
 	if err != nil {
 		return err
 	}
@@ -144,8 +173,9 @@ func (a *agent) ExecInContainer(ctx context.Context, name, _ string, container s
 			cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
 		}
 	}
-	// Marks every exec'd process (and what it spawns) so `down` can find strays.
-	cmd.Env = append(cmd.Env, ExecMarker+"="+a.stateDir)
+	// Marks every exec'd process (and what it spawns, daemons included): the
+	// agent ends a pod's processes with the pod, `down` finds strays.
+	cmd.Env = append(cmd.Env, ExecMarker+"="+a.stateDir, PodUIDMarker+"="+string(uid), PodMarker+"="+name)
 	if tty && !hasEnv(cmd.Env, "TERM") {
 		cmd.Env = append(cmd.Env, "TERM=xterm")
 	}
@@ -212,7 +242,7 @@ func runWithPipes(ctx context.Context, cmd *exec.Cmd, in io.Reader, out, errOut 
 			return err
 		}
 	}
-	if err := cmd.Start(); err != nil {
+	if err := start(cmd.Start, cmd); err != nil {
 		return err
 	}
 	if stdin != nil {
@@ -225,7 +255,11 @@ func runWithPipes(ctx context.Context, cmd *exec.Cmd, in io.Reader, out, errOut 
 }
 
 func runWithTTY(ctx context.Context, cmd *exec.Cmd, in io.Reader, out io.Writer, resize <-chan remotecommand.TerminalSize) error {
-	ptmx, err := pty.Start(cmd) // new session with the pty as controlling terminal
+	var ptmx *os.File
+	err := start(func() (err error) {
+		ptmx, err = pty.Start(cmd) // new session with the pty as controlling terminal
+		return err
+	}, cmd)
 	if err != nil {
 		return err
 	}
@@ -256,7 +290,6 @@ func runWithTTY(ctx context.Context, cmd *exec.Cmd, in io.Reader, out io.Writer,
 // waitOrKill waits for the process; if the client goes away first, the whole
 // process group is killed, as a runtime would end an exec session.
 func waitOrKill(ctx context.Context, cmd *exec.Cmd) error {
-	running.Store(cmd.Process.Pid, struct{}{})
 	defer running.Delete(cmd.Process.Pid)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

@@ -11,7 +11,10 @@
 //     readiness stage may report it Ready;
 //   - serves the kubelet's /exec endpoint for the API server, running the
 //     command as a local process as described by that Exec object, and
-//     reporting its exit code (kwok v0.8's own server loses non-zero codes).
+//     reporting its exit code (kwok v0.8's own server loses non-zero codes);
+//   - tags every exec'd process with its pod and ends a pod's processes when
+//     the pod is deleted (SIGTERM, then SIGKILL), before kwok removes the pod
+//     object; it reaps them as a container's init would (podprocs.go).
 package main
 
 import (
@@ -68,6 +71,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	go runReaper(ctx)
 	go a.runProvisioner(ctx)
 	go a.runPodMapper(ctx)
 	err = a.serve(ctx, *listen, *certFile, *keyFile, *clientCA)

@@ -38,11 +38,21 @@ func (a *agent) runPodMapper(ctx context.Context) {
 	_, _ = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    enqueue,
 		UpdateFunc: func(_, obj any) { enqueue(obj) },
-		DeleteFunc: enqueue,
+		DeleteFunc: func(obj any) {
+			enqueue(obj)
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if pod, ok := obj.(*corev1.Pod); ok { // deleted without our termination (forced): kill now
+				go a.podGone(ctx, pod.UID, pod.Namespace+"/"+pod.Name)
+			}
+		},
 	})
 	factory.Start(ctx.Done())
 	cache.WaitForCacheSync(ctx.Done(), pods.Informer().HasSynced)
 	log.Printf("pod mapper watching node %s", a.nodeName)
+	// Processes of pods that are gone (a previous run of the plane, say).
+	go a.runSweeper(ctx, pods.Lister())
 	go func() { <-ctx.Done(); queue.ShutDown() }()
 	seen := map[string]types.UID{}
 	for {
@@ -55,6 +65,10 @@ func (a *agent) runPodMapper(ctx context.Context) {
 		if apierrors.IsNotFound(err) {
 			err = a.forgetPod(ctx, ns, name, seen[key])
 			delete(seen, key)
+		} else if err == nil && pod.DeletionTimestamp != nil {
+			if pod.Annotations[TerminatedAnnotation] != string(pod.UID) {
+				go a.terminatePod(ctx, pod.DeepCopy())
+			}
 		} else if err == nil {
 			err = a.mapPod(ctx, pod)
 			if err == nil {
@@ -110,6 +124,7 @@ func (a *agent) mapPod(ctx context.Context, pod *corev1.Pod) error {
 	if err != nil {
 		return fmt.Errorf("exec object: %w", err)
 	}
+	a.killPredecessors(pod)
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
 		"annotations": map[string]string{ReadyAnnotation: string(pod.UID)},
 	}})
