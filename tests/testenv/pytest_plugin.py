@@ -10,6 +10,7 @@ Tests that use these fixtures should be marked ``@pytest.mark.cluster``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -140,10 +141,8 @@ metadata:
     if testenv.simulated:
         # The node agent ends a pod's host processes with the pod; this is the
         # safety net for what it could not (agent down, a test's leftovers).
-        try:
+        with contextlib.suppress(OSError):
             kill_pod_processes(STATE_DIR, namespace=name)
-        except OSError:
-            pass
 
 
 @pytest.fixture(scope="session")
