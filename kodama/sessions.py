@@ -697,15 +697,20 @@ class SessionEngine:
         ns = self.namespace()
         validate_session_name(name)
         rep = Reporter(events, name)
+        selector = manifests.session_selector(name)
+        if not any(
+            self.cluster.list_objects(kind, selector, ns)
+            for kind in ("PersistentVolumeClaim", "Pod", "Secret")
+        ):
+            self.store.remove(ns, name)
+            raise NotFound(f"session {name!r} not found in namespace {ns}")
         with contextlib.suppress(KodamaError):
-            sync.stop(ns, name)
+            sync.stop(ns, name, forget=True)
         rep.step(
             "delete", f"Deleting session {name}" + (" (keeping its PVCs)" if keep_data else "")
         )
-        found = self._delete_objects(name, ns, keep_data=keep_data)
+        self._delete_objects(name, ns, keep_data=keep_data)
         self.store.remove(ns, name)
-        if not found:
-            raise NotFound(f"session {name!r} not found in namespace {ns}")
         rep.done(f"Session {name} deleted")
 
     def _delete_objects(self, name: str, ns: str, *, keep_data: bool) -> bool:
@@ -722,8 +727,6 @@ class SessionEngine:
         if keep_data:
             found = found or bool(c.list_objects("PersistentVolumeClaim", selector, ns))
         return found
-
-    # -- attach --------------------------------------------------------------------------------
 
     # -- fetch ---------------------------------------------------------------------------------
 
@@ -761,6 +764,8 @@ class SessionEngine:
         )
         rep.done(f"Fetched {spec.branch} into {result.local_branch} ({result.commit[:12]})")
         return result
+
+    # -- attach --------------------------------------------------------------------------------
 
     def attach_argv(self, name: str, command: list[str] | None = None) -> list[str]:
         """The kubectl command line that attaches to the agent (or runs `command`)."""
