@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -246,15 +247,27 @@ def machine(kubeconfig: Path | None) -> dict[str, Any]:
     except ValueError:
         facts["kubectl"] = _out(["kubectl", "version", "--client"])
     # The test control plane's binaries are built from modules without version stamps
-    # (kube-apiserver says v0.0.0-master): the cache folder names the pinned versions.
-    cache = Path(os.environ.get("KODAMA_TESTENV_CACHE", Path.home() / ".cache/kodama-testenv"))
-    facts["testenv_build"] = ", ".join(
-        sorted(p.parent.parent.name for p in cache.glob("*/bin/kube-apiserver"))
-    )
+    # (kube-apiserver says v0.0.0-master): the build folder of the one serving us names them.
+    facts["testenv_build"] = _apiserver_build(kubeconfig) if kubeconfig else None
     mutagen = shutil.which("mutagen") or os.environ.get("KODAMA_MUTAGEN")
     if mutagen:
         facts["mutagen"] = _out([mutagen, "version"])
     return facts
+
+
+def _apiserver_build(kubeconfig: Path) -> str | None:
+    """`k8s-vX_etcd-vY_…` of the kube-apiserver process listening on the kubeconfig's port."""
+    m = re.search(r"server:\s*https://[^:]+:(\d+)", kubeconfig.read_text())
+    if not m:
+        return None
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if argv[0].endswith("kube-apiserver") and m.group(1) in argv:
+            return Path(argv[0]).parent.parent.name
+    return None
 
 
 def _cpu_model() -> str:
