@@ -147,8 +147,9 @@ async def test_start_progress_concurrent_list_attach_delete(
         attached = await execute(client, "kodama.session.attach", {"name": "s1"})
         attach_latency = time.monotonic() - t0
         argv = attached["argv"]
-        assert argv[0].endswith("kubectl-kodama") and argv[1:3] == ["attach", "s1"]
-        assert argv[3:] == ["--kubeconfig", str(testenv.kubeconfig), "-n", namespace]
+        # Kube flags come before NAME: everything after NAME would be the command to run.
+        assert argv[0].endswith("kubectl-kodama") and argv[1] == "attach" and argv[-1] == "s1"
+        assert argv[2:-1] == ["--kubeconfig", str(testenv.kubeconfig), "-n", namespace]
         if vscode:
             assert attached["opened"] is True
             assert answers.terminals == [{"title": "kodama: s1", "argv": argv, "cwd": str(repo)}]
@@ -248,4 +249,4 @@ async def test_waiting_agent_prompts_with_attach(
         assert asked[0].message == "Session w1 is waiting for you: Allow Bash?"
         # Choosing "Attach" opened the attach terminal.
         terminals = await eventually(lambda: answers.terminals, 15, "attach terminal")
-        assert terminals[0]["argv"][1:3] == ["attach", "w1"]
+        assert terminals[0]["argv"][1] == "attach" and terminals[0]["argv"][-1] == "w1"
