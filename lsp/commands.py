@@ -304,18 +304,11 @@ async def attach(call: Call) -> dict[str, Any]:
 async def fetch(call: Call) -> dict[str, Any]:
     name = call.parse(NameArgs).name
     engine = call.engine()
-    fn = getattr(engine, "fetch", None)
-    if fn is None:
-        raise KodamaError("fetch is not available in this version of kodama")
     result = await call.with_progress(
-        f"Kodama: fetching {name}", lambda sink, cancel: fn(name, events=sink, cancel=cancel)
+        f"Kodama: fetching {name}",
+        lambda sink, cancel: engine.fetch(name, events=sink, cancel=cancel),
     )
-    data = result.to_json_dict() if hasattr(result, "to_json_dict") else dict(result)
-    return {
-        "branch": data.get("localBranch", data.get("branch")),
-        "commit": data.get("commit"),
-        "ahead": data.get("ahead"),
-    }
+    return {"branch": result.local_branch, "commit": result.commit, "ahead": result.ahead}
 
 
 async def sync_status(call: Call) -> dict[str, Any]:

@@ -250,3 +250,60 @@ async def test_waiting_agent_prompts_with_attach(
         # Choosing "Attach" opened the attach terminal.
         terminals = await eventually(lambda: answers.terminals, 15, "attach terminal")
         assert terminals[0]["argv"][1] == "attach" and terminals[0]["argv"][-1] == "w1"
+
+
+async def test_stop_resume_fetch_get_through_the_server(
+    testenv: Any, namespace: str, repo: Path, home: Path
+) -> None:
+    """The other session verbs, as an editor calls them: same results as the CLI."""
+    import subprocess
+
+    write_config(home)
+    async with lsp_session(
+        client_name=CLIENTS[0],
+        root=repo,
+        home=home,
+        init_options=init_options(testenv, namespace),
+        open_terminal=True,
+    ) as (client, _answers):
+        started = await execute(client, "kodama.session.start", {"name": "v1", "root": str(repo)})
+        assert started["status"] == "Running"
+        # The agent commits in the pod; fetch brings the branch back into the local repo.
+        testenv.kubectl(
+            "exec",
+            "-n",
+            namespace,
+            "kodama-v1",
+            "-c",
+            "agent",
+            "--",
+            "sh",
+            "-c",
+            'cd "$KODAMA_WORKSPACE" && echo x > f && git add f && '
+            "git -c user.email=a@b -c user.name=a commit -qm 'from the pod'",
+        )
+        fetched = await execute(client, "kodama.session.fetch", {"name": "v1"})
+        assert fetched["ahead"] == 1 and fetched["branch"] == "kodama/v1"
+        local = subprocess.run(
+            ["git", "-C", str(repo), "log", "-1", "--format=%s", fetched["branch"]],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert local == "from the pod"
+
+        stopped = await execute(client, "kodama.session.stop", {"name": "v1"})
+        assert stopped["status"] == "Stopped"
+        assert [o for o in managed(testenv, namespace) if o.startswith("pod/")] == []
+        with pytest.raises(JsonRpcException) as err:
+            await execute(client, "kodama.session.fetch", {"name": "v1"})
+        assert "is not running" in str(err.value)
+
+        resumed = await execute(client, "kodama.session.resume", {"name": "v1"})
+        assert resumed["status"] == "Running"
+        got = await execute(client, "kodama.session.get", {"name": "v1"})
+        assert got["branch"] == "kodama/v1" and got["status"] == "Running"
+
+        deleted = await execute(client, "kodama.session.delete", {"name": "v1", "confirm": True})
+        assert deleted == {"deleted": True}
+        assert managed(testenv, namespace) == []
