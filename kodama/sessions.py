@@ -6,6 +6,7 @@ Never prints; reports progress through an EventSink; honours a CancelToken.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -40,6 +41,8 @@ from .store import Store
 from .validation import (
     validate_session_name,
 )
+
+WARN_AFTER = 5.0  # seconds a start-up problem must last before it is reported
 
 
 class SessionEngine:
@@ -193,6 +196,7 @@ class SessionEngine:
     ) -> dict[str, Any]:
         rep.step("wait", f"Waiting for pod {manifests.pod_name(spec.name)} to be Ready")
         warned: set[str] = set()
+        first_seen: dict[str, float] = {}
 
         def done(pod: dict[str, Any] | None) -> bool:
             if pod is None:
@@ -202,9 +206,13 @@ class SessionEngine:
             fatal, reason = pod_problem(pod)
             if fatal:
                 raise KodamaError(f"pod {manifests.pod_name(spec.name)} cannot start: {reason}")
+            # Some problems are normal for a moment (PVCs binding, an image being pulled):
+            # say so only when one lasts.
             if reason and reason not in warned:
-                warned.add(reason)
-                rep.warn(reason)
+                seen = first_seen.setdefault(reason, time.monotonic())
+                if time.monotonic() - seen >= WARN_AFTER:
+                    warned.add(reason)
+                    rep.warn(reason)
             return False
 
         try:

@@ -298,3 +298,59 @@ def test_rbac_role_is_enough_for_the_whole_lifecycle(
     other = sa.run("-n", "default", "list", check=False, namespaced=False)
     assert other.returncode == 1 and "forbidden" in other.stderr
     assert labelled(testenv, ns) == []
+
+
+def test_stuck_start_says_why_unschedulable(kodama: Kodama, testenv: Any) -> None:
+    proc = kodama.run(
+        "start", "stuck", "--node-selector", "pool=nowhere", "--timeout", "8", check=False
+    )
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert (
+        last.startswith("error: session stuck is not Ready after 8s") and "Unschedulable" in last
+    ), last
+    # The session exists (it is Pending, not half-made) and says why; delete removes it.
+    got = kodama.json("get", "stuck")
+    assert got["status"] == "Pending" and "Unschedulable" in (got["reason"] or "")
+    kodama.run("delete", "stuck", "--yes")
+    assert labelled(testenv, kodama.namespace) == []
+
+
+def test_stuck_start_says_why_pvc_pending(kodama: Kodama, testenv: Any) -> None:
+    proc = kodama.run(
+        "start", "nopvc", "--storage-class", "no-such-class", "--timeout", "8", check=False
+    )
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "PVC kodama-nopvc-workspace is Pending" in last, last
+    kodama.run("delete", "nopvc", "--yes")
+    assert labelled(testenv, kodama.namespace) == []
+
+
+def test_quota_exceeded_is_reported_and_rolled_back(kodama: Kodama, testenv: Any) -> None:
+    quota = (
+        "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: tiny}\n"
+        "spec: {hard: {limits.memory: 64Mi, requests.memory: 64Mi}}\n"
+    )
+    testenv.kubectl("apply", "-n", kodama.namespace, "-f", "-", input=quota)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the quota controller fills in status.hard first
+        if (
+            "64Mi"
+            in testenv.kubectl(
+                "get",
+                "resourcequota",
+                "tiny",
+                "-n",
+                kodama.namespace,
+                "-o",
+                "jsonpath={.status.hard}",
+            ).stdout
+        ):
+            break
+        time.sleep(0.5)
+    proc = kodama.run("start", "quota", "--memory", "128Mi", check=False)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "exceeded quota" in last, last
+    assert labelled(testenv, kodama.namespace) == []
