@@ -226,17 +226,20 @@ def logs_command(ctx: PodContext, *, follow: bool = False, tail: int | None = No
     return ctx.kubectl.exec_argv(ctx.pod, ["sh", "-c", script, "kodama", n, "1" if follow else "0"])
 
 
+STATE_COMMAND = ["sh", "-c", f"[ -f {_HELPER} ] || exit 0; exec sh {_HELPER} status"]
+
+
 def read_state(ctx: PodContext) -> AgentState:
     """The agent's state through one exec (called concurrently for every Running session)."""
-    proc = ctx.run(
-        ["sh", "-c", f"[ -f {_HELPER} ] || exit 0; exec sh {_HELPER} status"],
-        check=False,
-        timeout=20,
-        what="reading the agent state",
-    )
+    proc = ctx.run(STATE_COMMAND, check=False, timeout=20, what="reading the agent state")
     if proc.returncode != 0:
         return AgentState()
     return parse_status(proc.stdout.decode(errors="replace"), ctx.spec.agent_kind)
+
+
+def state_from_output(output: str, agent_kind: str) -> AgentState:
+    """The state from STATE_COMMAND's output, however it was run (kubectl or the API)."""
+    return parse_status(output, agent_kind)
 
 
 def wait_for(

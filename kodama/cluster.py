@@ -330,6 +330,35 @@ class Cluster:
                 cancel.sleep(min(delay, max(left(), 0.01)))
                 delay = min(delay * 1.5, 1.0)
 
+    def exec_output(
+        self, pod: str, namespace: str, container: str, command: list[str], timeout: float = 20
+    ) -> str:
+        """Run a short command in a pod through the API's exec (no kubectl process) and return
+        its stdout. For cheap reads done many times at once (list's agent states): about 20 ms
+        instead of 120 ms for a `kubectl exec`. The exit code is not available here.
+        """
+        from kubernetes.stream import stream
+
+        # stream() patches the ApiClient it is given while it runs: one client per call keeps
+        # concurrent calls apart.
+        api = client.CoreV1Api(client.ApiClient(self.api.api_client.configuration))
+        try:
+            out = stream(
+                api.connect_get_namespaced_pod_exec,
+                pod,
+                namespace,
+                container=container,
+                command=command,
+                stderr=False,
+                stdin=False,
+                stdout=True,
+                tty=False,
+                _request_timeout=timeout,
+            )
+        except Exception as exc:
+            raise translate(exc, f"exec into pods in namespace {namespace}") from exc
+        return str(out)
+
     def can_i(self, verb: str, resource: str, namespace: str) -> bool | None:
         """SelfSubjectAccessReview; None when the review itself is not possible."""
         body = client.V1SelfSubjectAccessReview(

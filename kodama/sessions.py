@@ -374,7 +374,13 @@ class SessionEngine:
                 spec = (specs or {}).get((s.namespace, s.name)) or self.spec_of(
                     s.name, s.namespace
                 )[0]
-                return agent.read_state(self.pod_context(spec))
+                out = self.cluster.exec_output(
+                    manifests.pod_name(s.name),
+                    s.namespace,
+                    manifests.CONTAINER,
+                    agent.STATE_COMMAND,
+                )
+                return agent.state_from_output(out, spec.agent_kind)
             except KodamaError:
                 return AgentState()
 
