@@ -374,19 +374,20 @@ class SessionEngine:
                 spec = (specs or {}).get((s.namespace, s.name)) or self.spec_of(
                     s.name, s.namespace
                 )[0]
-                out = self.cluster.exec_output(
-                    manifests.pod_name(s.name),
-                    s.namespace,
-                    manifests.CONTAINER,
-                    agent.STATE_COMMAND,
-                )
-                return agent.state_from_output(out, spec.agent_kind)
+                return self._agent_state(spec)
             except KodamaError:
                 return AgentState()
 
         with ThreadPoolExecutor(max_workers=min(8, len(running))) as pool:
             for s, st in zip(running, pool.map(read, running), strict=True):
                 s.agent = st
+
+    def _agent_state(self, spec: SessionSpec) -> AgentState:
+        """One cheap exec through the API (no kubectl process): list and get call it a lot."""
+        out = self.cluster.exec_output(
+            manifests.pod_name(spec.name), spec.namespace, manifests.CONTAINER, agent.STATE_COMMAND
+        )
+        return agent.state_from_output(out, spec.agent_kind)
 
     def _rebuild_records(self, sessions: list[Session]) -> None:
         """A lost ~/.kodama is rebuilt from the cluster: every session gets a record again."""
@@ -416,7 +417,7 @@ class SessionEngine:
         if session.status == Status.RUNNING:
             ctx = self.pod_context(spec)
             with contextlib.suppress(KodamaError):
-                session.agent = agent.read_state(ctx)
+                session.agent = self._agent_state(spec)
             if details:
                 with contextlib.suppress(KodamaError):
                     session.ahead = git.ahead(ctx)
@@ -623,9 +624,15 @@ class SessionEngine:
     ) -> AgentState:
         """Block until the agent of `name` reaches `state` (Timeout after `timeout` seconds)."""
         spec, _ = self.spec_of(name)
-        ctx = self.pod_context(spec)
+
+        def read() -> AgentState:
+            try:
+                return self._agent_state(spec)
+            except KodamaError:  # e.g. the pod is restarting: keep waiting
+                return AgentState()
+
         return agent.wait_for(
-            lambda: agent.read_state(ctx),
+            read,
             state,
             timeout,
             cancel or CancelToken(),
