@@ -50,21 +50,30 @@ def restricted_security():
 
 
 def create_claim(core, ns: str, name: str) -> None:
-    core.create_namespaced_persistent_volume_claim(ns, {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": name},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
-    })
+    core.create_namespaced_persistent_volume_claim(
+        ns,
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    )
 
 
 def create_secret(core, ns: str, name: str, data: dict[str, str]) -> None:
-    core.create_namespaced_secret(ns, {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name},
-        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-    })
+    core.create_namespaced_secret(
+        ns,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        },
+    )
 
 
 def session_pod(name: str, workspace: str, home: str, secret: str) -> dict:
@@ -76,30 +85,43 @@ def session_pod(name: str, workspace: str, home: str, secret: str) -> dict:
         "spec": {
             "automountServiceAccountToken": False,
             "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "agent",
-                "image": "example.invalid/agent:1",
-                "workingDir": "/workspace",
-                "env": [
-                    {"name": "HOME", "value": "/home/kodama"},
-                    {"name": "KODAMA_WORKSPACE", "value": "/workspace"},
-                    {"name": "KODAMA_SECRETS", "value": "/var/run/kodama/secrets"},
-                    {"name": "KODAMA_SESSION", "value": name},
-                    {"name": "ANTHROPIC_API_KEY",
-                     "valueFrom": {"secretKeyRef": {"name": secret, "key": "api-key"}}},
-                ],
-                "volumeMounts": [
-                    {"name": "workspace", "mountPath": "/workspace"},
-                    {"name": "home", "mountPath": "/home/kodama"},
-                    {"name": "secrets", "mountPath": "/var/run/kodama/secrets", "readOnly": True},
-                ],
-                "securityContext": restricted_security(),
-            }],
+            "containers": [
+                {
+                    "name": "agent",
+                    "image": "example.invalid/agent:1",
+                    "workingDir": "/workspace",
+                    "env": [
+                        {"name": "HOME", "value": "/home/kodama"},
+                        {"name": "KODAMA_WORKSPACE", "value": "/workspace"},
+                        {"name": "KODAMA_SECRETS", "value": "/var/run/kodama/secrets"},
+                        {"name": "KODAMA_SESSION", "value": name},
+                        {
+                            "name": "ANTHROPIC_API_KEY",
+                            "valueFrom": {"secretKeyRef": {"name": secret, "key": "api-key"}},
+                        },
+                    ],
+                    "volumeMounts": [
+                        {"name": "workspace", "mountPath": "/workspace"},
+                        {"name": "home", "mountPath": "/home/kodama"},
+                        {
+                            "name": "secrets",
+                            "mountPath": "/var/run/kodama/secrets",
+                            "readOnly": True,
+                        },
+                    ],
+                    "securityContext": restricted_security(),
+                }
+            ],
             "volumes": [
                 {"name": "workspace", "persistentVolumeClaim": {"claimName": workspace}},
                 {"name": "home", "persistentVolumeClaim": {"claimName": home}},
-                {"name": "secrets", "secret": {"secretName": secret,
-                                               "items": [{"key": "token", "path": "git/token"}]}},
+                {
+                    "name": "secrets",
+                    "secret": {
+                        "secretName": secret,
+                        "items": [{"key": "token", "path": "git/token"}],
+                    },
+                },
             ],
         },
     }
@@ -113,7 +135,9 @@ def wait_ready(core, ns: str, name: str, timeout: float = 60) -> k8s.V1Pod:
         if pod.status.phase == "Running" and conditions.get("Ready") == "True":
             return pod
         if time.monotonic() > deadline:
-            raise AssertionError(f"pod {ns}/{name} not Ready: phase={pod.status.phase} {conditions}")
+            raise AssertionError(
+                f"pod {ns}/{name} not Ready: phase={pod.status.phase} {conditions}"
+            )
         time.sleep(0.2)
 
 
@@ -166,9 +190,18 @@ def test_pod_with_pvcs_runs_and_claims_bind(testenv, core, session):
 def test_files_written_by_exec_survive_pod_recreation(testenv, core, session):
     need_host_exec(testenv)
     ns, pod = session
-    testenv.kubectl("exec", "-i", pod, "-n", ns, "--", "sh", "-c",
-                    'cat > "$KODAMA_WORKSPACE/note.txt"; echo home > "$HOME/.marker"; pwd',
-                    input="hello from exec\n")
+    testenv.kubectl(
+        "exec",
+        "-i",
+        pod,
+        "-n",
+        ns,
+        "--",
+        "sh",
+        "-c",
+        'cat > "$KODAMA_WORKSPACE/note.txt"; echo home > "$HOME/.marker"; pwd',
+        input="hello from exec\n",
+    )
     host = testenv.volumes / ns / "ws" / "note.txt"
     assert host.read_text() == "hello from exec\n"
 
@@ -176,8 +209,16 @@ def test_files_written_by_exec_survive_pod_recreation(testenv, core, session):
     wait_gone(core, ns, pod)
     core.create_namespaced_pod(ns, session_pod(pod, "ws", "home", "creds"))
     wait_ready(core, ns, pod)
-    out = testenv.kubectl("exec", pod, "-n", ns, "--", "sh", "-c",
-                          'cat "$KODAMA_WORKSPACE/note.txt" "$HOME/.marker"; pwd').stdout
+    out = testenv.kubectl(
+        "exec",
+        pod,
+        "-n",
+        ns,
+        "--",
+        "sh",
+        "-c",
+        'cat "$KODAMA_WORKSPACE/note.txt" "$HOME/.marker"; pwd',
+    ).stdout
     lines = out.splitlines()
     assert lines[:2] == ["hello from exec", "home"]
     assert lines[2] == str(testenv.volumes / ns / "ws")  # workingDir /workspace, mapped
@@ -204,7 +245,7 @@ def _wait_until(what: str, cond, timeout: float) -> float:
 # Two daemons detached from the exec (own session, parent exits): one ends on
 # SIGTERM, the other ignores it and needs the SIGKILL after the grace period.
 DAEMONS = (
-    'setsid sh -c \'echo $$ > "$HOME/term.pid"; exec sleep 1000\' >/dev/null 2>&1 </dev/null & '
+    "setsid sh -c 'echo $$ > \"$HOME/term.pid\"; exec sleep 1000' >/dev/null 2>&1 </dev/null & "
     'setsid sh -c \'trap "" TERM; echo $$ > "$HOME/stubborn.pid"; exec sleep 1000\' >/dev/null 2>&1 </dev/null & '
     'while [ ! -s "$HOME/term.pid" ] || [ ! -s "$HOME/stubborn.pid" ]; do sleep 0.05; done'
 )
@@ -246,13 +287,17 @@ def test_daemonized_exec_processes_end_with_their_pod(testenv, core, session):
     started = time.monotonic()
     core.delete_namespaced_pod(pod, ns, grace_period_seconds=0)
     wait_gone(core, ns, pod, timeout=10)
-    core.create_namespaced_pod(ns, session_pod(pod, "ws", "home", "creds"))  # at once, as resume does
+    core.create_namespaced_pod(
+        ns, session_pod(pod, "ws", "home", "creds")
+    )  # at once, as resume does
     wait_ready(core, ns, pod)
     assert testenv.kubectl("exec", pod, "-n", ns, "--", "sh", "-c", script).stdout == ""
     _wait_until("daemons of a force-deleted pod", lambda: not any(map(_running, pids)), 10)
     forced_secs = time.monotonic() - started
-    print(f"\ngraceful delete: SIGTERM'd daemon gone {term_secs:.1f}s, stubborn one {kill_secs:.1f}s, "
-          f"pod object {gone_secs:.1f}s; forced delete and recreation: daemons gone, new pod checked {forced_secs:.1f}s")
+    print(
+        f"\ngraceful delete: SIGTERM'd daemon gone {term_secs:.1f}s, stubborn one {kill_secs:.1f}s, "
+        f"pod object {gone_secs:.1f}s; forced delete and recreation: daemons gone, new pod checked {forced_secs:.1f}s"
+    )
 
 
 def test_exec_exit_codes_pass_through(testenv, session):
@@ -268,8 +313,9 @@ def test_exec_exit_codes_pass_through(testenv, session):
 def test_exec_stdin_and_stderr_are_separate(testenv, session):
     need_host_exec(testenv)
     ns, pod = session
-    proc = testenv.kubectl("exec", "-i", pod, "-n", ns, "--", "sh", "-c", "tr a-z A-Z; echo oops >&2",
-                           input="abc\n")
+    proc = testenv.kubectl(
+        "exec", "-i", pod, "-n", ns, "--", "sh", "-c", "tr a-z A-Z; echo oops >&2", input="abc\n"
+    )
     assert proc.stdout == "ABC\n"
     assert "oops" in proc.stderr
 
@@ -280,9 +326,20 @@ def test_exec_with_tty(testenv, session):
     ns, pod = session
     child = pexpect.spawn(
         "kubectl",
-        [f"--kubeconfig={testenv.kubeconfig}", f"--cache-dir={testenv.cache_dir}",
-         "exec", "-it", pod, "-n", ns, "--", "sh"],
-        encoding="utf-8", timeout=30, dimensions=(24, 80),
+        [
+            f"--kubeconfig={testenv.kubeconfig}",
+            f"--cache-dir={testenv.cache_dir}",
+            "exec",
+            "-it",
+            pod,
+            "-n",
+            ns,
+            "--",
+            "sh",
+        ],
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(24, 80),
     )
     child.sendline("test -t 0 && echo IS-A-TTY; echo $((6*7)); printf '%s\\n' \"$TERM\"")
     child.expect("IS-A-TTY")
@@ -296,9 +353,17 @@ def test_exec_with_tty(testenv, session):
 def test_secret_env_and_volume_reach_the_exec(testenv, session):
     need_host_exec(testenv)
     ns, pod = session
-    out = testenv.kubectl("exec", pod, "-n", ns, "--", "sh", "-c",
-                          'printf "%s\\n" "$ANTHROPIC_API_KEY"; cat "$KODAMA_SECRETS/git/token"; echo; '
-                          'stat -c %a "$KODAMA_SECRETS/git/token"; echo "$KODAMA_SESSION"').stdout
+    out = testenv.kubectl(
+        "exec",
+        pod,
+        "-n",
+        ns,
+        "--",
+        "sh",
+        "-c",
+        'printf "%s\\n" "$ANTHROPIC_API_KEY"; cat "$KODAMA_SECRETS/git/token"; echo; '
+        'stat -c %a "$KODAMA_SECRETS/git/token"; echo "$KODAMA_SESSION"',
+    ).stdout
     assert out.splitlines() == ["sk-test-123", "ghp_abc", "600", pod]
     # Only the listed items are written.
     assert not (testenv.volumes / ns / "pods" / pod / "secrets" / "api-key").exists()
@@ -314,7 +379,9 @@ def test_pod_waits_for_a_secret_created_after_it(testenv, core, namespace):
     assert core.read_namespaced_pod("late", namespace).status.phase == "Pending"
     create_secret(core, namespace, "late-creds", {"api-key": "sk-late", "token": "t"})
     wait_ready(core, namespace, "late", timeout=30)
-    out = testenv.kubectl("exec", "late", "-n", namespace, "--", "sh", "-c", 'echo "$ANTHROPIC_API_KEY"').stdout
+    out = testenv.kubectl(
+        "exec", "late", "-n", namespace, "--", "sh", "-c", 'echo "$ANTHROPIC_API_KEY"'
+    ).stdout
     assert out == "sk-late\n"
 
 
@@ -322,7 +389,9 @@ def test_python_client_sees_exec_mapping_objects(testenv, api, session):
     """The mapping lives in a kwok Exec object named after the pod."""
     need_host_exec(testenv)
     ns, pod = session
-    obj = k8s.CustomObjectsApi(api).get_namespaced_custom_object("kwok.x-k8s.io", "v1alpha1", ns, "execs", pod)
+    obj = k8s.CustomObjectsApi(api).get_namespaced_custom_object(
+        "kwok.x-k8s.io", "v1alpha1", ns, "execs", pod
+    )
     (target,) = obj["spec"]["execs"]
     assert target["containers"] == ["agent"]
     envs = {e["name"]: e.get("value", "") for e in target["local"]["envs"]}
@@ -340,7 +409,9 @@ def test_new_claim_with_old_name_starts_empty(testenv, core, namespace):
     pv = core.read_namespaced_persistent_volume_claim("data", namespace).spec.volume_name
     core.delete_namespaced_persistent_volume_claim("data", namespace)
     deadline = time.monotonic() + 30
-    while folder.exists() or any(v.metadata.name == pv for v in core.list_persistent_volume().items):
+    while folder.exists() or any(
+        v.metadata.name == pv for v in core.list_persistent_volume().items
+    ):
         assert time.monotonic() < deadline, "volume of the deleted claim not released"
         time.sleep(0.2)
     create_claim(core, namespace, "data")
@@ -353,18 +424,45 @@ def test_serviceaccount_is_confined_to_its_role(testenv, core, namespace, tmp_pa
     testenv.kubectl("create", "namespace", other)
     try:
         testenv.kubectl("create", "serviceaccount", "runner", "-n", namespace)
-        testenv.kubectl("create", "role", "runner", "-n", namespace,
-                        "--verb=get,list,watch,create,delete", "--resource=pods,pods/exec,persistentvolumeclaims,secrets")
-        testenv.kubectl("create", "rolebinding", "runner", "-n", namespace,
-                        "--role=runner", f"--serviceaccount={namespace}:runner")
-        token = testenv.kubectl("create", "token", "runner", "-n", namespace, "--duration=10m").stdout.strip()
+        testenv.kubectl(
+            "create",
+            "role",
+            "runner",
+            "-n",
+            namespace,
+            "--verb=get,list,watch,create,delete",
+            "--resource=pods,pods/exec,persistentvolumeclaims,secrets",
+        )
+        testenv.kubectl(
+            "create",
+            "rolebinding",
+            "runner",
+            "-n",
+            namespace,
+            "--role=runner",
+            f"--serviceaccount={namespace}:runner",
+        )
+        token = testenv.kubectl(
+            "create", "token", "runner", "-n", namespace, "--duration=10m"
+        ).stdout.strip()
         assert token.count(".") == 2  # a signed JWT from the TokenRequest API
 
         ca = tmp_path / "ca.crt"
-        ca.write_bytes(base64.b64decode(
-            testenv.kubectl("config", "view", "--raw", "--minify",
-                            "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}").stdout))
-        server = testenv.kubectl("config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}").stdout
+        ca.write_bytes(
+            base64.b64decode(
+                testenv.kubectl(
+                    "config",
+                    "view",
+                    "--raw",
+                    "--minify",
+                    "-o",
+                    "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+                ).stdout
+            )
+        )
+        server = testenv.kubectl(
+            "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"
+        ).stdout
         sa_kubeconfig = tmp_path / "sa.kubeconfig"
         sa_kubeconfig.write_text(f"""apiVersion: v1
 kind: Config
@@ -375,8 +473,17 @@ current-context: x
 """)
 
         def as_sa(*args):
-            return subprocess.run(["kubectl", f"--kubeconfig={sa_kubeconfig}", f"--cache-dir={testenv.cache_dir}", *args],
-                                  capture_output=True, text=True, timeout=60)
+            return subprocess.run(
+                [
+                    "kubectl",
+                    f"--kubeconfig={sa_kubeconfig}",
+                    f"--cache-dir={testenv.cache_dir}",
+                    *args,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
 
         who = as_sa("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
         assert who.stdout == f"system:serviceaccount:{namespace}:runner", who.stderr
@@ -416,11 +523,20 @@ spec:
 
 
 def test_mutagen_is_built_with_its_agent_bundle(mutagen_bin):
-    version = subprocess.run([str(mutagen_bin / "mutagen"), "version"], capture_output=True, text=True,
-                             check=True, timeout=30).stdout.strip()
+    version = subprocess.run(
+        [str(mutagen_bin / "mutagen"), "version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.strip()
     assert version.startswith("0.18.")
-    listing = subprocess.run(["tar", "-tzf", str(mutagen_bin / "mutagen-agents.tar.gz")],
-                             capture_output=True, text=True, check=True).stdout.split()
+    listing = subprocess.run(
+        ["tar", "-tzf", str(mutagen_bin / "mutagen-agents.tar.gz")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert listing == ["linux_amd64"]
 
 
@@ -461,11 +577,15 @@ def test_up_is_idempotent_and_down_leaves_nothing(testenv, tmp_path):
     if shutil.which("ss") is None:
         pytest.skip("ss (iproute2) is needed to check ports")
     state = tmp_path / "plane"
-    env = dict(os.environ, KODAMA_TESTENV_STATE=str(state), KODAMA_TESTENV_PORT_BASE=str(_free_port_base()))
+    env = dict(
+        os.environ, KODAMA_TESTENV_STATE=str(state), KODAMA_TESTENV_PORT_BASE=str(_free_port_base())
+    )
     env.pop("KODAMA_TESTENV_LOCKED", None)
 
     def script(name: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(TESTENV_DIR / name)], env=env, capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [str(TESTENV_DIR / name)], env=env, capture_output=True, text=True, timeout=300
+        )
 
     try:
         started = time.monotonic()
@@ -482,10 +602,20 @@ def test_up_is_idempotent_and_down_leaves_nothing(testenv, tmp_path):
         other = TestEnvLike(state)
         other.kubectl("run", "p", "--image=example.invalid/x:1", "--restart=Never")
         other.kubectl("wait", "--for=condition=Ready", "pod/p", "--timeout=60s")
-        other.kubectl("exec", "p", "--", "sh", "-c", "setsid sleep 600 >/dev/null 2>&1 < /dev/null &")
+        other.kubectl(
+            "exec", "p", "--", "sh", "-c", "setsid sleep 600 >/dev/null 2>&1 < /dev/null &"
+        )
         pids, ports = _pids_and_ports(state)
-        assert sorted(pids) == sorted(["etcd", "kube-apiserver", "kube-controller-manager",
-                                       "kube-scheduler", "kwok", "node-agent"])
+        assert sorted(pids) == sorted(
+            [
+                "etcd",
+                "kube-apiserver",
+                "kube-controller-manager",
+                "kube-scheduler",
+                "kwok",
+                "node-agent",
+            ]
+        )
     finally:
         started = time.monotonic()
         down = script("down")
@@ -508,6 +638,15 @@ class TestEnvLike:
         self.state = state
 
     def kubectl(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["kubectl", f"--kubeconfig={self.state / 'kubeconfig'}",
-                               f"--cache-dir={self.state / 'kube-cache'}", *args],
-                              capture_output=True, text=True, check=True, timeout=120)
+        return subprocess.run(
+            [
+                "kubectl",
+                f"--kubeconfig={self.state / 'kubeconfig'}",
+                f"--cache-dir={self.state / 'kube-cache'}",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
