@@ -94,3 +94,13 @@ def test_completion_scripts(shell: str) -> None:
 def test_config_schema_is_json() -> None:
     schema = json.loads(run("config", "schema").stdout)
     assert "resources" in schema["properties"]
+
+
+def test_help_path_imports_no_heavy_modules() -> None:
+    """`--help`, `version` and completion must not pay for pydantic or the kubernetes client."""
+    code = (
+        "import sys, kodama.cli.main; "
+        "print(sorted(m for m in ('pydantic', 'kubernetes', 'yaml', 'rich') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
