@@ -43,6 +43,7 @@ from .validation import (
 )
 
 WARN_AFTER = 5.0  # seconds a start-up problem must last before it is reported
+DELETE_WAIT = 60.0  # seconds delete/rollback wait for the objects to be gone
 
 
 class SessionEngine:
@@ -538,6 +539,11 @@ class SessionEngine:
                 )
         if keep_data:
             found = found or bool(c.list_objects("PersistentVolumeClaim", selector, ns))
+        # Like `kubectl delete`, return once they are gone (PVCs linger while their protection
+        # finalizer is removed), so an immediate re-run of `start` does not find them.
+        deadline = time.monotonic() + DELETE_WAIT
+        while time.monotonic() < deadline and any(c.list_objects(k, selector, ns) for k in kinds):
+            time.sleep(0.2)
         return found
 
     # -- fetch ---------------------------------------------------------------------------------

@@ -127,7 +127,9 @@ def test_two_concurrent_starts(kodama: Kodama, testenv: Any) -> None:
     kodama.run("delete", "race", "--yes")
 
 
-@pytest.mark.parametrize("step", ["Creating session", "Waiting for pod", "Shipping"])
+@pytest.mark.parametrize(
+    "step", ["Creating session", "Waiting for pod", "Shipping", "Launching the agent"]
+)
 def test_interrupt_after_each_step_then_rerun_and_delete(
     kodama: Kodama, testenv: Any, step: str
 ) -> None:
@@ -144,6 +146,7 @@ def test_interrupt_after_each_step_then_rerun_and_delete(
     code = proc.wait(timeout=120)
     if not any(step in s for s in seen):
         pytest.fail(f"start never reached {step!r}: {seen} {rest}")
+    print(f"interrupt at {step!r}: exit {code}")
     if code == 0:
         # The step finished before the signal landed: that is a complete session, also fine.
         assert kodama.json("get", "intr")["status"] == "Running"
