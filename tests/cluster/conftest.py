@@ -107,18 +107,3 @@ def kodama(testenv: Any, namespace: str, tmp_path: Path) -> Kodama:
         "sync:\n  enabled: false\nresources:\n  cpu: 100m\n  memory: 128Mi\nstorage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
     )
     return k
-
-
-def labelled(testenv: Any, namespace: str) -> list[str]:
-    """Every object Kodama manages in the namespace, as kind/name."""
-    proc = testenv.kubectl(
-        "get",
-        "pods,pvc,secret",
-        "-n",
-        namespace,
-        "-l",
-        "app.kubernetes.io/managed-by=kodama",
-        "-o",
-        "name",
-    )
-    return sorted(proc.stdout.split())

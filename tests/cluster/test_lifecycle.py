@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Kodama, labelled
+from .conftest import Kodama
 
 pytestmark = pytest.mark.cluster
 
@@ -46,7 +46,7 @@ def test_whole_lifecycle(kodama: Kodama, testenv: Any) -> None:
 
     stopped = kodama.json("stop", "s1")
     assert stopped["status"] == "Stopped"
-    objs = labelled(testenv, ns)
+    objs = testenv.managed(ns)
     assert "pod/kodama-s1" not in objs
     assert {
         "persistentvolumeclaim/kodama-s1-workspace",
@@ -64,7 +64,7 @@ def test_whole_lifecycle(kodama: Kodama, testenv: Any) -> None:
     assert got["name"] == "s1" and got["pvcs"] == ["kodama-s1-workspace", "kodama-s1-home"]
 
     kodama.run("delete", "s1", "--yes")
-    assert labelled(testenv, ns) == []
+    assert testenv.managed(ns) == []
     assert kodama.run("get", "s1", check=False).returncode == 1
 
 
@@ -122,7 +122,7 @@ def test_two_concurrent_starts(kodama: Kodama, testenv: Any) -> None:
     loser = next(err for code, err in results if code == 1)
     assert "already exists" in loser
     assert kodama.json("get", "race")["status"] == "Running"
-    pods = [o for o in labelled(testenv, kodama.namespace) if o.startswith("pod/")]
+    pods = [o for o in testenv.managed(kodama.namespace) if o.startswith("pod/")]
     assert pods == ["pod/kodama-race"]
     kodama.run("delete", "race", "--yes")
 
@@ -152,10 +152,10 @@ def test_interrupt_after_each_step_then_rerun_and_delete(
         assert kodama.json("get", "intr")["status"] == "Running"
     else:
         assert code == 130, rest
-        assert labelled(testenv, kodama.namespace) == [], "a cancelled start must roll back"
+        assert testenv.managed(kodama.namespace) == [], "a cancelled start must roll back"
         assert kodama.json("start", "intr")["status"] == "Running"
     kodama.run("delete", "intr", "--yes")
-    assert labelled(testenv, kodama.namespace) == []
+    assert testenv.managed(kodama.namespace) == []
 
 
 @pytest.mark.parametrize("step", ["Waiting for pod"])
@@ -172,7 +172,7 @@ def test_crash_mid_start_then_resume_or_delete(kodama: Kodama, testenv: Any, ste
     assert again.returncode == 1 and "resume" in again.stderr
     assert kodama.json("resume", "crash")["status"] == "Running"
     kodama.run("delete", "crash", "--yes")
-    assert labelled(testenv, kodama.namespace) == []
+    assert testenv.managed(kodama.namespace) == []
 
 
 BAD_INPUTS: list[tuple[list[str], str]] = [
@@ -211,7 +211,7 @@ def test_bad_input_one_line_exit_1_nothing_created(
     assert len(lines) == 1, lines
     assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
     assert "Traceback" not in proc.stderr
-    assert labelled(testenv, kodama.namespace) == []
+    assert testenv.managed(kodama.namespace) == []
 
 
 def test_bad_config_file_names_file_and_line(kodama: Kodama, testenv: Any) -> None:
@@ -219,7 +219,7 @@ def test_bad_config_file_names_file_and_line(kodama: Kodama, testenv: Any) -> No
     proc = kodama.run("start", "cfg", check=False)
     assert proc.returncode == 1
     assert ".kodama.yaml:3: resources.cpu" in proc.stderr
-    assert labelled(testenv, kodama.namespace) == []
+    assert testenv.managed(kodama.namespace) == []
 
 
 def test_unreachable_cluster(kodama: Kodama, tmp_path: Path) -> None:
@@ -300,7 +300,7 @@ def test_rbac_role_is_enough_for_the_whole_lifecycle(
     # Outside its namespace it is refused, with a clear message.
     other = sa.run("-n", "default", "list", check=False, namespaced=False)
     assert other.returncode == 1 and "forbidden" in other.stderr
-    assert labelled(testenv, ns) == []
+    assert testenv.managed(ns) == []
 
 
 def test_stuck_start_says_why_unschedulable(kodama: Kodama, testenv: Any) -> None:
@@ -316,7 +316,7 @@ def test_stuck_start_says_why_unschedulable(kodama: Kodama, testenv: Any) -> Non
     got = kodama.json("get", "stuck")
     assert got["status"] == "Pending" and "Unschedulable" in (got["reason"] or "")
     kodama.run("delete", "stuck", "--yes")
-    assert labelled(testenv, kodama.namespace) == []
+    assert testenv.managed(kodama.namespace) == []
 
 
 def test_stuck_start_says_why_pvc_pending(kodama: Kodama, testenv: Any) -> None:
@@ -327,7 +327,7 @@ def test_stuck_start_says_why_pvc_pending(kodama: Kodama, testenv: Any) -> None:
     last = proc.stderr.strip().splitlines()[-1]
     assert "PVC kodama-nopvc-workspace is Pending" in last, last
     kodama.run("delete", "nopvc", "--yes")
-    assert labelled(testenv, kodama.namespace) == []
+    assert testenv.managed(kodama.namespace) == []
 
 
 def test_quota_exceeded_is_reported_and_rolled_back(kodama: Kodama, testenv: Any) -> None:
@@ -356,4 +356,4 @@ def test_quota_exceeded_is_reported_and_rolled_back(kodama: Kodama, testenv: Any
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert "exceeded quota" in last, last
-    assert labelled(testenv, kodama.namespace) == []
+    assert testenv.managed(kodama.namespace) == []

@@ -38,20 +38,6 @@ def write_config(home: Path, kind: str = "other") -> None:
     (home / "config.yaml").write_text(CONFIG.replace("{kind}", kind))
 
 
-def managed(testenv: Any, namespace: str) -> list[str]:
-    proc = testenv.kubectl(
-        "get",
-        "pods,pvc,secret",
-        "-n",
-        namespace,
-        "-l",
-        "app.kubernetes.io/managed-by=kodama",
-        "-o",
-        "name",
-    )
-    return sorted(proc.stdout.split())
-
-
 async def eventually(check: Any, timeout: float = 60, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -163,7 +149,7 @@ async def test_start_progress_concurrent_list_attach_delete(
         assert await execute(client, "kodama.session.delete", {"name": "s1", "confirm": True}) == {
             "deleted": True
         }
-        await eventually(lambda: managed(testenv, namespace) == [], 60, "objects deleted")
+        await eventually(lambda: testenv.managed(namespace) == [], 60, "objects deleted")
         print(
             f"\n[{client_name}] start {start_seconds:.2f}s; list during start {list_latency * 1000:.0f} ms;"
             f" attach {attach_latency * 1000:.0f} ms"
@@ -198,7 +184,7 @@ async def test_cancel_rolls_back_without_orphans(
             60,
             "the wait step",
         )
-        assert managed(testenv, namespace) != []
+        assert testenv.managed(namespace) != []
         if how == "cancelRequest":
             client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
         else:
@@ -211,7 +197,7 @@ async def test_cancel_rolls_back_without_orphans(
         assert info.value.code == -32800
         # The answer comes after the rollback: nothing is left behind.
         assert isinstance(client.progress_reports[tok][-1], types.WorkDoneProgressEnd)
-        await eventually(lambda: managed(testenv, namespace) == [], 60, "no orphaned objects")
+        await eventually(lambda: testenv.managed(namespace) == [], 60, "no orphaned objects")
 
 
 async def test_waiting_agent_prompts_with_attach(
@@ -294,7 +280,7 @@ async def test_stop_resume_fetch_get_through_the_server(
 
         stopped = await execute(client, "kodama.session.stop", {"name": "v1"})
         assert stopped["status"] == "Stopped"
-        assert [o for o in managed(testenv, namespace) if o.startswith("pod/")] == []
+        assert [o for o in testenv.managed(namespace) if o.startswith("pod/")] == []
         with pytest.raises(JsonRpcException) as err:
             await execute(client, "kodama.session.fetch", {"name": "v1"})
         assert "is not running" in str(err.value)
@@ -306,4 +292,4 @@ async def test_stop_resume_fetch_get_through_the_server(
 
         deleted = await execute(client, "kodama.session.delete", {"name": "v1", "confirm": True})
         assert deleted == {"deleted": True}
-        assert managed(testenv, namespace) == []
+        assert testenv.managed(namespace) == []

@@ -66,6 +66,20 @@ class TestEnv:
             timeout=timeout,
         )
 
+    def managed(self, namespace: str) -> list[str]:
+        """Every pod, PVC and Secret Kodama manages in `namespace`, as sorted kind/name."""
+        proc = self.kubectl(
+            "get",
+            "pods,pvc,secret",
+            "-n",
+            namespace,
+            "-l",
+            "app.kubernetes.io/managed-by=kodama",
+            "-o",
+            "name",
+        )
+        return sorted(proc.stdout.split())
+
     def up(self) -> None:
         """(Re)start the simulated plane; a no-op when it is healthy."""
         if self.simulated:
@@ -79,7 +93,8 @@ class TestEnv:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "cluster: needs a Kubernetes API server (the test control plane or KODAMA_TEST_KUBECONFIG)"
+        "markers",
+        "cluster: needs a Kubernetes API server (the test control plane or KODAMA_TEST_KUBECONFIG)",
     )
     config.addinivalue_line(
         "markers", "testenv_lifecycle: stops and restarts the test control plane; runs last"
@@ -101,7 +116,11 @@ def _run_up() -> None:
 def testenv() -> TestEnv:
     external = os.environ.get("KODAMA_TEST_KUBECONFIG")
     if external:
-        cache = Path(os.environ.get("KODAMA_TESTENV_KUBECTL_CACHE", REPO_ROOT / ".testenv" / "kube-cache-external"))
+        cache = Path(
+            os.environ.get(
+                "KODAMA_TESTENV_KUBECTL_CACHE", REPO_ROOT / ".testenv" / "kube-cache-external"
+            )
+        )
         cache.mkdir(parents=True, exist_ok=True)
         return TestEnv(kubeconfig=Path(external), simulated=False, volumes=None, cache_dir=cache)
     if shutil.which("kubectl") is None:
@@ -132,7 +151,9 @@ metadata:
     testenv.kubectl("apply", "-f", "-", input=manifest)
     # Pods need the default ServiceAccount, which the controller manager adds.
     deadline = time.monotonic() + 30
-    while testenv.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode != 0:
+    while (
+        testenv.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode != 0
+    ):
         if time.monotonic() > deadline:
             break
         time.sleep(0.2)
@@ -151,5 +172,7 @@ def mutagen_bin() -> Path:
     wanted = ("mutagen", "mutagen-agent", "mutagen-agents.tar.gz")
     missing = [name for name in wanted if not (BIN_DIR / name).exists()]
     if missing:
-        pytest.skip(f"mutagen not built in {BIN_DIR} (run tests/testenv/build.sh): missing {', '.join(missing)}")
+        pytest.skip(
+            f"mutagen not built in {BIN_DIR} (run tests/testenv/build.sh): missing {', '.join(missing)}"
+        )
     return BIN_DIR
