@@ -237,11 +237,6 @@ def read_state(ctx: PodContext) -> AgentState:
     return parse_status(proc.stdout.decode(errors="replace"), ctx.spec.agent_kind)
 
 
-def state_from_output(output: str, agent_kind: str) -> AgentState:
-    """The state from STATE_COMMAND's output, however it was run (kubectl or the API)."""
-    return parse_status(output, agent_kind)
-
-
 def wait_for(
     read: Callable[[], AgentState],
     want: AgentStateName,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -136,7 +135,6 @@ class Cluster:
         # Fail fast when the API server is unreachable instead of retrying for minutes.
         api_client.configuration.retries = 1
         self.api = client.CoreV1Api(api_client)
-        self.rbac = client.RbacAuthorizationV1Api(api_client)
         self.host = api_client.configuration.host
         self.context, ctx_ns = context_namespace(target)
         self.namespace = target.namespace or ctx_ns or "default"
@@ -215,15 +213,6 @@ class Cluster:
         )
         return None if obj is None else self.to_dict(obj)
 
-    def get_secret_keys(self, name: str, namespace: str) -> list[str] | None:
-        obj = self._maybe(
-            f"get secrets in namespace {namespace}",
-            self.api.read_namespaced_secret,
-            name,
-            namespace,
-        )
-        return None if obj is None else sorted((obj.data or {}).keys())
-
     def list_objects(self, kind: str, selector: str, namespace: str | None) -> list[dict[str, Any]]:
         """One label-selector list call; namespace None means all namespaces."""
         fn_ns: Callable[..., Any]
@@ -275,16 +264,6 @@ class Cluster:
         items.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
         return items[-limit:]
 
-    def namespace_exists(self, namespace: str) -> bool | None:
-        """True/False, or None when we may not read namespaces (a namespaced Role can't)."""
-        try:
-            self._call("get namespaces", self.api.read_namespace, namespace)
-            return True
-        except NotFound:
-            return False
-        except Forbidden:
-            return None
-
     def patch_annotations(
         self, kind: str, name: str, namespace: str, annotations: dict[str, str | None]
     ) -> None:
@@ -301,11 +280,6 @@ class Cluster:
 
     # -- waits --------------------------------------------------------------------------------
 
-    @contextmanager
-    def _deadline(self, timeout: float) -> Iterator[Callable[[], float]]:
-        end = time.monotonic() + timeout
-        yield lambda: end - time.monotonic()
-
     def wait_pod(
         self,
         name: str,
@@ -317,18 +291,19 @@ class Cluster:
     ) -> dict[str, Any] | None:
         """Poll a pod until `done(pod)`; raise Timeout. Cancellable between polls."""
         delay = 0.1
-        with self._deadline(timeout) as left:
-            while True:
-                cancel.check()
-                pod = self.get_pod(name, namespace)
-                if on_poll:
-                    on_poll(pod)
-                if done(pod):
-                    return pod
-                if left() <= 0:
-                    raise Timeout(f"timed out after {timeout:g}s waiting for pod {name}")
-                cancel.sleep(min(delay, max(left(), 0.01)))
-                delay = min(delay * 1.5, 1.0)
+        end = time.monotonic() + timeout
+        while True:
+            cancel.check()
+            pod = self.get_pod(name, namespace)
+            if on_poll:
+                on_poll(pod)
+            if done(pod):
+                return pod
+            left = end - time.monotonic()
+            if left <= 0:
+                raise Timeout(f"timed out after {timeout:g}s waiting for pod {name}")
+            cancel.sleep(min(delay, max(left, 0.01)))
+            delay = min(delay * 1.5, 1.0)
 
     def exec_output(
         self, pod: str, namespace: str, container: str, command: list[str], timeout: float = 20
@@ -358,22 +333,3 @@ class Cluster:
         except Exception as exc:
             raise translate(exc, f"exec into pods in namespace {namespace}") from exc
         return str(out)
-
-    def can_i(self, verb: str, resource: str, namespace: str) -> bool | None:
-        """SelfSubjectAccessReview; None when the review itself is not possible."""
-        body = client.V1SelfSubjectAccessReview(
-            spec=client.V1SelfSubjectAccessReviewSpec(
-                resource_attributes=client.V1ResourceAttributes(
-                    verb=verb, resource=resource, namespace=namespace
-                )
-            )
-        )
-        try:
-            res = self._call(
-                "create selfsubjectaccessreviews",
-                client.AuthorizationV1Api(self.api.api_client).create_self_subject_access_review,
-                body,
-            )
-        except KodamaError:
-            return None
-        return bool(res.status and res.status.allowed)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import agent, git, manifests, plan, sync
+from .agent_state import parse_status
 from .cluster import Cluster, KubeTarget, context_namespace
 from .config import LoadedConfig, load_config
 from .errors import AlreadyExists, Cancelled, InvalidInput, KodamaError, NotFound, Timeout
@@ -44,6 +45,8 @@ from .validation import (
 
 WARN_AFTER = 5.0  # seconds a start-up problem must last before it is reported
 DELETE_WAIT = 60.0  # seconds delete/rollback wait for the objects to be gone
+# Everything a session owns, in deletion order (the pod before what it mounts).
+SESSION_KINDS = ("Pod", "Secret", "PersistentVolumeClaim")
 
 
 class SessionEngine:
@@ -388,7 +391,7 @@ class SessionEngine:
         out = self.cluster.exec_output(
             manifests.pod_name(spec.name), spec.namespace, manifests.CONTAINER, agent.STATE_COMMAND
         )
-        return agent.state_from_output(out, spec.agent_kind)
+        return parse_status(out, spec.agent_kind)
 
     def _rebuild_records(self, sessions: list[Session]) -> None:
         """A lost ~/.kodama is rebuilt from the cluster: every session gets a record again."""
@@ -510,11 +513,8 @@ class SessionEngine:
         ns = self.namespace()
         validate_session_name(name)
         rep = Reporter(events, name)
-        selector = manifests.session_selector(name)
-        if not any(
-            self.cluster.list_objects(kind, selector, ns)
-            for kind in ("PersistentVolumeClaim", "Pod", "Secret")
-        ):
+        objects = self._session_objects(name, ns, SESSION_KINDS)
+        if not objects:
             self.store.remove(ns, name)
             raise NotFound(f"session {name!r} not found in namespace {ns}")
         with contextlib.suppress(KodamaError):
@@ -522,29 +522,39 @@ class SessionEngine:
         rep.step(
             "delete", f"Deleting session {name}" + (" (keeping its PVCs)" if keep_data else "")
         )
-        self._delete_objects(name, ns, keep_data=keep_data)
+        self._delete_objects(name, ns, keep_data=keep_data, objects=objects)
         self.store.remove(ns, name)
         rep.done(f"Session {name} deleted")
 
-    def _delete_objects(self, name: str, ns: str, *, keep_data: bool) -> bool:
-        c = self.cluster
+    def _session_objects(self, name: str, ns: str, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
+        """(kind, name) of the session's objects: one label-selector list per kind."""
         selector = manifests.session_selector(name)
-        found = False
-        kinds = ["Pod", "Secret"] + ([] if keep_data else ["PersistentVolumeClaim"])
-        for kind in kinds:
-            for obj in c.list_objects(kind, selector, ns):
-                found = (
-                    c.delete(kind, obj["metadata"]["name"], ns, grace=0 if kind == "Pod" else None)
-                    or found
-                )
-        if keep_data:
-            found = found or bool(c.list_objects("PersistentVolumeClaim", selector, ns))
+        return [
+            (kind, obj["metadata"]["name"])
+            for kind in kinds
+            for obj in self.cluster.list_objects(kind, selector, ns)
+        ]
+
+    def _delete_objects(
+        self,
+        name: str,
+        ns: str,
+        *,
+        keep_data: bool,
+        objects: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """Delete the session's objects (pods first), then wait until they are gone."""
+        kinds = SESSION_KINDS if not keep_data else ("Pod", "Secret")
+        if objects is None:
+            objects = self._session_objects(name, ns, kinds)
+        for kind, obj_name in objects:
+            if kind in kinds:
+                self.cluster.delete(kind, obj_name, ns, grace=0 if kind == "Pod" else None)
         # Like `kubectl delete`, return once they are gone (PVCs linger while their protection
         # finalizer is removed), so an immediate re-run of `start` does not find them.
         deadline = time.monotonic() + DELETE_WAIT
-        while time.monotonic() < deadline and any(c.list_objects(k, selector, ns) for k in kinds):
+        while time.monotonic() < deadline and self._session_objects(name, ns, kinds):
             time.sleep(0.2)
-        return found
 
     # -- fetch ---------------------------------------------------------------------------------
 
