@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.testenv.pytest_plugin import SIMULATED_NODE_SELECTOR, SIMULATED_TOLERATION
+
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client as k8s  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
@@ -77,12 +79,14 @@ def create_secret(core, ns: str, name: str, data: dict[str, str]) -> None:
 
 
 def session_pod(name: str, workspace: str, home: str, secret: str) -> dict:
-    """A pod shaped like a Kodama session pod."""
+    """A pod shaped like a Kodama session pod, on the simulated node (host exec)."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "labels": {"app": "testenv-check"}},
         "spec": {
+            "nodeSelector": SIMULATED_NODE_SELECTOR,
+            "tolerations": [SIMULATED_TOLERATION],
             "automountServiceAccountToken": False,
             "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [
@@ -581,6 +585,7 @@ def test_up_is_idempotent_and_down_leaves_nothing(testenv, tmp_path):
         os.environ, KODAMA_TESTENV_STATE=str(state), KODAMA_TESTENV_PORT_BASE=str(_free_port_base())
     )
     env.pop("KODAMA_TESTENV_LOCKED", None)
+    env["KODAMA_TESTENV_REAL_NODE"] = "0"  # one real node per host: the main plane has it
 
     def script(name: str) -> subprocess.CompletedProcess:
         return subprocess.run(

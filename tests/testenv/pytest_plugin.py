@@ -31,6 +31,12 @@ VERSIONS = "k8s-v1.34.4_etcd-v3.6.16_kwok-v0.8.0_mutagen-v0.18.1"  # keep in ste
 CACHE_ROOT = Path(os.environ.get("KODAMA_TESTENV_CACHE", Path.home() / ".cache" / "kodama-testenv"))
 BIN_DIR = CACHE_ROOT / VERSIONS / "bin"
 
+# Once the real node is up, the simulated node carries this taint: pods that need it (host exec,
+# many sessions) tolerate it and select it.
+SIMULATED_NODE = "kodama-testenv-node"
+SIMULATED_TOLERATION = {"key": "kodama.dev/simulated", "operator": "Exists", "effect": "NoSchedule"}
+SIMULATED_NODE_SELECTOR = {"kubernetes.io/hostname": SIMULATED_NODE}
+
 
 @dataclass
 class TestEnv:
@@ -42,6 +48,10 @@ class TestEnv:
     simulated: bool  # True: our plane, where exec runs on this host
     volumes: Path | None  # host folder of volumes (simulated only)
     cache_dir: Path
+    # Our plane's real node (kubelet + containerd) is up, and pods land on it by default.
+    real_node: bool = False
+    # The agent image built from images/agent/Dockerfile, in the plane's registry.
+    agent_image: str | None = None
 
     def kubectl(
         self,
@@ -81,9 +91,11 @@ class TestEnv:
         return sorted(proc.stdout.split())
 
     def up(self) -> None:
-        """(Re)start the simulated plane; a no-op when it is healthy."""
+        """(Re)start our plane (and its real node); a no-op when it is healthy."""
         if self.simulated:
             _run_up()
+            self.agent_image = _read_agent_image()
+            self.real_node = self.agent_image is not None
 
     def down(self) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -131,7 +143,17 @@ def testenv() -> TestEnv:
         simulated=True,
         volumes=STATE_DIR / "volumes",
         cache_dir=STATE_DIR / "kube-cache",
+        real_node=(STATE_DIR / "agent-image").exists(),
+        agent_image=_read_agent_image(),
     )
+
+
+def _read_agent_image() -> str | None:
+    """The image reference `up` wrote once the real node was Ready (None without one)."""
+    try:
+        return (STATE_DIR / "agent-image").read_text().strip() or None
+    except FileNotFoundError:
+        return None
 
 
 @pytest.fixture
