@@ -9,12 +9,14 @@ working while nobody is attached; without tmux an interactive agent runs in the 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .agent_firstrun import KEY_TAIL_PLACEHOLDER, KeyStatus, merge_first_run
 from .agent_state import helper_script, merge_hooks, parse_status
-from .errors import KodamaError, Timeout
+from .errors import AgentLaunchFailed, KodamaError, Timeout
 from .events import CancelToken, Reporter
 from .models import AgentState, AgentStateName
 from .runtime import PodContext
@@ -22,61 +24,122 @@ from .runtime import PodContext
 TMUX_SESSION = "kodama"
 _HELPER = '"$HOME/.kodama/bin/kodama-agent"'
 
-# Install the helper (stdin) and the agent command, then report what the pod has.
+# Install the helper (stdin), the agent command and its run options, then report what the pod
+# has: a header line, then sections "@@kodama NAME CKSUM" (CKSUM "-" when the file is absent).
+# $1 command, $2 kind, $3 tmux session, $4/$5 permission mode of headless/interactive runs.
 _PROBE = r"""
 k="$HOME/.kodama"
 mkdir -p "$k/bin" || exit 1
 cat >"$k/bin/kodama-agent.tmp.$$" && chmod 755 "$k/bin/kodama-agent.tmp.$$" &&
     mv -f "$k/bin/kodama-agent.tmp.$$" "$k/bin/kodama-agent" || exit 1
-printf '%s\n' "$1" >"$k/agent-command.tmp.$$" && mv -f "$k/agent-command.tmp.$$" "$k/agent-command"
-printf '%s\n' "$2" >"$k/agent-kind.tmp.$$" && mv -f "$k/agent-kind.tmp.$$" "$k/agent-kind"
+put() { printf '%s\n' "$2" >"$k/$1.tmp.$$" && mv -f "$k/$1.tmp.$$" "$k/$1"; }
+put agent-command "$1"; put agent-kind "$2"; put permission-prompt "$4"; put permission-interactive "$5"
 a="$k/bin/kodama-agent"
 tmux=0; running=0
 if command -v tmux >/dev/null 2>&1; then
     tmux=1
-    sh "$a" tmux has-session -t "$3" 2>/dev/null && running=1
+    if sh "$a" tmux has-session -t "$3" 2>/dev/null; then
+        # A pane kept after its agent failed (remain-on-exit) is no running agent.
+        [ "$(sh "$a" tmux display-message -p -t "$3" '#{pane_dead}' 2>/dev/null)" = 1 ] || running=1
+    fi
 fi
 [ "$running" = 1 ] || { sh "$a" alive && running=1; }
-s="$HOME/.claude/settings.json"
-if [ "$2" = claude ] && [ -f "$s" ]; then
-    echo "KODAMA tmux=$tmux running=$running settings=1 sum=$(cksum <"$s")"
-    cat "$s"
-else
-    echo "KODAMA tmux=$tmux running=$running settings=0 sum="
+key=none
+if [ "$2" = claude ] && [ -n "${ANTHROPIC_API_KEY:-}" ]; then
+    t=$(printf '%s' "$ANTHROPIC_API_KEY" | tail -c 20)
+    flat=$(tr -d ' \t\r\n' <"$HOME/.claude.json" 2>/dev/null)
+    list() { printf '%s' "$flat" | sed -n 's/.*"customApiKeyResponses":{[^}]*"'"$1"'":\[\([^]]*\)\].*/\1/p'; }
+    case "$t" in
+    *[!A-Za-z0-9_-]*) key=odd ;;
+    *) case ",$(list rejected)," in
+       *"\"$t\""*) key=rejected ;;
+       *) case ",$(list approved)," in *"\"$t\""*) key=approved ;; *) key=new ;; esac ;;
+       esac ;;
+    esac
+fi
+echo "KODAMA tmux=$tmux running=$running key=$key"
+ws=$(cd "${KODAMA_WORKSPACE:-$HOME}" 2>/dev/null && pwd -P)
+printf '@@kodama workspace -\n%s\n' "$ws"
+if [ "$2" = claude ]; then
+    for f in settings:.claude/settings.json claude.json:.claude.json; do
+        p="$HOME/${f#*:}"
+        if [ -f "$p" ]; then
+            printf '@@kodama %s %s\n' "${f%%:*}" "$(cksum <"$p" | tr ' ' _)"
+            cat "$p"
+            echo
+        else
+            printf '@@kodama %s -\n' "${f%%:*}"
+        fi
+    done
 fi
 """
 
-# Write ~/.claude/settings.json from stdin, unless it changed since the probe read it.
-_WRITE_SETTINGS = r"""
-d="$HOME/.claude"; s="$d/settings.json"
-mkdir -p "$d" || exit 1
-if [ -n "$1" ]; then
-    [ -f "$s" ] && [ "$(cksum <"$s")" = "$1" ] || { echo "settings.json changed" >&2; exit 75; }
+# Replace ~/.claude/settings.json ($1=settings) or ~/.claude.json ($1=claude.json) with stdin,
+# unless it changed since the probe read it ($2: its cksum, "-" when it was absent). In
+# ~/.claude.json the placeholder becomes the last 20 characters of the pod's API key.
+_WRITE_CLAUDE_FILE = r"""
+case "$1" in
+settings) f="$HOME/.claude/settings.json" ;;
+claude.json) f="$HOME/.claude.json" ;;
+*) exit 2 ;;
+esac
+mkdir -p "$(dirname "$f")" || exit 1
+if [ "$2" != - ]; then
+    [ -f "$f" ] && [ "$(cksum <"$f" | tr ' ' _)" = "$2" ] || { echo "$f changed" >&2; exit 75; }
 else
-    [ ! -f "$s" ] || { echo "settings.json appeared" >&2; exit 75; }
+    [ ! -f "$f" ] || { echo "$f appeared" >&2; exit 75; }
 fi
-cat >"$s.kodama.$$" && mv -f "$s.kodama.$$" "$s"
+t=$(printf '%s' "${ANTHROPIC_API_KEY:-}" | tail -c 20)
+case "$t" in *[!A-Za-z0-9_-]*) t= ;; esac
+umask 077
+cat >"$f.kodama.$$" || exit 1
+if [ "$1" = claude.json ] && grep -q "$3" "$f.kodama.$$"; then
+    if [ -z "$t" ]; then rm -f "$f.kodama.$$"; echo "no usable API key in the pod" >&2; exit 76; fi
+    sed "s/$3/$t/g" "$f.kodama.$$" >"$f.kodama2.$$" && mv -f "$f.kodama2.$$" "$f.kodama.$$" || exit 1
+fi
+mv -f "$f.kodama.$$" "$f"
 """
 
 # Launch the agent unless it runs already. $1 mode, $2 continue (0|1), $3 tmux session.
+# Exit 3 with "ended" lines (the run record, then the agent's last output) when the agent ended
+# within about a second: a missing command or a broken set-up, which `start` must not call Running.
 _LAUNCH = r"""
-k="$HOME/.kodama"; a="$k/bin/kodama-agent"
+k="$HOME/.kodama"; a="$k/bin/kodama-agent"; run="$k/agent-run.json"
 if [ "$1" = prompt ]; then
     cat >"$k/prompt.tmp.$$" && mv -f "$k/prompt.tmp.$$" "$k/prompt" || exit 1
 fi
+old=$(cat "$run" 2>/dev/null)
+nap() { sleep "$1" 2>/dev/null || sleep 1; }
 # Returning only once the launcher has recorded its run makes `start --prompt; logs -f` and
 # `list` right after a launch see this run, not the previous one.
 started() {
     i=0
-    while [ "$i" -lt 100 ] && ! sh "$a" alive; do sleep 0.05 2>/dev/null || sleep 1; i=$((i + 1)); done
+    while [ "$i" -lt 100 ] && [ "$(cat "$run" 2>/dev/null)" = "$old" ]; do nap 0.05; i=$((i + 1)); done
+    i=0
+    while [ "$i" -lt 10 ] && sh "$a" alive; do nap 0.1; i=$((i + 1)); done
+    sh "$a" alive && exit 0
+    [ "$1" = prompt ] && grep -q '"exitCode":0}' "$run" && exit 0
+    echo "ended"
+    cat "$run"
+    if [ "$1" = prompt ]; then
+        tail -n 15 "$k/agent.log"
+    else
+        sh "$a" tmux capture-pane -p -t "$3" -S -60 2>/dev/null | grep -v '^[[:space:]]*$' | tail -n 15
+    fi
+    exit 3
 }
 if command -v tmux >/dev/null 2>&1; then
-    sh "$a" tmux has-session -t "$3" 2>/dev/null && exit 0
-    sh "$a" tmux new-session -d -s "$3" -x 200 -y 50 -c "${KODAMA_WORKSPACE:-$HOME}" \
+    if sh "$a" tmux has-session -t "$3" 2>/dev/null; then
+        [ "$(sh "$a" tmux display-message -p -t "$3" '#{pane_dead}')" = 1 ] || exit 0
+        sh "$a" tmux kill-session -t "$3"
+    fi
+    # remain-on-exit=failed keeps the pane of an agent that failed, so its last words can be
+    # read (here and by whoever attaches); a clean exit closes it as before.
+    sh "$a" tmux start-server \; set-option -g remain-on-exit failed \; \
+        new-session -d -s "$3" -x 200 -y 50 -c "${KODAMA_WORKSPACE:-$HOME}" \
         "sh \"\$HOME/.kodama/bin/kodama-agent\" run $1 $2" ||
         sh "$a" tmux has-session -t "$3" || exit 1
-    started
-    exit 0
+    started "$1" "$2" "$3"
 fi
 [ "$1" = prompt ] || exit 0
 sh "$a" alive && exit 0
@@ -85,7 +148,7 @@ if command -v setsid >/dev/null 2>&1; then
 else
     nohup sh "$a" run prompt "$2" </dev/null >/dev/null 2>&1 &
 fi
-started
+started "$1" "$2" "$3"
 """
 
 # Attach: tmux attach-or-create; without tmux the agent runs in this very terminal.
@@ -104,62 +167,117 @@ exec sh "$a" run interactive 1
 
 
 @dataclass
+class ClaudeFile:
+    """A file of Claude Code's as the probe saw it (`text` None when absent)."""
+
+    name: str  # "settings" (~/.claude/settings.json) or "claude.json" (~/.claude.json)
+    sum: str  # cksum at probe time, "-" when absent
+    text: str | None
+
+
+@dataclass
 class Probe:
     tmux: bool
     running: bool
-    has_settings: bool
-    settings_sum: str
-    settings: str | None
+    key: KeyStatus
+    workspace: str
+    files: dict[str, ClaudeFile] = field(default_factory=dict)
 
 
 def _parse_probe(out: str) -> Probe:
     head, _, rest = out.partition("\n")
     if not head.startswith("KODAMA "):
         raise KodamaError(f"unexpected answer from the pod while preparing the agent: {head!r}")
-    fields = dict(
-        item.split("=", 1)
-        for item in head[len("KODAMA ") :].split(" sum=")[0].split()
-        if "=" in item
-    )
-    settings_sum = head.partition(" sum=")[2].strip()
-    has = fields.get("settings") == "1"
+    fields = dict(item.split("=", 1) for item in head[len("KODAMA ") :].split() if "=" in item)
+    sections: dict[str, tuple[str, list[str]]] = {}
+    current: list[str] | None = None
+    for line in rest.split("\n"):
+        if line.startswith("@@kodama "):
+            _, name, sum_ = [*line.split(" "), "-"][:3]
+            current = []
+            sections[name] = (sum_, current)
+        elif current is not None:
+            current.append(line)
+    files = {}
+    for name in ("settings", "claude.json"):
+        if name in sections:
+            sum_, lines = sections[name]
+            files[name] = ClaudeFile(name, sum_, "\n".join(lines) if sum_ != "-" else None)
+    try:
+        key = KeyStatus(fields.get("key", "none"))
+    except ValueError:
+        key = KeyStatus.NONE
+    ws_lines = sections.get("workspace", ("-", []))[1]
     return Probe(
         tmux=fields.get("tmux") == "1",
         running=fields.get("running") == "1",
-        has_settings=has,
-        settings_sum=settings_sum,
-        settings=rest if has else None,
+        key=key,
+        workspace=ws_lines[0] if ws_lines else "",
+        files=files,
     )
 
 
-def _register_hooks(ctx: PodContext, probe: Probe, reporter: Reporter) -> None:
+def _merge_claude_file(
+    ctx: PodContext,
+    probe: Probe,
+    name: str,
+    merge: Callable[[str | None], tuple[str | None, str | None]],
+    reporter: Reporter,
+    what: str,
+) -> None:
+    """Read-merge-write one of Claude Code's files, again if someone wrote it meanwhile."""
     for attempt in range(3):
-        new, warning = merge_hooks(probe.settings)
+        current = probe.files.get(name) or ClaudeFile(name, "-", None)
+        new, warning = merge(current.text)
         if warning:
             reporter.warn(warning)
-            return
         if new is None:
             return
         proc = ctx.script(
-            _WRITE_SETTINGS,
-            [probe.settings_sum],
+            _WRITE_CLAUDE_FILE,
+            [name, current.sum, KEY_TAIL_PLACEHOLDER],
             input=new.encode(),
             check=False,
             timeout=60,
-            what="registering the agent hooks",
+            what=what,
         )
         if proc.returncode == 0:
             return
         if proc.returncode != 75 or attempt == 2:
-            reporter.warn("could not register the agent state hooks in ~/.claude/settings.json")
+            reporter.warn(
+                f"could not update {'~/.claude/settings.json' if name == 'settings' else '~/.claude.json'} ({what})"
+            )
             return
         probe = _probe(ctx)  # someone wrote the file meanwhile: merge again with theirs
 
 
+def _prepare_claude(ctx: PodContext, probe: Probe, reporter: Reporter) -> None:
+    """Hooks for the agent state, and the first-run answers Claude Code would have asked for."""
+    _merge_claude_file(ctx, probe, "settings", merge_hooks, reporter, "registering the agent hooks")
+    if not probe.workspace:
+        reporter.warn("could not resolve the workspace folder in the pod; first-run screens kept")
+        return
+    _merge_claude_file(
+        ctx,
+        probe,
+        "claude.json",
+        lambda text: merge_first_run(text, probe.workspace, probe.key),
+        reporter,
+        "skipping Claude Code's first-run screens",
+    )
+
+
 def _probe(ctx: PodContext) -> Probe:
+    spec = ctx.spec
     proc = ctx.script(
         _PROBE,
-        [ctx.spec.agent_command, ctx.spec.agent_kind, TMUX_SESSION],
+        [
+            spec.agent_command,
+            spec.agent_kind,
+            TMUX_SESSION,
+            spec.permission_mode or "",
+            spec.interactive_permission_mode or "",
+        ],
         input=helper_script(),
         timeout=60,
         what="installing the agent helper",
@@ -182,7 +300,7 @@ def ensure_agent(
     cancel.check()
     probe = _probe(ctx)
     if ctx.spec.agent_kind == "claude":
-        _register_hooks(ctx, probe, reporter)
+        _prepare_claude(ctx, probe, reporter)
     cancel.check()
     if probe.running:
         if prompt is not None:
@@ -196,12 +314,51 @@ def ensure_agent(
     mode = "prompt" if prompt is not None else "interactive"
     what = "headless run" if prompt is not None else f"tmux session {TMUX_SESSION!r}"
     reporter.step("agent", f"Launching the agent ({what}): {ctx.spec.agent_command}")
-    ctx.script(
+    proc = ctx.script(
         _LAUNCH,
         [mode, "1" if resume else "0", TMUX_SESSION],
         input=prompt.encode() if prompt is not None else None,
+        check=False,
         timeout=60,
         what="launching the agent",
+    )
+    if proc.returncode == 3:
+        raise _launch_failure(ctx, proc.stdout.decode(errors="replace"), reporter)
+    if proc.returncode != 0:
+        detail = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise KodamaError(
+            "could not launch the agent in the pod" + (f": {detail[-1]}" if detail else "")
+        )
+
+
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f]"
+)
+
+
+def _printable(line: str) -> str:
+    """A line from the pod without terminal control sequences (they could rewrite the screen)."""
+    return _CONTROL.sub("", line.replace("\t", " ")).strip()
+
+
+def _launch_failure(ctx: PodContext, out: str, reporter: Reporter) -> KodamaError:
+    """The agent ended at once: show its last lines, say what to do."""
+    lines = out.split("\n")
+    record = lines[1] if len(lines) > 1 else ""
+    match = re.search(r'"exitCode":(-?\d+)', record)
+    code = f" with code {match.group(1)}" if match else ""
+    tail = [_printable(line) for line in lines[2:] if line.strip()]
+    for line in tail:
+        reporter.warn(f"agent: {line}")
+    last = tail[-1] if tail else ""
+    name = ctx.spec.name
+    return AgentLaunchFailed(
+        f"the agent ({ctx.spec.agent_command}) exited at once{code}"
+        + (f": {last}" if last else ""),
+        hint=(
+            f"the session is kept: fix the image or agent.command and `kubectl kodama resume "
+            f"{name}`, or `kubectl kodama delete {name}`"
+        ),
     )
 
 

@@ -23,6 +23,7 @@ from pydantic.alias_generators import to_camel
 
 from . import validation
 from .errors import ConfigError, InvalidInput
+from .models import PermissionMode
 
 DEFAULT_IMAGE = "ghcr.io/kodama-dev/agent:latest"
 REPO_CONFIG_NAME = ".kodama.yaml"
@@ -115,8 +116,19 @@ class AgentConfig(_Model):
     )
     kind: Literal["auto", "claude", "other"] = Field(
         "auto",
-        description="`claude` enables Claude Code specifics (--continue, -p, hooks); `auto` "
-        "detects them from the command.",
+        description="`claude` enables Claude Code specifics (--continue, -p, hooks, first-run "
+        "answers); `auto` detects them from the command.",
+    )
+    permission_mode: PermissionMode | None = Field(
+        "acceptEdits",
+        description="Claude Code's --permission-mode for headless `--prompt` runs (`acceptEdits`: "
+        "it may edit files in the workspace; `default`: edits are denied, as nobody can answer "
+        "a permission prompt). null: Claude Code's own default.",
+    )
+    interactive_permission_mode: PermissionMode | None = Field(
+        None,
+        description="Claude Code's --permission-mode for interactive sessions. null: Claude "
+        "Code's own default (its automatic mode).",
     )
 
 

@@ -45,6 +45,10 @@ class Timeout(KodamaError):
     pass
 
 
+class AgentLaunchFailed(KodamaError):
+    """The agent ended as soon as it was launched (missing command, broken set-up)."""
+
+
 class Cancelled(KodamaError):
     exit_code = 130
 

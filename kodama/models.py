@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+# Claude Code's --permission-mode values.
+PermissionMode = Literal["default", "acceptEdits", "plan", "auto", "dontAsk", "bypassPermissions"]
 
 
 class _Model(BaseModel):
@@ -68,6 +71,8 @@ class SessionSpec(_Model):
     env: dict[str, str] = Field(default_factory=dict)
     agent_command: str = "claude"
     agent_kind: str = "claude"
+    permission_mode: PermissionMode | None = None  # headless runs (Claude Code)
+    interactive_permission_mode: PermissionMode | None = None
     credential_keys: list[str] = Field(default_factory=list)  # keys of the credentials Secret
     env_secret_keys: list[str] = Field(default_factory=list)  # keys from --env-file
     secret_files: list[SecretFile] = Field(default_factory=list)
@@ -138,6 +143,7 @@ class StartRequest(_Model):
     timeout: float | None = None
     wait: bool = True
     agent_command: str | None = None
+    permission_mode: str | None = None  # Claude Code's --permission-mode, for both run modes
     prompt: str | None = None
     env_file: str | None = None
     secret_files: list[str] = Field(default_factory=list)  # "SRC:DST"

@@ -96,8 +96,14 @@ def build(
         flags["nodeSelector"] = dict(req.node_selector)
     if req.tolerations:
         flags["tolerations"] = [parse_toleration(t) for t in req.tolerations]
+    agent_flags: dict[str, Any] = {}
     if req.agent_command:
-        flags["agent"] = {"command": req.agent_command}
+        agent_flags["command"] = req.agent_command
+    if req.permission_mode:
+        agent_flags["permissionMode"] = req.permission_mode
+        agent_flags["interactivePermissionMode"] = req.permission_mode
+    if agent_flags:
+        flags["agent"] = agent_flags
     if req.timeout is not None:
         if req.timeout <= 0:
             raise InvalidInput("--timeout must be greater than zero")
@@ -163,6 +169,8 @@ def build(
         env=dict(cfg.env),
         agent_command=cfg.agent.command,
         agent_kind=kind,
+        permission_mode=cfg.agent.permission_mode,
+        interactive_permission_mode=cfg.agent.interactive_permission_mode,
         credential_keys=sorted(cred_data),
         env_secret_keys=sorted(env_data),
         secret_files=files,

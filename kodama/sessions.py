@@ -17,7 +17,15 @@ from . import agent, git, manifests, plan, sync
 from .agent_state import parse_status
 from .cluster import Cluster, KubeTarget, context_namespace
 from .config import LoadedConfig, load_config
-from .errors import AlreadyExists, Cancelled, InvalidInput, KodamaError, NotFound, Timeout
+from .errors import (
+    AgentLaunchFailed,
+    AlreadyExists,
+    Cancelled,
+    InvalidInput,
+    KodamaError,
+    NotFound,
+    Timeout,
+)
 from .events import CancelToken, EventSink, Reporter, null_sink
 from .kubectl import Kubectl
 from .manifests import (
@@ -141,14 +149,19 @@ class SessionEngine:
                 return self.get(spec.name)
             timeout = plan.config.timeout
             self._wait_ready(spec, timeout, rep, cancel)
-            self._ensure_runtime(spec, plan.local_path, rep, cancel, prompt=plan.prompt, first=True)
-            cluster.patch_annotations(
-                "PersistentVolumeClaim",
-                manifests.workspace_pvc_name(spec.name),
-                ns,
-                {PHASE_ANNOTATION: "ready"},
-            )
-        except Timeout:
+            ready: dict[str, str | None] = {PHASE_ANNOTATION: "ready"}
+            ws_pvc = manifests.workspace_pvc_name(spec.name)
+            try:
+                self._ensure_runtime(
+                    spec, plan.local_path, rep, cancel, prompt=plan.prompt, first=True
+                )
+            except AgentLaunchFailed:
+                # Everything but the agent is in place: the session is kept (resume after a
+                # fix, or delete), not rolled back.
+                cluster.patch_annotations("PersistentVolumeClaim", ws_pvc, ns, ready)
+                raise
+            cluster.patch_annotations("PersistentVolumeClaim", ws_pvc, ns, ready)
+        except (Timeout, AgentLaunchFailed):
             raise
         except BaseException as exc:
             if created:

@@ -69,6 +69,12 @@ def _read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
 @click.option("--timeout", type=float, help="Seconds to wait for Ready (default 300).")
 @click.option("--no-wait", is_flag=True, help="Create the objects and return without waiting.")
 @click.option("--agent-command", help="Agent command line (default: claude).")
+@click.option(
+    "--permission-mode",
+    type=click.Choice(["default", "acceptEdits", "plan", "auto", "dontAsk", "bypassPermissions"]),
+    help="Claude Code's permission mode for this session, headless and interactive "
+    "(default: agent.permissionMode, acceptEdits, for --prompt; Claude Code's own otherwise).",
+)
 @click.option("--prompt", help="Run the agent headless with this prompt.")
 @click.option(
     "--prompt-file", metavar="FILE", help="Read the headless prompt from FILE (- for stdin)."

@@ -212,18 +212,54 @@ def test_prompt_reaches_other_agents_on_stdin_and_env(home: Path) -> None:
 
 
 def test_claude_gets_print_flags_and_continue_only_with_a_conversation(home: Path) -> None:
-    (home / ".kodama/agent-command").write_text('printf "<%s>" ')
+    # The stand-in prints its arguments, then what it read on stdin (the prompt).
+    (home / ".kodama/agent-command").write_text('sh -c \'printf "<%s>" "$@"; echo "|$(cat)"\' x')
     (home / ".kodama/agent-kind").write_text("claude\n")
     (home / ".kodama/prompt").write_text("hello world")
+    (home / ".kodama/permission-prompt").write_text("acceptEdits\n")
     run(home, "run", "prompt", "1")
     log = (home / ".kodama/agent.log").read_text()
-    assert "<-p><hello world><--output-format><stream-json><--verbose>" in log
+    assert (
+        "<--permission-mode><acceptEdits><-p><--output-format><stream-json><--verbose>|hello world"
+        in log
+    )
     assert "--continue" not in log
     conv = home / ".claude/projects/-workspace/abc.jsonl"
     conv.parent.mkdir(parents=True)
     conv.write_text("{}\n")
     run(home, "run", "prompt", "1")
-    assert "<--continue><-p>" in (home / ".kodama/agent.log").read_text()
+    assert (
+        "<--continue><--permission-mode><acceptEdits><-p>"
+        in (home / ".kodama/agent.log").read_text()
+    )
+
+
+def test_prompt_never_on_the_command_line(home: Path) -> None:
+    """A prompt starting with "-" and one over the 128 KiB argument limit both reach the agent."""
+    (home / ".kodama/agent-command").write_text(
+        'sh -c \'echo "args=$#"; wc -c | tr -d " "; echo "env=${#KODAMA_PROMPT}"\' x'
+    )
+    for kind in ("claude", "other"):
+        (home / ".kodama/agent-kind").write_text(kind + "\n")
+        for prompt in ("--help me", "-" + "y" * 200_000):
+            (home / ".kodama/agent.log").unlink(missing_ok=True)
+            (home / ".kodama/prompt").write_text(prompt)
+            assert run(home, "run", "prompt", "0").returncode == 0
+            log = (home / ".kodama/agent.log").read_text()
+            assert f"\n{len(prompt)}\n" in log, (kind, log[:300])
+            if kind == "other":
+                # Small prompts also come as $KODAMA_PROMPT; big ones only on stdin and as a file.
+                assert f"env={len(prompt) if len(prompt) < 100_000 else 0}" in log
+
+
+def test_a_missing_agent_command_says_so(home: Path) -> None:
+    (home / ".kodama/agent-command").write_text("no-such-agent --flag\n")
+    (home / ".kodama/agent-kind").write_text("other\n")
+    proc = run(home, "run", "interactive", "0")
+    assert proc.returncode == 127
+    assert b'the agent command "no-such-agent" was not found in this image' in proc.stderr
+    st = json.loads((home / ".kodama/agent-state.json").read_text())
+    assert st["state"] == "exited" and st["exitCode"] == 127
 
 
 def test_status_sees_a_running_agent(home: Path) -> None:

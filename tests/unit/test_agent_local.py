@@ -12,12 +12,14 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kodama import agent
+from kodama.errors import AgentLaunchFailed
 from kodama.events import CancelToken, Event, Reporter
 from kodama.kubectl import Kubectl
 from kodama.models import AgentStateName, SessionSpec
@@ -30,7 +32,8 @@ STAND_IN = f"{sys.executable} {FIXTURES / 'stand_in_agent.py'}"
 @pytest.fixture()
 def pod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[PodContext, Path]]:
     # Short paths: the tmux socket lives under HOME and socket paths are limited.
-    home = Path(os.environ.get("TMPDIR", "/tmp")) / f"kh{os.getpid()}"
+    # One per test: a killed agent of the previous test may still write its exit record.
+    home = Path(os.environ.get("TMPDIR", "/tmp")) / f"kh{os.getpid()}-{uuid.uuid4().hex[:6]}"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir()
     ws = tmp_path / "ws"
@@ -172,3 +175,59 @@ def test_logs_follow_ends_with_the_run(pod: tuple[PodContext, Path]) -> None:
     assert time.monotonic() - t0 < 40
     assert "stand-in step 3 of 3" in out.stdout and "exited with code 0" in out.stdout
     assert agent.read_state(ctx).state == AgentStateName.EXITED
+
+
+def test_first_run_answers_land_in_the_pod_and_the_key_never_leaves_it(
+    pod: tuple[PodContext, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, home = pod
+    key = "sk-ant-api03-local-test-key-0123456789abcdefXYZ"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+    (home / ".claude.json").write_text(json.dumps({"theme": "dark", "projects": {}}))
+    seen_inputs: list[bytes] = []
+    real_script = ctx.script
+
+    def spy(script: str, args: object = (), **kw: object) -> subprocess.CompletedProcess[bytes]:
+        seen_inputs.append(kw.get("input") or b"")  # type: ignore[arg-type]
+        return real_script(script, args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ctx, "script", spy)
+    rep, seen = events()
+    ctx.spec.agent_command = "sleep 30"
+    agent.ensure_agent(ctx, rep, CancelToken())
+    data = json.loads((home / ".claude.json").read_text())
+    ws = str(Path(os.environ["FAKE_WS"]).resolve())
+    assert data["theme"] == "dark" and data["hasCompletedOnboarding"] is True
+    assert data["projects"][ws]["hasTrustDialogAccepted"] is True
+    assert data["customApiKeyResponses"]["approved"] == [key[-20:]]
+    assert (home / ".claude.json").stat().st_mode & 0o077 == 0
+    # What Kodama sent into the pod held a placeholder, never the key or its tail.
+    assert not any(key[-20:].encode() in sent for sent in seen_inputs)
+    # Idempotent: the second ensure approves nothing twice.
+    agent.ensure_agent(ctx, rep, CancelToken())
+    again = json.loads((home / ".claude.json").read_text())
+    assert again["customApiKeyResponses"]["approved"] == [key[-20:]]
+    assert not any(e.kind == "warning" for e in seen), [e.message for e in seen]
+
+
+@needs_tmux
+def test_an_agent_that_ends_at_once_fails_the_launch_with_its_words(
+    pod: tuple[PodContext, Path],
+) -> None:
+    ctx, _home = pod
+    ctx.spec.agent_command = "no-such-agent-here"
+    ctx.spec.agent_kind = "other"
+    rep, seen = events()
+    with pytest.raises(AgentLaunchFailed) as err:
+        agent.ensure_agent(ctx, rep, CancelToken())
+    assert "exited at once with code 127" in err.value.message
+    assert any('"no-such-agent-here" was not found' in e.message for e in seen)
+    # A command that fails on its own is reported with its own last line.
+    ctx.spec.agent_command = "sh -c 'echo cannot reach the API >&2; exit 4'"
+    with pytest.raises(AgentLaunchFailed) as err:
+        agent.ensure_agent(ctx, rep, CancelToken())
+    assert "code 4" in err.value.message and "cannot reach the API" in err.value.message
+    # Headless: same, from the log.
+    with pytest.raises(AgentLaunchFailed) as err:
+        agent.ensure_agent(ctx, rep, CancelToken(), prompt="go")
+    assert "code 4" in err.value.message

@@ -204,10 +204,10 @@ def test_attach_and_logs_command_lines(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_probe_parsing() -> None:
-    p = agent._parse_probe('KODAMA tmux=1 running=0 settings=1 sum=123 45\n{"a": 1}\n')
-    assert p.tmux and not p.running and p.settings_sum == "123 45"
-    assert p.settings == '{"a": 1}\n'
-    p = agent._parse_probe("KODAMA tmux=0 running=1 settings=0 sum=\n")
-    assert not p.tmux and p.running and p.settings is None
+    p = agent._parse_probe('KODAMA tmux=1 running=0 key=none\n@@kodama settings 123_45\n{"a": 1}\n')
+    assert p.tmux and not p.running and p.files["settings"].sum == "123_45"
+    assert p.files["settings"].text == '{"a": 1}\n'
+    p = agent._parse_probe("KODAMA tmux=0 running=1 key=none\n")
+    assert not p.tmux and p.running and "settings" not in p.files
     with pytest.raises(KodamaError):
         agent._parse_probe("sh: 1: oops\n")
