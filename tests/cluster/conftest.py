@@ -6,11 +6,15 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.fixtures.messages_api import MessagesApi
+from tests.testenv.pytest_plugin import SIMULATED_NODE, STATE_DIR
 
 STANDIN_AGENT = "sh -c 'echo stand-in agent ready; while :; do sleep 3600; done'"
 
@@ -96,6 +100,28 @@ def make_repo(path: Path) -> Path:
     return path
 
 
+def session_image(testenv: Any = None) -> str:
+    """The image sessions use: the agent image built from images/agent/ on the real node."""
+    image = getattr(testenv, "agent_image", None) if testenv is not None else None
+    if image is None and testenv is None:
+        ref = STATE_DIR / "agent-image"
+        image = ref.read_text().strip() if ref.exists() else None
+    return str(image or "ghcr.io/kodama-dev/agent:test")
+
+
+def on_simulated_node(testenv: Any) -> str:
+    """Config lines that put a session on the simulated node (host exec, no image).
+
+    For tests whose agent is a host program (the Python stand-in), or that need many pods.
+    """
+    if not getattr(testenv, "real_node", False):
+        return ""
+    return (
+        f"nodeSelector:\n  kubernetes.io/hostname: {SIMULATED_NODE}\n"
+        "tolerations:\n- {key: kodama.dev/simulated, operator: Exists, effect: NoSchedule}\n"
+    )
+
+
 @pytest.fixture
 def kodama(testenv: Any, namespace: str, tmp_path: Path) -> Kodama:
     home = tmp_path / "kodama-home"
@@ -103,7 +129,37 @@ def kodama(testenv: Any, namespace: str, tmp_path: Path) -> Kodama:
     repo = make_repo(tmp_path / "repo")
     k = Kodama(Path(testenv.kubeconfig), namespace, home, repo)
     k.write_config(
-        f'image: ghcr.io/kodama-dev/agent:test\nagent:\n  command: "{STANDIN_AGENT}"\n  kind: other\n'
+        f'image: {session_image(testenv)}\nagent:\n  command: "{STANDIN_AGENT}"\n  kind: other\n'
         "sync:\n  enabled: false\nresources:\n  cpu: 100m\n  memory: 128Mi\nstorage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
     )
     return k
+
+
+def _plane_setting(name: str) -> str:
+    """A value of tests/testenv/lib.sh (NAME=value), so the tests follow the plane's layout."""
+    text = (Path(__file__).resolve().parents[1] / "testenv" / "lib.sh").read_text()
+    for line in text.splitlines():
+        if line.startswith(f"{name}="):
+            return line.split("=", 1)[1].split("#", 1)[0].strip().strip('"')
+    raise LookupError(name)
+
+
+@pytest.fixture(scope="session")
+def messages_api(testenv: Any) -> Iterator[MessagesApi]:
+    """A local stand-in for the Anthropic Messages API that session pods can reach.
+
+    On the real node pods reach only the node's own address, so the stub runs in the node's
+    network namespace, bound to that address; the tests reach it there from the host.
+    """
+    if getattr(testenv, "real_node", False):
+        netns = _plane_setting("REAL_NETNS")
+        api = MessagesApi(
+            host=_plane_setting("REAL_NODE_IP"), prefix=["nsenter", f"--net=/run/netns/{netns}"]
+        )
+    else:
+        pytest.skip(
+            "the real Claude Code runs in the agent image, on the test plane's real node, which "
+            "is not up (KODAMA_TESTENV_REAL_NODE=0 or another cluster)"
+        )
+    yield api
+    api.close()

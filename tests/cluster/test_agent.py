@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ..fixtures.pod_processes import kill_namespace_processes
-from .conftest import Kodama, make_repo
+from .conftest import Kodama, make_repo, on_simulated_node, session_image
 
 pytestmark = pytest.mark.cluster
 
@@ -35,8 +35,9 @@ def agent_env(testenv: Any, namespace: str, tmp_path: Path) -> Iterator[Kodama]:
     home = tmp_path / "kodama-home"
     home.mkdir()
     k = Kodama(Path(testenv.kubeconfig), namespace, home, make_repo(tmp_path / "repo"))
+    # The Python stand-in is a host program: these sessions run on the simulated node.
     k.write_config(
-        "image: busybox\n"
+        on_simulated_node(testenv) + "image: busybox\n"
         f'agent:\n  command: "{sys.executable} {STAND_IN}"\n  kind: claude\n'
         "sync:\n  enabled: false\n"
         "resources:\n  cpu: 100m\n  memory: 128Mi\n"
@@ -245,10 +246,10 @@ def test_resume_continues_the_conversation(agent_env: Kodama, testenv: Any) -> N
     poll(lambda: "continue=1" in screen(k, "cont"))
 
 
-def test_other_agents_state_is_process_liveness(agent_env: Kodama) -> None:
+def test_other_agents_state_is_process_liveness(agent_env: Kodama, testenv: Any) -> None:
     k = agent_env
     k.write_config(
-        "image: busybox\nagent:\n  command: sh -c 'sleep 20; exit 4'\n  kind: auto\n"
+        f"image: {session_image(testenv)}\nagent:\n  command: sh -c 'sleep 20; exit 4'\n  kind: auto\n"
         "sync:\n  enabled: false\n"
     )
     k.run("start", "other")

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from .conftest import STANDIN_AGENT, Kodama
+from .conftest import STANDIN_AGENT, Kodama, session_image
 
 pytestmark = pytest.mark.cluster
 
 CONFIG = (
-    "image: busybox\n"
+    "image: {image}\n"
     f'agent:\n  command: "{STANDIN_AGENT}"\n  kind: other\n'
     "sync:\n  exclude: [scratch/]\n"
     "resources:\n  cpu: 100m\n  memory: 128Mi\n"
@@ -83,10 +83,10 @@ def status(kodama: Kodama, name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def synced(kodama: Kodama, mutagen_bin: Any) -> Iterator[Kodama]:
+def synced(kodama: Kodama, mutagen_bin: Any, testenv: Any) -> Iterator[Kodama]:
     kodama.env["PATH"] = f"{mutagen_bin}{os.pathsep}{os.environ['PATH']}"
     kodama.env["MUTAGEN_LOG_LEVEL"] = "debug"  # the daemon's log is in the failure message
-    kodama.write_config(CONFIG)
+    kodama.write_config(CONFIG.replace("{image}", session_image(testenv)))
     (kodama.cwd / ".gitignore").write_text("*.log\n")
     (kodama.cwd / "b.txt").write_text("two\n")
     (kodama.cwd / "debug.log").write_text("noise\n")

@@ -13,12 +13,13 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from ..cluster.conftest import session_image
 from .conftest import CLIENTS, STANDIN_AGENT, Answers, execute, lsp_session
 
 pytestmark = [pytest.mark.cluster, pytest.mark.lsp]
 
 CONFIG = f"""\
-image: busybox
+image: {{image}}
 agent:
   command: "{STANDIN_AGENT}"
   kind: {{kind}}
@@ -35,7 +36,9 @@ timeout: 120
 
 
 def write_config(home: Path, kind: str = "other") -> None:
-    (home / "config.yaml").write_text(CONFIG.replace("{kind}", kind))
+    (home / "config.yaml").write_text(
+        CONFIG.replace("{kind}", kind).replace("{image}", session_image())
+    )
 
 
 async def eventually(check: Any, timeout: float = 60, what: str = "condition") -> Any:
