@@ -51,10 +51,15 @@ build_base() {
   local t0 tmp; t0=$(date +%s); tmp=$(mktemp -d "$IMAGES_DIR/.base.XXXXXX")
   say "building the $SUITE base image with mmdebstrap (about 1 min)"
   # HTTPS from inside builds goes through a proxy with its own CA: trust what this host trusts.
-  mmdebstrap --quiet --variant=minbase --mode=root --include=ca-certificates \
-    --customize-hook='for f in /usr/local/share/ca-certificates/*.crt; do [ -e "$f" ] && cp "$f" "$1/usr/local/share/ca-certificates/"; done; chroot "$1" update-ca-certificates >/dev/null' \
-    "$SUITE" "$tmp/rootfs.tar" > "$tmp/mmdebstrap.log" 2>&1 \
-    || { cat "$tmp/mmdebstrap.log" >&2; die "mmdebstrap failed (log above)"; }
+  # One retry: a download through the proxy fails now and then.
+  local try
+  for try in 1 2; do
+    mmdebstrap --quiet --variant=minbase --mode=root --include=ca-certificates \
+      --customize-hook='for f in /usr/local/share/ca-certificates/*.crt; do [ -e "$f" ] && cp "$f" "$1/usr/local/share/ca-certificates/"; done; chroot "$1" update-ca-certificates >/dev/null' \
+      "$SUITE" "$tmp/rootfs.tar" > "$tmp/mmdebstrap.log" 2>&1 && break
+    [ "$try" = 1 ] && { say "mmdebstrap failed; retrying once"; continue; }
+    cat "$tmp/mmdebstrap.log" >&2; die "mmdebstrap failed (log above)"
+  done
   python3 "$IMG_SRC/mkimage.py" --layer "$tmp/rootfs.tar" --ref "$BASE_REF" --out "$tmp/base.tar" \
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt --cmd /bin/bash

@@ -6,6 +6,8 @@
 #   realnode.sh up       after the control plane is up (called by `up`)
 #   realnode.sh down     before the control plane stops (called by `down`); leaves no process,
 #                        mount, netns, veth, cgroup, host file or changed sysctl behind
+#   realnode.sh check    fail with one line when this plane cannot have the real node (not root,
+#                        a missing package, another state folder's real node running)
 #   realnode.sh healthy  exit 0 when the kubelet, containerd, registry and forwarder all run
 #
 # Containment: pods reach the node's own address and nothing else. The root namespace has no
@@ -69,14 +71,20 @@ node_ready_since() { # RFC 3339 time: Ready, as posted by a kubelet at or after 
   [ "${got%% *}" = True ] && { [[ "${got#* }" > "$1" ]] || [ "${got#* }" = "$1" ]; }
 }
 
-# --- up -------------------------------------------------------------------------------------
-up() {
+# Before the plane starts anything: can this state folder have the host's real node?
+check() {
   check_prerequisites
-  if healthy; then return 0; fi
-  local other t0; t0=$(date +%s)
+  local other
   if other=$(running_owner) && [ "$other" != "$STATE_DIR" ]; then
     die "another plane's real node runs on this host (state folder $other): run its down, or set KODAMA_TESTENV_REAL_NODE=0"
   fi
+}
+
+# --- up -------------------------------------------------------------------------------------
+up() {
+  if healthy; then return 0; fi
+  check
+  local t0; t0=$(date +%s)
   # A partial node (ours, or one whose plane died without down) goes first.
   if [ -e "$NETNS_PATH" ] || [ -e "$REAL_OWNER_FILE" ] || [ -d "$REAL_DIR" ]; then
     down
@@ -349,5 +357,6 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   healthy) healthy ;;
-  *) die "usage: realnode.sh up | down | healthy" ;;
+  check) check ;;
+  *) die "usage: realnode.sh up | down | check | healthy" ;;
 esac
