@@ -27,9 +27,17 @@ BENCH = ROOT / "bench"
 DEFAULT_KUBECONFIG = ROOT / ".testenv" / "kubeconfig"
 
 # The stand-in agent of the cluster tests: the simulated node runs no image, exec runs on the host.
+# Benchmarks start dozens of sessions: they go to the simulated node (tainted while the plane's
+# real node, which holds a few pods on 2 cores, takes the default placement).
 STANDIN_AGENT = "sh -c 'while :; do sleep 3600; done'"
 CONFIG_YAML = f"""\
 image: busybox
+nodeSelector:
+  kubernetes.io/hostname: kodama-testenv-node
+tolerations:
+  - key: kodama.dev/simulated
+    operator: Exists
+    effect: NoSchedule
 agent:
   command: "{STANDIN_AGENT}"
   kind: other
