@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests and the demo need. Idempotent; quiet when everything is there.
 set -euo pipefail
-pkgs=(git tmux openssl curl iproute2 util-linux chromium libkrb5-dev ripgrep rsync)
+pkgs=(git tmux openssl curl iproute2 util-linux chromium libkrb5-dev ripgrep rsync
+  # the test plane's real node: containers, CNI, containment, the registry and image builds
+  containerd runc containernetworking-plugins iptables socat docker-registry
+  mmdebstrap buildah gcc libc6-dev ca-certificates)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
