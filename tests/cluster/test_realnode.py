@@ -195,6 +195,7 @@ def test_missing_image_fails_to_pull_from_the_registry(real: TestEnv, namespace:
 def test_pods_reach_the_node_ip_and_nothing_else(real: TestEnv, namespace: str) -> None:
     """Containment: the node's own address answers; the root namespace and beyond do not."""
     assert real.agent_image
+    registry = real.agent_image.split("/", 1)[0]
     apply(real, namespace, pod_manifest("net", real.agent_image, ["sleep", "infinity"], {}))
     wait_ready(real, namespace, "net")
     api_port = int(
@@ -215,7 +216,7 @@ def test_pods_reach_the_node_ip_and_nothing_else(real: TestEnv, namespace: str) 
 
     assert connect(f"https://{NODE_IP}:10250/healthz").returncode == 0  # the kubelet
     for url in (
-        f"http://{HOST_SIDE_IP}:5000/v2/",  # the registry, root side of the veth
+        f"http://{registry}/v2/",  # the registry, root side of the veth
         f"https://{HOST_SIDE_IP}:{api_port}/",  # the API server's forwarder
         f"https://127.0.0.1:{api_port}/",  # the pod's own loopback, not the host's
         "http://1.1.1.1/",  # anything beyond the machine

@@ -5,8 +5,10 @@
 #   agent  images/agent/Dockerfile itself, built by buildah FROM the base (BASE_IMAGE build argument)
 #
 #   images.sh build            build what is missing (no registry needed)
-#   images.sh push HOST:PORT   push the agent image to that (plain HTTP) registry unless it has it;
-#                              prints the reference pods use
+#   images.sh push HOST:PORT [CONFIG]  push the agent image to that (plain HTTP) registry unless
+#                              it has it (then drop older agent builds from it; CONFIG: the
+#                              registry's config file, for its garbage collection); prints the
+#                              reference pods use
 #   images.sh pause-archive    prints the path of the pause image archive (for ctr import)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -95,6 +97,22 @@ registry_has() { # host:port repo tag
     "http://$1/v2/$2/manifests/$3"
 }
 
+# drop_other_tags HOST:PORT [REGISTRY_CONFIG]: earlier agent builds leave the registry (their
+# manifests deleted, then their blobs collected), so its storage holds one agent image.
+drop_other_tags() {
+  local tag digest
+  for tag in $(curl -sf "http://$1/v2/$AGENT_REPO/tags/list" | python3 -c 'import json,sys; print(*json.load(sys.stdin).get("tags") or [])'); do
+    [ "$tag" = "$AGENT_KEY" ] && continue
+    digest=$(curl -sfI -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+      -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+      "http://$1/v2/$AGENT_REPO/manifests/$tag" | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest" {print $2}')
+    [ -n "$digest" ] && curl -sf -X DELETE "http://$1/v2/$AGENT_REPO/manifests/$digest" >/dev/null || true
+  done
+  if [ -n "${2:-}" ]; then
+    docker-registry garbage-collect --delete-untagged "$2" >/dev/null 2>&1 || say "warning: registry garbage-collect failed"
+  fi
+}
+
 cmd=${1:-build}
 mkdir -p "$IMAGES_DIR"
 # One build at a time on this host (the cache is shared by every state folder).
@@ -114,6 +132,7 @@ case "$cmd" in
       bah push --quiet --tls-verify=false --disable-compression "$AGENT_LOCAL" \
         "docker://$registry/$AGENT_REPO:$AGENT_KEY" >/dev/null
       say "pushed $registry/$AGENT_REPO:$AGENT_KEY in $(( $(date +%s) - t0 ))s"
+      drop_other_tags "$registry" "${3:-}"
     fi
     echo "$registry/$AGENT_REPO:$AGENT_KEY" ;;
   *) die "usage: images.sh build | push HOST:PORT | pause-archive" ;;

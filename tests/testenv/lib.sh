@@ -36,7 +36,7 @@ REAL_VETH_NODE=kdm-real1     # node namespace side
 REAL_HOST_IP=10.213.0.1      # the registry and the API server's forwarder listen here
 REAL_NODE_IP=10.213.0.2
 REAL_POD_CIDR=10.213.128.0/24
-REGISTRY_PORT=5000
+REGISTRY_PORT=5213          # not 5000: a docker-registry service may hold that
 REAL_DIR="$STATE_DIR/real"
 # Which state folder owns this host's real node (its path), while it runs.
 REAL_OWNER_FILE=/run/kodama-testenv-real.owner

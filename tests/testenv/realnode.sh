@@ -126,7 +126,7 @@ EOF
     "TCP:127.0.0.1:$APISERVER_PORT"
 
   local agent_image pause_archive
-  agent_image=$("$TESTENV_DIR/images.sh" push "$REGISTRY")
+  agent_image=$("$TESTENV_DIR/images.sh" push "$REGISTRY" "$REAL_DIR/registry.yml")
   pause_archive=$("$TESTENV_DIR/images.sh" pause-archive)
   local pause_ref; pause_ref="localhost/kodama-testenv/pause:$(basename "$pause_archive" .tar | sed 's/^pause-//')"
 
@@ -183,6 +183,12 @@ EOF
   wait_for containerd 30 nctr version
   nctr images import "$pause_archive" >/dev/null
   nctr images label "$pause_ref" io.cri-containerd.pinned=pinned >/dev/null 2>&1 || true
+  # Earlier agent builds pulled into the cached containerd root only take disk.
+  local old
+  for old in $(nctr images ls -q | grep -E "^$REGISTRY/kodama/agent:|^localhost/kodama-testenv/pause:" \
+      | grep -vxF -e "$agent_image" -e "$pause_ref"); do
+    nctr images rm "$old" >/dev/null 2>&1 || true
+  done
 
   # Our own cgroup root in every v1 hierarchy; cpuset needs its cpus and mems before use.
   local h
@@ -254,25 +260,32 @@ EOF
 }
 
 # --- down -----------------------------------------------------------------------------------
-stop_component() { # name: TERM the process group, KILL after 5 s
-  local pid; pid=$(component_pid "$1")
-  if pid_alive "$pid"; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do pid_alive "$pid" || break; sleep 0.1; done
-    pid_alive "$pid" && { kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; }
-  fi
-  rm -f "$RUN_DIR/$1.pid"
+# A process that has ended but is not reaped yet (its parent, `up`, is gone) is not running.
+running() { [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] && ! awk '{exit ($3 == "Z" ? 0 : 1)}' "/proc/$1/stat" 2>/dev/null; }
+
+stop_components() { # names: TERM their process groups together, KILL what is left after 5 s
+  local c pid pids=""
+  for c in "$@"; do
+    pid=$(component_pid "$c")
+    if running "$pid"; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      pids="$pids $pid"
+    fi
+    rm -f "$RUN_DIR/$c.pid"
+  done
+  for _ in $(seq 1 50); do
+    local left=""
+    for pid in $pids; do running "$pid" && left="$left $pid"; done
+    pids=$left
+    [ -z "$pids" ] && return 0
+    sleep 0.1
+  done
+  for pid in $pids; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
 }
 
 # pids_matching STRING: processes whose command line holds STRING (containerd's shims).
 pids_matching() {
-  local f pid
-  for f in /proc/[0-9]*/cmdline; do
-    pid=${f#/proc/}; pid=${pid%/cmdline}
-    [ "$pid" = "$$" ] && continue
-    { tr '\0' ' ' < "$f"; } 2>/dev/null | grep -qF -- "$1" && echo "$pid"
-  done
-  return 0
+  grep -laF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | grep -vx "$$" || true
 }
 
 unmount_under() { # every mount at or under one of the given paths, deepest first
@@ -296,7 +309,7 @@ down() {
   if apiserver_ready; then
     kctl taint node "$NODE_NAME" "$SIMULATED_TAINT-" >/dev/null 2>&1 || true
   fi
-  RUN_DIR="$run_dir" stop_component kubelet
+  RUN_DIR="$run_dir" stop_components kubelet
   # Containers go through containerd while it runs: it unmounts their root filesystems.
   if [ -S "$owner_dir/containerd.sock" ]; then
     local sock="$owner_dir/containerd.sock"
@@ -312,7 +325,7 @@ down() {
   for c in $(cgroup_dirs); do
     for pid in $(cat "$c/cgroup.procs" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
   done
-  for c in containerd apiserver-forward registry; do RUN_DIR="$run_dir" stop_component "$c"; done
+  RUN_DIR="$run_dir" stop_components containerd apiserver-forward registry
   for pid in $(pids_matching "$owner_dir/containerd.sock"); do kill -KILL "$pid" 2>/dev/null || true; done
 
   unmount_under "$owner_dir" "$CONTAINERD_ROOT" /var/lib/kubelet /run/containerd
