@@ -45,6 +45,10 @@ class Timeout(KodamaError):
     pass
 
 
+class ImagePullFailed(KodamaError):
+    """The session's image cannot be pulled by the node."""
+
+
 class AgentLaunchFailed(KodamaError):
     """The agent ended as soon as it was launched (missing command, broken set-up)."""
 

@@ -21,6 +21,7 @@ from .errors import (
     AgentLaunchFailed,
     AlreadyExists,
     Cancelled,
+    ImagePullFailed,
     InvalidInput,
     KodamaError,
     NotFound,
@@ -45,13 +46,16 @@ from .models import (
 )
 from .plan import StartPlan
 from .runtime import PodContext
-from .status import derive, pod_problem, pod_ready
+from .status import crash_loop, derive, image_pull_problem, pod_problem, pod_ready
 from .store import Store
 from .validation import (
     validate_session_name,
 )
 
 WARN_AFTER = 5.0  # seconds a start-up problem must last before it is reported
+# A pull error that is not plainly hopeless gets this long (the kubelet retries) before start
+# gives up; a first error shows 2-15 s after the pod is created, so start fails within a minute.
+PULL_GRACE = 20.0
 DELETE_WAIT = 60.0  # seconds delete/rollback wait for the objects to be gone
 # Everything a session owns, in deletion order (the pod before what it mounts).
 SESSION_KINDS = ("Pod", "Secret", "PersistentVolumeClaim")
@@ -223,6 +227,21 @@ class SessionEngine:
             fatal, reason = pod_problem(pod)
             if fatal:
                 raise KodamaError(f"pod {manifests.pod_name(spec.name)} cannot start: {reason}")
+            crash = crash_loop(pod)
+            if crash:
+                # Kubelet backs off after the container failed twice: it will not come up alone.
+                raise KodamaError(f"pod {manifests.pod_name(spec.name)} cannot start: {crash}")
+            pull = image_pull_problem(pod)
+            if pull is not None:
+                image, why, hopeless = pull
+                since = first_seen.setdefault(f"pull {image}", time.monotonic())
+                if hopeless or time.monotonic() - since >= PULL_GRACE:
+                    raise ImagePullFailed(
+                        f"cannot pull image {image} ({why})",
+                        hint="build the agent image (images/agent/Dockerfile), push it where the "
+                        "cluster can pull it, and set `image:` in ~/.kodama/config.yaml "
+                        "(or --image)",
+                    )
             # Some problems are normal for a moment (PVCs binding, an image being pulled):
             # say so only when one lasts.
             if reason and reason not in warned:

@@ -15,6 +15,9 @@ FATAL_WAITING = {
     "ErrImageNeverPull",
 }
 SLOW_WAITING = {"ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff"}
+PULL_WAITING = {"ErrImagePull", "ImagePullBackOff"}
+# Registry answers that no retry will change (a typo, an image never pushed, no access).
+_PULL_HOPELESS = ("not found", "manifest unknown", "name unknown", "unauthorized", "denied")
 
 
 def pod_ready(pod: dict[str, Any] | None) -> bool:
@@ -46,6 +49,65 @@ def pod_problem(pod: dict[str, Any]) -> tuple[bool, str | None]:
                 f"{cond.get('reason', 'Unschedulable')}: {cond.get('message', '')}".rstrip(": "),
             )
     return False, None
+
+
+def _last_termination(cs: dict[str, Any]) -> str:
+    term = (cs.get("lastState") or {}).get("terminated") or {}
+    if not term:
+        return ""
+    what = term.get("reason") or "Terminated"
+    detail = f"exit code {term.get('exitCode')}"
+    if term.get("message"):
+        detail += f": {str(term['message']).strip().splitlines()[-1][:200]}"
+    return f"{what} ({detail})" + (f" at {term['finishedAt']}" if term.get("finishedAt") else "")
+
+
+def restart_note(pod: dict[str, Any]) -> str | None:
+    """Why a Running pod's container was restarted (OOMKilled, its main process ended), if it was.
+
+    The agent and anything started through exec died with that container: the next ensure step
+    (attach, resume) launches the agent again.
+    """
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        count = int(cs.get("restartCount") or 0)
+        if count:
+            last = _last_termination(cs)
+            times = "once" if count == 1 else f"{count} times"
+            return f"container restarted {times}" + (f", last: {last}" if last else "")
+    return None
+
+
+def crash_loop(pod: dict[str, Any]) -> str | None:
+    """'CrashLoopBackOff: <how the container last ended>' when the container keeps failing."""
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") == "CrashLoopBackOff":
+            last = _last_termination(cs)
+            return "CrashLoopBackOff" + (f": last {last}" if last else "")
+    return None
+
+
+def image_pull_problem(pod: dict[str, Any]) -> tuple[str, str, bool] | None:
+    """(image, short reason, hopeless) when the pod's image cannot be pulled, else None.
+
+    `hopeless`: the registry said the image does not exist or may not be read; anything else
+    (a registry that does not answer) may still pass on the kubelet's next try.
+    """
+    status = pod.get("status") or {}
+    spec_images = {
+        c.get("name"): c.get("image") for c in (pod.get("spec") or {}).get("containers") or []
+    }
+    for cs in status.get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") not in PULL_WAITING:
+            continue
+        message = str(waiting.get("message") or waiting.get("reason"))
+        image = spec_images.get(cs.get("name")) or cs.get("image") or "?"
+        # containerd nests causes as "a: b: c"; the last one is what the registry said.
+        short = message.rsplit(": ", 1)[-1].strip() or message
+        hopeless = any(word in message.lower() for word in _PULL_HOPELESS)
+        return str(image), short, hopeless
+    return None
 
 
 def derive(
@@ -81,10 +143,13 @@ def derive(
     if pod_ready(pod):
         if phase == "creating":
             return Status.STARTING, "setting up the workspace and agent"
-        return Status.RUNNING, None
+        return Status.RUNNING, restart_note(pod)
     fatal, reason = pod_problem(pod)
     if fatal:
         return Status.FAILED, reason
+    crash = crash_loop(pod)
+    if crash:
+        return Status.FAILED, crash
     for pvc, what in ((workspace, "workspace"), (home, "home")):
         if pvc is not None and (pvc.get("status") or {}).get("phase") == "Pending":
             return Status.PENDING, reason or f"the {what} PVC is Pending"

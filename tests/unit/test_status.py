@@ -106,3 +106,33 @@ def test_terminating_pod_is_stopped() -> None:
     p = pod()
     p["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     assert derive(pvc(), pvc(annotation=None), p)[0] == Status.STOPPED
+
+
+def _pulling(reason: str, message: str) -> dict:
+    return {
+        "spec": {"containers": [{"name": "agent", "image": "reg.example/kodama/agent:1"}]},
+        "status": {
+            "phase": "Pending",
+            "containerStatuses": [
+                {"name": "agent", "state": {"waiting": {"reason": reason, "message": message}}}
+            ],
+        },
+    }
+
+
+def test_image_pull_problems() -> None:
+    from kodama.status import image_pull_problem
+
+    missing = _pulling(
+        "ErrImagePull",
+        'rpc error: code = NotFound desc = failed to pull and unpack image "reg.example/kodama/'
+        'agent:1": failed to resolve reference "reg.example/kodama/agent:1": '
+        "reg.example/kodama/agent:1: not found",
+    )
+    assert image_pull_problem(missing) == ("reg.example/kodama/agent:1", "not found", True)
+    down = _pulling(
+        "ImagePullBackOff",
+        'Back-off pulling image "reg.example/kodama/agent:1": dial tcp: connection refused',
+    )
+    assert image_pull_problem(down) == ("reg.example/kodama/agent:1", "connection refused", False)
+    assert image_pull_problem(_pulling("ContainerCreating", "")) is None
