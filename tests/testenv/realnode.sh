@@ -183,11 +183,12 @@ EOF
   wait_for containerd 30 nctr version
   nctr images import "$pause_archive" >/dev/null
   nctr images label "$pause_ref" io.cri-containerd.pinned=pinned >/dev/null 2>&1 || true
-  # Earlier agent builds pulled into the cached containerd root only take disk.
-  local old
-  for old in $(nctr images ls -q | grep -E "^$REGISTRY/kodama/agent:|^localhost/kodama-testenv/pause:" \
-      | grep -vxF -e "$agent_image" -e "$pause_ref"); do
-    nctr images rm "$old" >/dev/null 2>&1 || true
+  # Earlier agent builds pulled into the cached containerd root only take disk: keep the
+  # images (each under its tag, digest and ID references) of this agent build and pause.
+  local keep
+  keep=$(nctr images ls | awk -v a="$agent_image" -v p="$pause_ref" '$1 == a || $1 == p {print $3}')
+  nctr images ls | awk 'NR > 1 {print $1, $3}' | while read -r ref digest; do
+    grep -qxF "$digest" <<< "$keep" || nctr images rm "$ref" >/dev/null 2>&1 || true
   done
 
   # Our own cgroup root in every v1 hierarchy; cpuset needs its cpus and mems before use.
