@@ -116,7 +116,7 @@ class AgentConfig(_Model):
     )
     kind: Literal["auto", "claude", "other"] = Field(
         "auto",
-        description="`claude` enables Claude Code specifics (--continue, -p, hooks, first-run "
+        description="`claude` enables Claude Code specifics (--resume, -p, hooks, first-run "
         "answers); `auto` detects them from the command.",
     )
     permission_mode: PermissionMode | None = Field(

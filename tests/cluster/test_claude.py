@@ -82,6 +82,9 @@ def attach(k: Kodama, name: str) -> Any:
     return child
 
 
+# Answers are single words: a terminal redraw may put cursor moves where the spaces were.
+
+
 def detach(child: Any) -> None:
     child.sendcontrol("b")
     child.send("d")
@@ -134,7 +137,7 @@ def test_attach_lands_at_claudes_prompt(
     if credential == "oauth-token":
         claude.env.pop("ANTHROPIC_API_KEY")
         claude.env["CLAUDE_CODE_OAUTH_TOKEN"] = OAUTH_TOKEN
-    messages_api.script([{"content": [{"type": "text", "text": "Hello from the stand-in API."}]}])
+    messages_api.script([{"content": [{"type": "text", "text": "Hello-from-the-stand-in-API."}]}])
     claude.run("start", "cc")
     child = attach(claude, "cc")
     try:
@@ -145,7 +148,7 @@ def test_attach_lands_at_claudes_prompt(
         child.send("say hello please")
         time.sleep(0.5)
         child.send("\r")
-        child.expect("Hello from the stand-in API", timeout=60)
+        child.expect("Hello-from-the-stand-in-API", timeout=60)
         detach(child)
     finally:
         child.close(force=True)
@@ -160,7 +163,7 @@ def test_attach_lands_at_claudes_prompt(
     assert run["endedAt"] is None
     child = attach(claude, "cc")
     try:
-        child.expect("Hello from the stand-in API", timeout=60)
+        child.expect("Hello-from-the-stand-in-API", timeout=60)
         detach(child)
     finally:
         child.close(force=True)
@@ -183,11 +186,14 @@ def test_agent_state_follows_the_real_hooks(claude: Kodama, messages_api: Messag
                     {
                         "type": "tool_use",
                         "name": "Bash",
-                        "input": {"command": "echo ran-the-tool", "description": "Echo a word"},
+                        "input": {
+                            "command": "mkdir -p /workspace/made-by-tool && echo ran-the-tool",
+                            "description": "Make a folder",
+                        },
                     },
                 ]
             },
-            {"content": [{"type": "text", "text": "All done."}]},
+            {"content": [{"type": "text", "text": "All-done-after-the-tool."}]},
         ]
     )
     # Default permission mode: Claude Code asks before running Bash.
@@ -205,7 +211,7 @@ def test_agent_state_follows_the_real_hooks(claude: Kodama, messages_api: Messag
         assert "permission" in (waiting.get("message") or "").lower(), waiting
         child.send("\r")  # the dialog's first choice: yes
         claude.run("wait", "cc", "--for=idle", "--timeout", "60")
-        child.expect("All done", timeout=30)
+        child.expect("All-done-after-the-tool", timeout=30)
         child.send("/exit")
         time.sleep(0.5)
         child.send("\r")
@@ -224,14 +230,14 @@ def test_resume_continues_the_conversation(claude: Kodama, messages_api: Message
     claude.run("stop", "cc")
     claude.run("resume", "cc")
     messages_api.clear()
-    messages_api.script([{"content": [{"type": "text", "text": "The word was kiwi."}]}])
+    messages_api.script([{"content": [{"type": "text", "text": "The-word-was-kiwi."}]}])
     child = attach(claude, "cc")
     try:
         child.expect(PROMPT_MARK, timeout=60)
         child.send("what was the word")
         time.sleep(0.5)
         child.send("\r")
-        child.expect("The word was kiwi", timeout=60)
+        child.expect("The-word-was-kiwi", timeout=60)
         detach(child)
     finally:
         child.close(force=True)

@@ -223,13 +223,13 @@ def test_claude_gets_print_flags_and_continue_only_with_a_conversation(home: Pat
         "<--permission-mode><acceptEdits><-p><--output-format><stream-json><--verbose>|hello world"
         in log
     )
-    assert "--continue" not in log
+    assert "--resume" not in log
     conv = home / ".claude/projects/-workspace/abc.jsonl"
     conv.parent.mkdir(parents=True)
     conv.write_text("{}\n")
     run(home, "run", "prompt", "1")
     assert (
-        "<--continue><--permission-mode><acceptEdits><-p>"
+        "<--resume><abc><--permission-mode><acceptEdits><-p>"
         in (home / ".kodama/agent.log").read_text()
     )
 
