@@ -404,13 +404,40 @@ def test_python_client_sees_exec_mapping_objects(testenv, api, session):
     assert envs["KODAMA_SESSION"] == pod
 
 
+def consumer_pod(name: str, claim: str) -> dict:
+    """A pod on the simulated node that only mounts `claim` (binding waits for a consumer)."""
+    pod = session_pod(name, claim, claim, "unused")
+    spec = pod["spec"]
+    spec["volumes"] = [{"name": "workspace", "persistentVolumeClaim": {"claimName": claim}}]
+    spec["containers"][0]["volumeMounts"] = [{"name": "workspace", "mountPath": "/workspace"}]
+    spec["containers"][0]["env"] = []
+    return pod
+
+
+def test_claims_wait_for_their_first_consumer(testenv, core, namespace):
+    """Like kind's local-path provisioner: bound once a pod using it is scheduled, on its node."""
+    need_host_exec(testenv)
+    create_claim(core, namespace, "data")
+    time.sleep(1)
+    claim = core.read_namespaced_persistent_volume_claim("data", namespace)
+    assert claim.status.phase == "Pending"
+    core.create_namespaced_pod(namespace, consumer_pod("user", "data"))
+    pv_name = claim_bound(core, namespace, "data").spec.volume_name
+    pv = core.read_persistent_volume(pv_name)
+    (term,) = pv.spec.node_affinity.required.node_selector_terms
+    assert term.match_expressions[0].values == [wait_ready(core, namespace, "user").spec.node_name]
+
+
 def test_new_claim_with_old_name_starts_empty(testenv, core, namespace):
     need_host_exec(testenv)
     create_claim(core, namespace, "data")
+    core.create_namespaced_pod(namespace, consumer_pod("user", "data"))
     claim_bound(core, namespace, "data")
     folder = testenv.volumes / namespace / "data"
     (folder / "old.txt").write_text("old")
     pv = core.read_namespaced_persistent_volume_claim("data", namespace).spec.volume_name
+    core.delete_namespaced_pod("user", namespace, grace_period_seconds=0)
+    wait_gone(core, namespace, "user")
     core.delete_namespaced_persistent_volume_claim("data", namespace)
     deadline = time.monotonic() + 30
     while folder.exists() or any(
@@ -419,6 +446,7 @@ def test_new_claim_with_old_name_starts_empty(testenv, core, namespace):
         assert time.monotonic() < deadline, "volume of the deleted claim not released"
         time.sleep(0.2)
     create_claim(core, namespace, "data")
+    core.create_namespaced_pod(namespace, consumer_pod("user", "data"))
     claim_bound(core, namespace, "data")
     assert folder.is_dir() and not any(folder.iterdir())
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,12 +22,16 @@ import (
 const (
 	claimNamespaceLabel = "testenv.kodama.dev/claim-namespace"
 	claimNameLabel      = "testenv.kodama.dev/claim-name"
+	// Set by the scheduler on a WaitForFirstConsumer claim once it picked the pod's node.
+	selectedNodeAnnotation = "volume.kubernetes.io/selected-node"
 )
 
 // runProvisioner gives every Pending claim of our StorageClass a hostPath
 // volume pre-bound to it (the PV controller finishes the binding), and
 // deletes volume and folder once the claim is gone, so a new claim with the
-// same name starts empty.
+// same name starts empty. Like the local-path provisioner: with
+// WaitForFirstConsumer binding it waits for the scheduler's node choice and
+// pins the volume to that node.
 func (a *agent) runProvisioner(ctx context.Context) {
 	factory := informers.NewSharedInformerFactory(a.kube, 0)
 	claims := factory.Core().V1().PersistentVolumeClaims()
@@ -77,6 +82,16 @@ func (a *agent) provision(ctx context.Context, claim *corev1.PersistentVolumeCla
 		claim.Spec.VolumeName != "" || claim.Status.Phase != corev1.ClaimPending || claim.DeletionTimestamp != nil {
 		return nil
 	}
+	node := claim.Annotations[selectedNodeAnnotation]
+	if node == "" {
+		class, err := a.kube.StorageV1().StorageClasses().Get(ctx, a.storageClass, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("read StorageClass %s: %w", a.storageClass, err)
+		}
+		if class.VolumeBindingMode != nil && *class.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer {
+			return nil // the claim is updated once its pod is scheduled
+		}
+	}
 	name := volumeName(claim)
 	if _, err := a.kube.CoreV1().PersistentVolumes().Get(ctx, name, metav1.GetOptions{}); err == nil {
 		return nil // already provisioned, binding in progress
@@ -126,6 +141,13 @@ func (a *agent) provision(ctx context.Context, claim *corev1.PersistentVolumeCla
 				HostPath: &corev1.HostPathVolumeSource{Path: abs, Type: &hostPathType},
 			},
 		},
+	}
+	if node != "" {
+		pv.Spec.NodeAffinity = &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{
+				Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: []string{node},
+			}}}},
+		}}
 	}
 	if _, err := a.kube.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create volume: %w", err)
