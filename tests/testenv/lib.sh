@@ -72,6 +72,9 @@ die() { printf 'testenv: error: %s\n' "$*" >&2; exit 1; }
 kctl() { kubectl --kubeconfig "$KUBECONFIG_FILE" --cache-dir "$STATE_DIR/kube-cache" "$@"; }
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# running PID: alive and not a zombie (a component whose parent, `up`, is gone may wait
+# unreaped for a while after it ended).
+running() { [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] && ! awk '{exit ($3 == "Z" ? 0 : 1)}' "/proc/$1/stat" 2>/dev/null; }
 
 component_pid() { cat "$RUN_DIR/$1.pid" 2>/dev/null || true; }
 

@@ -34,14 +34,14 @@ nctr() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
 healthy() {
   local c
   [ -e "$NETNS_PATH" ] || return 1
-  for c in $REAL_COMPONENTS; do pid_alive "$(component_pid "$c")" || return 1; done
+  for c in $REAL_COMPONENTS; do running "$(component_pid "$c")" || return 1; done
 }
 
 # The state folder whose real node holds this host, if it still runs.
 running_owner() {
   local owner
   owner=$(cat "$REAL_OWNER_FILE" 2>/dev/null) || return 1
-  [ -n "$owner" ] && pid_alive "$(cat "$owner/run/kubelet.pid" 2>/dev/null)" && echo "$owner"
+  [ -n "$owner" ] && running "$(cat "$owner/run/kubelet.pid" 2>/dev/null)" && echo "$owner"
 }
 
 check_prerequisites() {
@@ -261,9 +261,6 @@ EOF
 }
 
 # --- down -----------------------------------------------------------------------------------
-# A process that has ended but is not reaped yet (its parent, `up`, is gone) is not running.
-running() { [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] && ! awk '{exit ($3 == "Z" ? 0 : 1)}' "/proc/$1/stat" 2>/dev/null; }
-
 stop_components() { # names: TERM their process groups together, KILL what is left after 5 s
   local c pid pids=""
   for c in "$@"; do
