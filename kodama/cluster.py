@@ -224,11 +224,6 @@ class Cluster:
                 self.api.list_persistent_volume_claim_for_all_namespaces,
                 "persistentvolumeclaims",
             ),
-            "Secret": (
-                self.api.list_namespaced_secret,
-                self.api.list_secret_for_all_namespaces,
-                "secrets",
-            ),
         }[kind]
         # Raw JSON: turning every item into client models and back to dicts cost ~8 ms per
         # session in `list` (bench/README.md); the API's own dicts are what callers want.

@@ -104,6 +104,11 @@ def pvc(spec: SessionSpec, which: str, phase: str = "creating") -> dict[str, Any
     return body
 
 
+def secret_names(name: str) -> tuple[str, str, str]:
+    """Every Secret a session may own; fixed by its name so nothing needs to list Secrets."""
+    return credentials_secret_name(name), env_secret_name(name), files_secret_name(name)
+
+
 def secret(spec: SessionSpec, name: str, component: str, data: dict[str, str]) -> dict[str, Any]:
     """A Secret; `data` values are already base64-encoded by the caller."""
     return {

@@ -546,7 +546,9 @@ class SessionEngine:
         validate_session_name(name)
         rep = Reporter(events, name)
         objects = self._session_objects(name, ns, SESSION_KINDS)
-        if not objects:
+        if all(kind == "Secret" for kind, _ in objects):
+            for _, secret in objects:  # leftovers of a half-deleted session
+                self.cluster.delete("Secret", secret, ns)
             self.store.remove(ns, name)
             raise NotFound(f"session {name!r} not found in namespace {ns}")
         with contextlib.suppress(KodamaError):
@@ -559,13 +561,21 @@ class SessionEngine:
         rep.done(f"Session {name} deleted")
 
     def _session_objects(self, name: str, ns: str, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
-        """(kind, name) of the session's objects: one label-selector list per kind."""
+        """(kind, name) of the session's objects: one label-selector list per kind.
+
+        Secrets are not listed (the Role grants no `list` on them): their names are fixed by the
+        session name, so they are named here and deleting a missing one is a no-op.
+        """
         selector = manifests.session_selector(name)
-        return [
+        found = [
             (kind, obj["metadata"]["name"])
             for kind in kinds
+            if kind != "Secret"
             for obj in self.cluster.list_objects(kind, selector, ns)
         ]
+        if "Secret" in kinds:
+            found += [("Secret", secret) for secret in manifests.secret_names(name)]
+        return found
 
     def _delete_objects(
         self,
@@ -583,9 +593,11 @@ class SessionEngine:
             if kind in kinds:
                 self.cluster.delete(kind, obj_name, ns, grace=0 if kind == "Pod" else None)
         # Like `kubectl delete`, return once they are gone (PVCs linger while their protection
-        # finalizer is removed), so an immediate re-run of `start` does not find them.
+        # finalizer is removed), so an immediate re-run of `start` does not find them. Secrets
+        # have no finalizer: gone once deleted.
+        listed = tuple(k for k in kinds if k != "Secret")
         deadline = time.monotonic() + DELETE_WAIT
-        while time.monotonic() < deadline and self._session_objects(name, ns, kinds):
+        while time.monotonic() < deadline and self._session_objects(name, ns, listed):
             time.sleep(0.2)
 
     # -- fetch ---------------------------------------------------------------------------------

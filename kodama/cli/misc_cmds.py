@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 import click
@@ -10,35 +12,51 @@ from .. import __version__
 from .context import get_obj, kube_options
 from .output import dump
 
-# Everything the whole lifecycle needs, in one namespace. No cluster scope.
+# Everything the whole lifecycle needs, in one namespace. No cluster scope, no watch (waits poll),
+# no pods/log (the agent log is read through exec). Secrets are never enumerated: their names
+# derive from the session name. RBAC cannot restrict `create` by name and the names of future
+# sessions are unknown, so the namespace stays the boundary: anyone bound here can exec into every
+# pod of it (pods/exec is namespace-wide) - one namespace per person.
 RBAC_RULES: list[dict[str, Any]] = [
-    {
-        "apiGroups": [""],
-        "resources": ["pods"],
-        "verbs": ["get", "list", "watch", "create", "delete"],
-    },
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "create", "delete"]},
+    # Exec over WebSocket is a GET on older API servers, a create on newer ones.
     {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
-    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     {
         "apiGroups": [""],
         "resources": ["persistentvolumeclaims"],
         "verbs": ["get", "list", "create", "delete", "patch"],
     },
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "delete"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "delete"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
 ]
+
+
+def _binding_name(base: str, kind: str, subject: str) -> str:
+    """One RoleBinding per subject, so binding a second person never replaces the first."""
+    slug = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")[:32].strip("-") or "x"
+    digest = hashlib.sha256(f"{kind}:{subject}".encode()).hexdigest()[:8]
+    return f"{base}-{kind}-{slug}-{digest}"
 
 
 def rbac_objects(
     namespace: str, user: str | None, serviceaccount: str | None, name: str = "kodama"
 ) -> list[dict[str, Any]]:
-    subjects: list[dict[str, Any]] = []
+    bindings: list[tuple[str, dict[str, Any]]] = []
     if user:
-        subjects.append({"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user})
+        bindings.append(
+            (
+                _binding_name(name, "user", user),
+                {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user},
+            )
+        )
     if serviceaccount:
         sa_ns, _, sa_name = serviceaccount.rpartition(":")
-        subjects.append(
-            {"kind": "ServiceAccount", "name": sa_name, "namespace": sa_ns or namespace}
+        sa_ns = sa_ns or namespace
+        bindings.append(
+            (
+                _binding_name(name, "sa", f"{sa_ns}:{sa_name}"),
+                {"kind": "ServiceAccount", "name": sa_name, "namespace": sa_ns},
+            )
         )
     role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -46,14 +64,19 @@ def rbac_objects(
         "metadata": {"name": name, "namespace": namespace},
         "rules": RBAC_RULES,
     }
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": name, "namespace": namespace},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": subjects,
-    }
-    return [role, binding] if subjects else [role]
+    return [
+        role,
+        *(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": bname, "namespace": namespace},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                "subjects": [subject],
+            }
+            for bname, subject in bindings
+        ),
+    ]
 
 
 @click.command()

@@ -291,7 +291,9 @@ def test_rbac_role_is_enough_for_the_whole_lifecycle(
         f"contexts: [{{name: sa, context: {{cluster: c, user: sa, namespace: {ns}}}}}]\ncurrent-context: sa\n"
     )
     sa = Kodama(kc, ns, kodama.home, kodama.cwd)
-    assert sa.json("start", "rbac")["status"] == "Running"
+    env_file = tmp_path / "agent.env"
+    env_file.write_text("FOO=bar\n")  # a Secret is created and deleted without `list` on Secrets
+    assert sa.json("start", "rbac", "--env-file", str(env_file))["status"] == "Running"
     assert sa.json("list")["items"][0]["name"] == "rbac"
     sa.run("attach", "rbac", "--", "true")
     sa.run("stop", "rbac")
@@ -301,6 +303,21 @@ def test_rbac_role_is_enough_for_the_whole_lifecycle(
     other = sa.run("-n", "default", "list", check=False, namespaced=False)
     assert other.returncode == 1 and "forbidden" in other.stderr
     assert testenv.managed(ns) == []
+
+
+def test_rbac_for_a_user_then_a_serviceaccount_binds_both(kodama: Kodama, testenv: Any) -> None:
+    ns = kodama.namespace
+    for who in (("--user", "alice"), ("--serviceaccount", f"{ns}:bob")):
+        testenv.kubectl("apply", "-n", ns, "-f", "-", input=kodama.run("rbac", *who).stdout)
+    for subject in ("alice", f"system:serviceaccount:{ns}:bob"):
+        allowed = testenv.kubectl(
+            "auth", "can-i", "create", "pods/exec", "-n", ns, "--as", subject, check=False
+        )
+        assert allowed.stdout.strip() == "yes", subject
+    denied = testenv.kubectl(
+        "auth", "can-i", "list", "secrets", "-n", ns, "--as", "alice", check=False
+    )
+    assert denied.stdout.strip() == "no"
 
 
 def test_stuck_start_says_why_unschedulable(kodama: Kodama, testenv: Any) -> None:

@@ -55,6 +55,31 @@ def test_rbac_is_namespaced_only() -> None:
     assert all("*" not in v for v in verbs.values())
 
 
+def test_rbac_grants_secrets_by_name_only_and_no_unused_verbs() -> None:
+    (role, *_) = rbac_objects("team", "alice", None)
+    verbs = {r["resources"][0]: set(r["verbs"]) for r in role["rules"]}
+    # Secret names are derived from the session name: nothing needs to enumerate them.
+    assert verbs["secrets"] == {"get", "create", "delete"}
+    assert "watch" not in verbs["pods"]
+    assert "pods/log" not in verbs  # logs are read through exec
+    assert all("watch" not in v for v in verbs.values())
+
+
+def test_rbac_bindings_are_named_after_their_subject() -> None:
+    alice = rbac_objects("team", "alice", None)
+    bob = rbac_objects("team", None, "ci:bob")
+    both = rbac_objects("team", "Alice@Example.com", "bob")
+    names = [o["metadata"]["name"] for o in (*alice, *bob) if o["kind"] == "RoleBinding"]
+    assert len(names) == 2 and len(set(names)) == 2
+    assert alice[0] == bob[0]  # the Role itself is shared and identical
+    pair = [o for o in both if o["kind"] == "RoleBinding"]
+    assert [len(o["subjects"]) for o in pair] == [1, 1]
+    assert pair[1]["subjects"][0] == {"kind": "ServiceAccount", "name": "bob", "namespace": "team"}
+    for o in pair:
+        name = o["metadata"]["name"]
+        assert len(name) <= 63 and name == name.lower() and "@" not in name
+
+
 def test_help_lists_verbs() -> None:
     out = run("--help").stdout
     for verb in ("start", "list", "get", "stop", "resume", "delete", "attach", "rbac", "version"):
