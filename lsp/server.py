@@ -231,24 +231,27 @@ def build() -> KodamaServer:
         if token is not None:
             token.cancel()
 
-    def publish(ls: KodamaServer, uri: str, version: int | None) -> None:
+    async def publish(ls: KodamaServer, uri: str, version: int | None) -> None:
         path = to_fs_path(uri)
         if path is None or not config_docs.is_config_path(Path(path)):
             return
         doc = ls.workspace.get_text_document(uri)
+        # Parsing is bounded (hostile YAML is refused early) but still runs off the event loop:
+        # a file being typed never delays the answers to other requests.
+        diagnostics = await asyncio.to_thread(config_docs.diagnostics, doc.source, path)
+        if ls.workspace.get_text_document(uri).version != version:
+            return  # edited meanwhile: the newer change publishes its own
         ls.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(
-                uri=uri, version=version, diagnostics=config_docs.diagnostics(doc.source, path)
-            )
+            types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=diagnostics)
         )
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: KodamaServer, params: types.DidOpenTextDocumentParams) -> None:
-        publish(ls, params.text_document.uri, params.text_document.version)
+    async def did_open(ls: KodamaServer, params: types.DidOpenTextDocumentParams) -> None:
+        await publish(ls, params.text_document.uri, params.text_document.version)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: KodamaServer, params: types.DidChangeTextDocumentParams) -> None:
-        publish(ls, params.text_document.uri, params.text_document.version)
+    async def did_change(ls: KodamaServer, params: types.DidChangeTextDocumentParams) -> None:
+        await publish(ls, params.text_document.uri, params.text_document.version)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: KodamaServer, params: types.DidCloseTextDocumentParams) -> None:

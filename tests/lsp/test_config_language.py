@@ -126,3 +126,23 @@ async def test_hover_shows_the_documentation_of_a_key(
         assert isinstance(hover.contents, types.MarkupContent)
         assert "storage.claudeHome" in hover.contents.value
         assert "home PVC" in hover.contents.value
+
+
+@pytest.mark.lsp
+async def test_alias_bomb_gets_a_diagnostic_and_the_server_keeps_answering(
+    repo: Path, home: Path
+) -> None:
+    from tests.unit.test_config import ALIAS_BOMB
+
+    async with lsp_session(client_name=CLIENTS[1], root=repo, home=home) as (client, _):
+        uri = open_doc(client, repo / ".kodama.yaml", ALIAS_BOMB)
+        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        (diag,) = client.diagnostics[uri]
+        assert "expands to more than 10000 values" in diag.message
+        hover = await client.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=0, character=0),
+            )
+        )
+        assert hover is None  # `a` is not a Kodama key; what matters is that it answered

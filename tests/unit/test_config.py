@@ -170,3 +170,40 @@ def test_schema_has_documented_keys() -> None:
     schema = json_schema()
     assert "branchPrefix" in schema["properties"]
     assert Config.model_fields["image"].description
+
+
+ALIAS_BOMB = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+def test_yaml_alias_bomb_is_refused(home: Path, repo: Path) -> None:
+    (repo / ".kodama.yaml").write_text(ALIAS_BOMB)
+    with pytest.raises(ConfigError, match=r"\.kodama\.yaml:\d+: expands to more than 10000 values"):
+        load_config(repo)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("env: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 32 levels"),
+        ("env: &x\n  a: *x\n", "recursive YAML alias"),
+        ("x: " + "y" * (300 * 1024) + "\n", "larger than 256 KiB"),
+    ],
+)
+def test_hostile_yaml_shapes_are_refused(text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        parse_yaml_text(text, "f.yaml")
+
+
+def test_ordinary_anchors_still_work() -> None:
+    layer = parse_yaml_text("env: &e {A: '1'}\nx: *e\n", "f.yaml")
+    assert layer.data["x"] == {"A": "1"}

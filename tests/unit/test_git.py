@@ -31,9 +31,7 @@ def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def sh(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        args, cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 @pytest.fixture
@@ -292,7 +290,10 @@ def test_credential_helper_through_git(tmp_path: Path) -> None:
     (tmp_path / "secrets" / "git" / "token").write_text("tok\n")
     env = dict(os.environ, HOME=str(home), KODAMA_SECRETS=str(tmp_path / "secrets"))
     env["GIT_TERMINAL_PROMPT"] = "0"
-    conf = ["-c", 'credential.https://example.com.helper=!"$HOME/.kodama/bin/git-credential-kodama"']
+    conf = [
+        "-c",
+        'credential.https://example.com.helper=!"$HOME/.kodama/bin/git-credential-kodama"',
+    ]
 
     def fill(host: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
