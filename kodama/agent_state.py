@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .models import AgentState, AgentStateName
+from .models import AgentState, AgentStateName, as_utc
 
 # Installed by the ensure step; `sh` spares us the exec bit (some PVCs are mounted noexec).
 HELPER_PATH = '"$HOME/.kodama/bin/kodama-agent"'
@@ -106,7 +106,7 @@ def _time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         return None
 

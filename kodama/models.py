@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 # Claude Code's --permission-mode values.
@@ -37,11 +37,24 @@ class AgentStateName(StrEnum):
     EXITED = "exited"
 
 
+def as_utc(value: datetime | None) -> datetime | None:
+    """Times written in a pod may lack a zone; they are UTC there, and comparing a naive time
+    with an aware one raises, which must not break listing every other session."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
 class AgentState(_Model):
     state: AgentStateName = AgentStateName.UNKNOWN
     message: str | None = None
     since: datetime | None = None
     exit_code: int | None = None
+
+    @field_validator("since")
+    @classmethod
+    def _since(cls, v: datetime | None) -> datetime | None:
+        return as_utc(v)
 
 
 class SecretFile(_Model):
@@ -84,6 +97,11 @@ class SessionSpec(_Model):
     ship_ignored: bool = False  # git.shipIgnored at start: ignored files were shipped too
     created_at: datetime | None = None
 
+    @field_validator("created_at")
+    @classmethod
+    def _created(cls, v: datetime | None) -> datetime | None:
+        return as_utc(v)
+
 
 class SyncConflict(_Model):
     path: str
@@ -125,6 +143,11 @@ class Session(_Model):
     agent: AgentState = Field(default_factory=AgentState)
     sync: SyncStatus | None = None
     events: list[str] = Field(default_factory=list)
+
+    @field_validator("created_at")
+    @classmethod
+    def _created(cls, v: datetime | None) -> datetime | None:
+        return as_utc(v)
 
 
 class StartRequest(_Model):

@@ -423,7 +423,10 @@ class SessionEngine:
         out = self.cluster.exec_output(
             manifests.pod_name(spec.name), spec.namespace, manifests.CONTAINER, agent.STATE_COMMAND
         )
-        return parse_status(out, spec.agent_kind)
+        try:
+            return parse_status(out, spec.agent_kind)
+        except Exception:  # written by the pod: whatever it holds must not break other sessions
+            return AgentState(message="the agent state file could not be read")
 
     def _rebuild_records(self, sessions: list[Session]) -> None:
         """A lost ~/.kodama is rebuilt from the cluster: every session gets a record again."""

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ..errors import InvalidInput
+from ..printable import printable
 from .context import cancellable, get_obj, kube_options, progress
 from .output import agent_cell
 from .session_cmds import complete_sessions
@@ -53,6 +54,12 @@ def _short(value: Any, limit: int = 120) -> str:
 
 
 def render_line(line: str) -> str | None:
+    """One line of the headless log, readable and safe to print (see _render_line)."""
+    shown = _render_line(line)
+    return None if shown is None else printable(shown)
+
+
+def _render_line(line: str) -> str | None:
     """One line of the headless log, readable: Claude Code's stream-json becomes text.
 
     Lines that are not stream-json events (other agents, Kodama's own markers) pass through.
@@ -106,7 +113,7 @@ def logs(name: str, follow: bool, tail: int, raw: bool) -> None:
     try:
         for raw_line in proc.stdout:
             text = raw_line.decode(errors="replace")
-            shown = text.rstrip("\n") if raw else render_line(text)
+            shown = printable(text.rstrip("\n")) if raw else render_line(text)
             if shown is not None:
                 click.echo(shown)
         rc = proc.wait()
@@ -154,7 +161,7 @@ def wait(name: str, for_: str, timeout: str) -> None:
     with cancellable() as cancel:
         state = engine.wait_agent(name, AgentStateName(for_), seconds, cancel)
     msg = f" — {state.message}" if state.message else ""
-    click.echo(f"{name}: {agent_cell(state)}{msg}")
+    click.echo(printable(f"{name}: {agent_cell(state)}{msg}"))
 
 
 COMMANDS = [attach, logs, wait]

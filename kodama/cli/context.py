@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..printable import printable
+
 if TYPE_CHECKING:
     from ..events import CancelToken, Event
     from ..sessions import SessionEngine
@@ -117,24 +119,29 @@ class ProgressRenderer:
         if self.quiet and event.kind.value not in ("warning",):
             return
         kind = event.kind.value
+        # Messages carry user strings and pod output: never markup, never terminal controls.
+        message = printable(event.message)
         if self._console is not None:
+            from rich.markup import escape
+
+            text = escape(message)
             if kind == "step":
                 if self._status is None:
-                    self._status = self._console.status(event.message)
+                    self._status = self._console.status(text)
                     self._status.start()
                 else:
-                    self._status.update(event.message)
-                self._console.print(f"[dim]•[/dim] {event.message}")
+                    self._status.update(text)
+                self._console.print(f"[dim]•[/dim] {text}")
             elif kind == "warning":
-                self._console.print(f"[yellow]warning:[/yellow] {event.message}")
+                self._console.print(f"[yellow]warning:[/yellow] {text}")
             elif kind == "done":
                 self.close()
-                self._console.print(f"[green]✓[/green] {event.message}")
+                self._console.print(f"[green]✓[/green] {text}")
             else:
-                self._console.print(f"  {event.message}")
+                self._console.print(f"  {text}")
             return
         prefix = {"step": "• ", "warning": "warning: ", "done": "✓ ", "info": "  "}[kind]
-        click.echo(f"{prefix}{event.message}", err=True)
+        click.echo(f"{prefix}{message}", err=True)
 
     def close(self) -> None:
         if self._status is not None:

@@ -8,6 +8,7 @@ import traceback
 import click
 
 from ..errors import KodamaError
+from ..printable import printable
 from . import agent_cmds, git_cmds, misc_cmds, session_cmds, sync_cmds
 from .context import Obj, kube_options
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         line = f"error: {exc.message}"
         if exc.hint:
             line += f" (hint: {exc.hint})"
-        click.echo(line, err=True)
+        click.echo(printable(line), err=True)  # messages may quote pod output
         code = exc.exit_code
         sys.exit(code if isinstance(code, int) and code > 0 else 1)
     except click.exceptions.Abort:

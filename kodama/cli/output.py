@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..printable import printable
+
 if TYPE_CHECKING:  # models import pydantic: keep `--help` fast
     from ..models import AgentState, Session
 
@@ -73,7 +75,7 @@ def sessions_table(sessions: Sequence[Session], *, wide: bool, all_namespaces: b
             row.insert(0, s.namespace)
         if wide:
             row += [s.sync.state if s.sync else "-", s.image or "-", s.node or "-", s.reason or ""]
-        rows.append(row)
+        rows.append([printable(cell) for cell in row])  # before widths: escapes are wider
     return table(rows, headers)
 
 
@@ -135,4 +137,4 @@ def describe(s: Session) -> str:
     if s.events:
         lines.append("Events:")
         lines += [f"  {e}" for e in s.events]
-    return "\n".join(lines)
+    return printable("\n".join(lines))

@@ -10,6 +10,7 @@ import pytest
 from kodama import agent
 from kodama.agent_state import HOOK_COMMAND, HOOK_EVENTS, merge_hooks, parse_status
 from kodama.cli.agent_cmds import parse_duration, render_line
+from kodama.cli.output import agent_cell
 from kodama.errors import InvalidInput, KodamaError, Timeout
 from kodama.events import CancelToken
 from kodama.kubectl import Kubectl
@@ -117,6 +118,37 @@ def test_parse_status_process_gone_with_its_pod() -> None:
 @pytest.mark.parametrize("out", ["", "garbage", "S {bad\nR [1]\nA 1\n", "S\nR\nA\n"])
 def test_parse_status_tolerates_garbage(out: str) -> None:
     assert parse_status(out, "claude").state in (AgentStateName.UNKNOWN, AgentStateName.WORKING)
+
+
+@pytest.mark.parametrize(
+    ("state_since", "run_start"),
+    [
+        ("2025-01-01T10:05:00", "2025-01-01T10:00:00Z"),  # naive hook time, aware run time
+        ("2025-01-01T10:05:00Z", "2025-01-01T10:00:00"),  # and the other way round
+        ("2025-01-01T10:05:00+02:00", "2025-01-01T10:00:00"),
+    ],
+)
+def test_parse_status_mixes_naive_and_aware_times(state_since: str, run_start: str) -> None:
+    st = {"state": "waiting", "message": "m", "since": state_since, "exitCode": None}
+    out = status(st, {**RUN, "startedAt": run_start, "endedAt": None}, True)
+    got = parse_status(out, "claude")
+    assert got.state in (AgentStateName.WAITING, AgentStateName.WORKING)
+    assert got.since is not None and got.since.tzinfo is not None
+    assert agent_cell(got)  # rendering compares with now: an aware time is required
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"state": "waiting", "since": "yesterday"},
+        {"state": "no-such-state", "since": 12},
+        {"state": "idle", "exitCode": "x" * 10_000, "message": ["not", "text"]},
+        {"since": "9999-99-99T99:99:99"},
+    ],
+)
+def test_parse_status_survives_hostile_state_files(state: dict[str, object]) -> None:
+    got = parse_status(status(state, {**RUN, "endedAt": None}, True), "claude")
+    assert got.state in (AgentStateName.UNKNOWN, AgentStateName.WORKING)
 
 
 def test_wait_for_reaches_times_out_and_fails_on_exit() -> None:

@@ -129,3 +129,62 @@ def test_help_path_imports_no_heavy_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+HOSTILE = "done\x1b]52;c;cm0gLXJmIH4K\x07\x1b[2J\x9b1;1H\u202egnp.exe"
+
+
+def _terminal_safe(text: str) -> bool:
+    bad = [c for c in text if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F]
+    return not bad and "\u202e" not in text
+
+
+def test_pod_text_is_neutralised_in_get_list_and_logs() -> None:
+    from kodama.cli.agent_cmds import render_line
+    from kodama.cli.output import describe
+
+    s = Session(
+        name="a",
+        namespace="ns",
+        status=Status.RUNNING,
+        branch="kodama/a\x1b[31m",
+        agent=AgentState(state=AgentStateName.WAITING, message=HOSTILE),
+    )
+    shown = describe(s)
+    assert _terminal_safe(shown) and "\\x1b]52" in shown and "\n" in shown
+    assert _terminal_safe(sessions_table([s], wide=True, all_namespaces=False))
+    plain = render_line(HOSTILE + "\n")
+    event = render_line(json.dumps({"type": "result", "subtype": "ok", "result": HOSTILE}))
+    assert plain is not None and event is not None
+    assert _terminal_safe(plain) and _terminal_safe(event)
+
+
+def test_progress_output_survives_markup_and_escapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from kodama.cli.context import ProgressRenderer
+    from kodama.events import Event, EventKind
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setenv("TERM", "xterm")
+    render = ProgressRenderer()
+    assert render.tty
+    for kind in (EventKind.STEP, EventKind.STEP, EventKind.INFO, EventKind.WARNING, EventKind.DONE):
+        render(Event(kind=kind, session="a", message=f"[/bold] [link=x] {HOSTILE} [red]"))
+    render.close()
+    out = err.getvalue()
+    assert "[/bold]" in out and "\\x1b]52" in out and "\x1b]52" not in out
+
+
+def test_naive_creation_time_does_not_break_list_or_get() -> None:
+    from kodama.cli.output import describe
+
+    naive = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=5)
+    s = Session(name="a", namespace="ns", status=Status.RUNNING, created_at=naive)
+    assert "5m" in sessions_table([s], wide=False, all_namespaces=False)
+    assert "Age:         5m" in describe(s)
