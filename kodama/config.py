@@ -13,7 +13,7 @@ in the global file is never dropped by a repo file).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -140,8 +140,20 @@ class SyncConfig(_Model):
         "two-way-safe", description="Mutagen synchronization mode."
     )
     exclude: list[str] = Field(
-        default_factory=list, description="Extra paths to ignore (gitignore syntax)."
+        default_factory=list,
+        description="Extra paths to ignore (gitignore syntax; no `!`: git-ignored files stay out).",
     )
+
+    @field_validator("exclude")
+    @classmethod
+    def _exclude(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            if pattern.lstrip().startswith("!"):
+                raise ValueError(
+                    f"{pattern!r}: a negation cannot be used here (it would re-include files "
+                    "git ignores, such as secrets)"
+                )
+        return v
 
 
 class CredentialsConfig(_Model):
@@ -191,6 +203,11 @@ class Config(_Model):
             _wrap(validation.validate_qualified_name, key, "node selector key")
             _wrap(validation.validate_label_value, str(value), "node selector")
         return v
+
+    @field_validator("tolerations")
+    @classmethod
+    def _tolerations(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [_wrap(validation.validate_toleration, t) for t in v]
 
     @field_validator("env")
     @classmethod
@@ -281,7 +298,7 @@ def _check_bounds(text: str, source: str) -> yaml.Node | None:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_YAML_DEPTH:
-                line = event.start_mark.line + 1
+                line = event.start_mark.line + 1 if event.start_mark else 1
                 raise ConfigError(f"{source}:{line}: nested deeper than {MAX_YAML_DEPTH} levels")
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
@@ -338,7 +355,7 @@ def parse_yaml_text(text: str, source: str) -> Layer:
     return Layer(source, data, lines)
 
 
-def load_layer(path: Path) -> Layer | None:
+def load_layer(path: Path, *, repo: bool = False) -> Layer | None:
     if not path.is_file():
         return None
     try:
@@ -346,8 +363,49 @@ def load_layer(path: Path) -> Layer | None:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     layer = parse_yaml_text(text, str(path))
-    validate_layer(layer)
+    validate_layer(layer, repo=repo)
     return layer
+
+
+# What a repository's .kodama.yaml may set: whoever wrote the repository is not the person running
+# `start`. Sizing, sync excludes, branch prefix, the agent and its image and environment are the
+# project's business (the security-relevant ones are shown and confirmed at start); credentials,
+# git Secrets, shipping ignored files and scheduling are the user's and the cluster's.
+REPO_ALLOWED = frozenset(
+    {
+        "namespace",
+        "image",
+        "resources",
+        "storage",
+        "branchPrefix",
+        "env",
+        "agent",
+        "sync",
+        "timeout",
+    }
+)
+REPO_ALLOWED_DEFAULTS = frozenset({"namespace", "image", "resources", "storage", "branchPrefix"})
+REPO_NOT_ALLOWED = "not allowed in a repository's .kodama.yaml (set it in {global_} or with a flag)"
+
+
+def _camel(key: Any) -> str:
+    return to_camel(key) if isinstance(key, str) else str(key)
+
+
+def _repo_issues(layer: Layer) -> list[ConfigIssue]:
+    known = {info.alias or name for name, info in Config.model_fields.items()}
+    message = REPO_NOT_ALLOWED.format(global_=global_config_path())
+    issues: list[ConfigIssue] = []
+    for key, value in layer.data.items():
+        name = _camel(key)
+        if name == "defaults" and isinstance(value, dict):
+            for sub in value:
+                if _camel(sub) not in REPO_ALLOWED_DEFAULTS and _camel(sub) in known:
+                    path = ("defaults", sub)
+                    issues.append(ConfigIssue(path, _line_for(layer, path), message))
+        elif name in known and name not in REPO_ALLOWED and name != "defaults":
+            issues.append(ConfigIssue((key,), _line_for(layer, (key,)), message))
+    return issues
 
 
 @dataclass
@@ -360,9 +418,12 @@ class ConfigIssue:
         return ".".join(str(p) for p in self.path) or "(top level)"
 
 
-def layer_issues(layer: Layer) -> list[ConfigIssue]:
-    """Validate one layer on its own; every problem with its key path and line."""
-    issues: list[ConfigIssue] = []
+def layer_issues(layer: Layer, *, repo: bool = False) -> list[ConfigIssue]:
+    """Validate one layer on its own; every problem with its key path and line.
+
+    `repo`: the layer is a repository's .kodama.yaml, limited to REPO_ALLOWED.
+    """
+    issues: list[ConfigIssue] = _repo_issues(layer) if repo else []
     try:
         Config.model_validate(_normalize(layer.data))
     except ValidationError as exc:
@@ -378,8 +439,8 @@ def layer_issues(layer: Layer) -> list[ConfigIssue]:
     return issues
 
 
-def validate_layer(layer: Layer) -> None:
-    issues = layer_issues(layer)
+def validate_layer(layer: Layer, *, repo: bool = False) -> None:
+    issues = layer_issues(layer, repo=repo)
     if issues:
         first = issues[0]
         where = f":{first.line}" if first.line else ""
@@ -443,24 +504,39 @@ def merge(
     return out
 
 
+@dataclass(frozen=True)
+class RepoChange:
+    """A security-relevant setting the repository's file changes from what the user would get."""
+
+    key: str  # image, agent.command, env.NAME, namespace
+    value: str | None
+
+    def describe(self) -> str:
+        return f"{self.key}: {self.value if self.value is not None else '(unset)'}"
+
+
 @dataclass
 class LoadedConfig:
     config: Config
     sources: list[str]
     repo_root: Path | None
+    repo_changes: list[RepoChange] = field(default_factory=list)
 
 
 def load_config(cwd: Path, flags: dict[str, Any] | None = None) -> LoadedConfig:
     """Load and merge defaults < global < repo < flags, validating each layer on its own."""
-    layers: list[Layer] = []
     glob = load_layer(global_config_path())
-    if glob:
-        layers.append(glob)
     repo_file = find_repo_config(cwd)
-    if repo_file:
-        repo = load_layer(repo_file)
-        if repo:
-            layers.append(repo)
+    repo = load_layer(repo_file, repo=True) if repo_file else None
+    layers = [layer for layer in (glob, repo) if layer is not None]
+    cfg = _merged(layers, flags)
+    changes = _repo_changes(_merged([glob] if glob else [], flags), cfg) if repo else []
+    return LoadedConfig(
+        cfg, [layer.source for layer in layers], repo_file.parent if repo_file else None, changes
+    )
+
+
+def _merged(layers: list[Layer], flags: dict[str, Any] | None) -> Config:
     merged: dict[str, Any] = {}
     for layer in layers:
         merged = merge(merged, _normalize(layer.data))
@@ -476,9 +552,22 @@ def load_config(cwd: Path, flags: dict[str, Any] | None = None) -> LoadedConfig:
         ) from None
     if cfg.namespace is None and cfg.defaults.namespace is not None:
         cfg.namespace = cfg.defaults.namespace
-    return LoadedConfig(
-        cfg, [layer.source for layer in layers], repo_file.parent if repo_file else None
-    )
+    return cfg
+
+
+def _repo_changes(without: Config, with_repo: Config) -> list[RepoChange]:
+    """What the repository file changes among the settings that decide what runs and where."""
+    out: list[RepoChange] = []
+    if with_repo.image != without.image:
+        out.append(RepoChange("image", with_repo.image))
+    if with_repo.agent.command != without.agent.command:
+        out.append(RepoChange("agent.command", with_repo.agent.command))
+    for key, value in with_repo.env.items():
+        if without.env.get(key) != value:
+            out.append(RepoChange(f"env.{key}", value))
+    if with_repo.namespace != without.namespace:
+        out.append(RepoChange("namespace", with_repo.namespace))
+    return out
 
 
 def json_schema() -> dict[str, Any]:

@@ -25,6 +25,15 @@ class ConfigError(InvalidInput):
     """A config file is malformed or has an unknown key or bad value."""
 
 
+class NeedsConfirmation(InvalidInput):
+    """A repository file changes what runs or where: the user must see it and agree first."""
+
+    def __init__(self, source: str, changes: list[str], hint: str | None = None) -> None:
+        super().__init__(f"{source} sets " + "; ".join(changes), hint)
+        self.source = source
+        self.changes = changes
+
+
 class NotFound(KodamaError):
     pass
 

@@ -179,6 +179,8 @@ class StartRequest(_Model):
     git_known_hosts: str | None = None
     sync: bool | None = None
     local_path: str | None = None  # the checkout to ship/sync (default: cwd's git root)
+    # The user saw and accepted what the repository's .kodama.yaml changes (--yes, or a prompt).
+    accept_repo_config: bool = False
 
 
 class FetchResult(_Model):

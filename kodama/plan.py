@@ -15,10 +15,11 @@ from typing import Any
 from dotenv import dotenv_values
 
 from . import git, manifests
-from .config import Config, LoadedConfig
+from .config import REPO_CONFIG_NAME, Config, LoadedConfig
 from .errors import InvalidInput
 from .manifests import AGENT_CREDENTIAL_KEYS
 from .models import SecretFile, SessionSpec, StartRequest
+from .printable import printable
 from .validation import (
     parse_toleration,
     validate_env_name,
@@ -41,6 +42,9 @@ class StartPlan:
     prompt: str | None = None
     sync: bool = False
     objects: list[dict[str, Any]] = field(default_factory=list)
+    # Security-relevant settings taken from the repository's .kodama.yaml ("key: value").
+    repo_changes: list[str] = field(default_factory=list)
+    repo_config: Path | None = None
 
 
 def _b64(value: str | bytes) -> str:
@@ -203,6 +207,14 @@ def build(
         prompt=req.prompt,
         sync=bool(want_sync and gplan.local_root is not None),
     )
+    # The file's namespace only counts when it is the one used (no -n, no context namespace).
+    plan.repo_changes = [
+        printable(c.describe())
+        for c in loaded.repo_changes
+        if c.key != "namespace" or namespace == cfg.namespace
+    ]
+    if loaded.repo_root is not None:
+        plan.repo_config = loaded.repo_root / REPO_CONFIG_NAME
     plan.objects = [
         manifests.pvc(spec, "workspace"),
         manifests.pvc(spec, "home"),
@@ -218,7 +230,7 @@ def credentials(cfg: Config) -> dict[str, str]:
         path = Path(cfg.credentials.file).expanduser()
         if not path.is_file():
             raise InvalidInput(f"credentials.file {path} does not exist")
-        for key, value in dotenv_values(path).items():
+        for key, value in dotenv_values(path, interpolate=False).items():
             if key in AGENT_CREDENTIAL_KEYS and value:
                 data[key] = _b64(value)
     if cfg.credentials.from_env:
@@ -229,12 +241,16 @@ def credentials(cfg: Config) -> dict[str, str]:
     return data
 
 
+# dotenv files are read without ${VAR} interpolation: a value is what the file says, never a
+# copy of some other variable of the local environment that would then land in a Secret.
+
+
 def env_file(path_text: str) -> dict[str, str]:
     path = Path(path_text).expanduser()
     if not path.is_file():
         raise InvalidInput(f"--env-file {path} does not exist")
     out: dict[str, str] = {}
-    for key, value in dotenv_values(path).items():
+    for key, value in dotenv_values(path, interpolate=False).items():
         validate_env_name(key, "--env-file variable")
         out[key] = _b64(value or "")
     return out

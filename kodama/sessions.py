@@ -24,6 +24,7 @@ from .errors import (
     ImagePullFailed,
     InvalidInput,
     KodamaError,
+    NeedsConfirmation,
     NotFound,
     Timeout,
 )
@@ -124,6 +125,12 @@ class SessionEngine:
     ) -> Session:
         cancel = cancel or CancelToken()
         plan = self.plan_start(req)  # every input error is raised here, before any API call
+        if plan.repo_changes and not req.accept_repo_config:
+            raise NeedsConfirmation(
+                str(plan.repo_config),
+                plan.repo_changes,
+                hint="check them, then confirm (or pass --yes)",
+            )
         spec = plan.spec
         rep = Reporter(events, spec.name)
         cluster = self.cluster

@@ -105,7 +105,8 @@ def mutagen_ignores(root: Path, extra: Sequence[str] = ()) -> list[str]:
         patterns += translate(text, "" if parent == "." else parent)
     for line in extra:
         pattern = translate_line(line)
-        if pattern is not None:
+        # Last match wins: a negation here would re-include what git ignores (.env files...).
+        if pattern is not None and not pattern.startswith("!"):
             patterns.append(pattern)
     return patterns
 

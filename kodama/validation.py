@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from .errors import InvalidInput
 
@@ -145,3 +146,43 @@ def parse_toleration(text: str) -> dict[str, str]:
     if m.group("effect"):
         tol["effect"] = m.group("effect")
     return tol
+
+
+_TOLERATION_KEYS = {"key", "operator", "value", "effect", "tolerationSeconds"}
+_EFFECTS = {"NoSchedule", "PreferNoSchedule", "NoExecute"}
+
+
+def validate_toleration(t: dict[str, Any]) -> dict[str, Any]:
+    """A pod toleration as Kubernetes accepts it; checked here so a bad one never reaches the API."""
+    unknown = set(t) - _TOLERATION_KEYS
+    if unknown:
+        raise InvalidInput(f"unknown toleration field {sorted(unknown)[0]!r}")
+    key, op, value, effect = (
+        t.get("key"),
+        t.get("operator", "Equal"),
+        t.get("value"),
+        t.get("effect"),
+    )
+    if op not in ("Equal", "Exists"):
+        raise InvalidInput(f"toleration operator must be Equal or Exists, not {op!r}")
+    if key is not None:
+        if not isinstance(key, str):
+            raise InvalidInput("toleration key must be a string")
+        if key:
+            validate_qualified_name(key, "toleration key")
+    if not key and op != "Exists":
+        raise InvalidInput("a toleration without a key must use operator Exists")
+    if value is not None:
+        if op == "Exists" and value != "":
+            raise InvalidInput("a toleration with operator Exists takes no value")
+        if not isinstance(value, str):
+            raise InvalidInput("toleration value must be a string")
+        validate_label_value(value, "toleration")
+    if effect not in (None, "", *_EFFECTS):
+        raise InvalidInput(f"toleration effect must be one of {', '.join(sorted(_EFFECTS))}")
+    seconds = t.get("tolerationSeconds")
+    if seconds is not None and (
+        isinstance(seconds, bool) or not isinstance(seconds, int) or effect != "NoExecute"
+    ):
+        raise InvalidInput("tolerationSeconds must be an integer, and only with effect NoExecute")
+    return t

@@ -84,6 +84,8 @@ class StartArgs(RootArgs):
     repo: str | None = None
     no_sync: bool = False
     no_wait: bool = False
+    # The client showed the user what the repository's .kodama.yaml sets and they accepted.
+    accept_repo_config: bool = False
 
 
 A = TypeVar("A", bound=_Args)
@@ -223,8 +225,22 @@ async def start(call: Call) -> dict[str, Any] | None:
         sync=False if a.no_sync else None,
         wait=not a.no_wait,
         local_path=str(root),
+        accept_repo_config=a.accept_repo_config,
     )
     engine = call.engine(root)
+    if not req.accept_repo_config:
+        # What a cloned repository's file asks for is never acted on without the user's word.
+        plan = await call.ls.in_thread(engine.plan_start, req)
+        if plan.repo_changes:
+            question = (
+                f"{plan.repo_config} (from the repository) sets:\n"
+                + "\n".join(plan.repo_changes)
+                + f"\nStart Kodama session {name} with these settings?"
+            )
+            if await ask(call.ls, question, ["Start", "Cancel"]) != "Start":
+                return None
+            call.cancel.check()
+            req = req.model_copy(update={"accept_repo_config": True})
     try:
         session = await call.with_progress(
             f"Kodama: starting {name}",

@@ -52,7 +52,7 @@ def diagnostics(text: str, source: str) -> list[types.Diagnostic]:
         message = message[m.end() :] if m else message.lstrip(": ")
         return [_diagnostic(lines, line, message)]
     out: list[types.Diagnostic] = []
-    for issue in layer_issues(layer):
+    for issue in layer_issues(layer, repo=Path(source).name == REPO_CONFIG_NAME):
         where = issue.dotted()
         out.append(_diagnostic(lines, issue.line or 1, f"{where}: {issue.message}"))
     return out

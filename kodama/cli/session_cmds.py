@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NeedsConfirmation
+from ..printable import printable
 from .context import get_obj, kube_options, progress
 from .output import OUTPUT_CHOICES, dump, emit_sessions
 
@@ -120,6 +121,14 @@ def _read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
     "--dry-run", is_flag=True, help="Print the objects that would be created; touch nothing."
 )
 @click.option(
+    "-y",
+    "--yes",
+    "accept_repo_config",
+    is_flag=True,
+    help="Accept the image, agent command, env and namespace the repository's .kodama.yaml "
+    "sets, without asking.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Choice(["table", "json", "yaml", "name"]),
@@ -160,6 +169,11 @@ def start(
         if fmt not in ("yaml", "json"):
             raise InvalidInput("--dry-run prints objects: use -o yaml or -o json")
         objs = [_redact(o) for o in plan.objects]
+        if plan.repo_changes:
+            click.echo(
+                f"note: {printable(str(plan.repo_config))} sets " + "; ".join(plan.repo_changes),
+                err=True,
+            )
         if fmt == "json":
             click.echo(dump({"apiVersion": "v1", "kind": "List", "items": objs}, "json"))
         else:
@@ -167,8 +181,20 @@ def start(
 
             click.echo(yaml.safe_dump_all(objs, sort_keys=False).rstrip())
         return
-    with progress() as (render, cancel):
-        session = engine.start(req, events=render, cancel=cancel)
+    try:
+        with progress() as (render, cancel):
+            session = engine.start(req, events=render, cancel=cancel)
+    except NeedsConfirmation as exc:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise
+        click.echo(f"{printable(exc.source)} (from the repository) sets:", err=True)
+        for change in exc.changes:
+            click.echo(f"  {change}", err=True)
+        if not click.confirm("Start with these settings?", default=False, err=True):
+            raise click.exceptions.Abort() from None
+        req = req.model_copy(update={"accept_repo_config": True})
+        with progress() as (render, cancel):
+            session = engine.start(req, events=render, cancel=cancel)
     _emit_one(session, output)
 
 

@@ -118,3 +118,23 @@ async def test_source_code_actions_in_a_git_workspace(
         outside.mkdir()
         (outside / "f.txt").write_text("x")
         assert await actions(outside / "f.txt") == []
+
+
+@pytest.mark.lsp
+async def test_start_asks_before_using_what_the_repository_config_sets(
+    tmp_path: Path, home: Path
+) -> None:
+    repo = make_repo(tmp_path / "cloned")
+    (repo / ".kodama.yaml").write_text("image: evil.example/miner\nenv: {A: '1'}\n")
+    answers = Answers(message_request="Cancel")
+    async with lsp_session(
+        client_name=CLIENTS[0],
+        root=repo,
+        home=home,
+        answers=answers,
+        init_options={"namespace": "ns"},
+    ) as (client, _):
+        assert await execute(client, "kodama.session.start", {"name": "s1", "noSync": True}) is None
+        message = answers.asked[-1].message
+        assert "image: evil.example/miner" in message and "env.A: 1" in message
+        assert [a.title for a in answers.asked[-1].actions or []] == ["Start", "Cancel"]

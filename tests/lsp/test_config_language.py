@@ -146,3 +146,17 @@ async def test_alias_bomb_gets_a_diagnostic_and_the_server_keeps_answering(
             )
         )
         assert hover is None  # `a` is not a Kodama key; what matters is that it answered
+
+
+@pytest.mark.lsp
+async def test_repo_file_keys_outside_the_allow_list_are_flagged(repo: Path, home: Path) -> None:
+    text = "image: x\ncredentials:\n  file: ~/.aws/credentials\n"
+    async with lsp_session(client_name=CLIENTS[1], root=repo, home=home) as (client, _):
+        uri = open_doc(client, repo / ".kodama.yaml", text)
+        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        (diag,) = client.diagnostics[uri]
+        assert diag.range.start.line == 1
+        assert diag.message.startswith("credentials: not allowed in a repository's .kodama.yaml")
+        glob = open_doc(client, home / "config.yaml", text)
+        await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        assert list(client.diagnostics[glob]) == []

