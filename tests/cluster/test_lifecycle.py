@@ -222,6 +222,23 @@ def test_bad_config_file_names_file_and_line(kodama: Kodama, testenv: Any) -> No
     assert testenv.managed(kodama.namespace) == []
 
 
+def test_repo_config_changes_need_yes_and_forbidden_keys_are_refused(
+    kodama: Kodama, testenv: Any
+) -> None:
+    repo_cfg = kodama.cwd / ".kodama.yaml"
+    repo_cfg.write_text("git:\n  secretName: someone-elses-key\n")
+    proc = kodama.run("start", "repocfg", check=False)
+    assert proc.returncode == 1 and "git: not allowed in a repository" in proc.stderr
+    repo_cfg.write_text("env:\n  FROM_REPO: 'yes'\n")
+    proc = kodama.run("start", "repocfg", check=False)
+    assert proc.returncode == 1 and "sets env.FROM_REPO: yes" in proc.stderr
+    assert testenv.managed(kodama.namespace) == []
+    assert kodama.json("start", "repocfg", "--yes")["status"] == "Running"
+    out = kodama.run("attach", "repocfg", "--", "sh", "-c", 'echo "$FROM_REPO"').stdout
+    assert out.strip() == "yes"
+    kodama.run("delete", "repocfg", "--yes")
+
+
 def test_unreachable_cluster(kodama: Kodama, tmp_path: Path) -> None:
     kc = tmp_path / "dead.kubeconfig"
     kc.write_text(
