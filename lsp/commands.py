@@ -394,9 +394,11 @@ def kodama_cli() -> list[str]:
     if sibling.is_file() and os.access(sibling, os.X_OK):
         return [str(sibling)]
     found = shutil.which("kubectl-kodama")
-    if found:
+    # The terminal opens in the workspace: a relative PATH entry ("." or "") would run a
+    # kubectl-kodama the checkout carries, and `-m` without -P would import its `kodama/`.
+    if found and os.path.isabs(found):
         return [found]
-    return [sys.executable, "-m", "kodama.cli.main"]
+    return [sys.executable, "-P", "-m", "kodama.cli.main"]
 
 
 async def open_attach(ls: KodamaServer, name: str, namespace: str | None = None) -> dict[str, Any]:

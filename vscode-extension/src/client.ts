@@ -104,12 +104,13 @@ export class KodamaServer implements vscode.Disposable {
     this.output.info(`Starting ${[cmd.command, ...cmd.args].join(" ")} (from ${describeSource(cmd)})`);
     this.output.info(`initializationOptions: ${JSON.stringify(initializationOptions)}`);
 
-    const cwd = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === "file")?.uri.fsPath;
+    // A fixed directory, not the workspace: nothing the checkout carries is found relative to
+    // where the server runs (it learns the workspace folders from initialize).
     const serverOptions: ServerOptions = {
       command: cmd.command,
       args: cmd.args,
       transport: TransportKind.stdio,
-      options: { cwd, env: process.env },
+      options: { cwd: home, env: process.env },
     };
     const clientOptions: LanguageClientOptions = {
       // Code actions are offered for files of a git workspace; the commands need no documents.

@@ -27,7 +27,7 @@ describe("resolveServerCommand", () => {
   it("falls back to python -m kodama_lsp", () => {
     assert.deepEqual(resolveServerCommand({ serverPath: "", python: "/usr/bin/python3.11" }, { PATH: "/x" }, () => false), {
       command: "/usr/bin/python3.11",
-      args: ["-m", "kodama_lsp"],
+      args: ["-P", "-m", "kodama_lsp"],
       source: "python",
     });
     assert.equal(resolveServerCommand({ serverPath: "", python: "  " }, {}, () => false).command, "python3");

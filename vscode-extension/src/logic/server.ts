@@ -34,7 +34,8 @@ export function findOnPath(
   isExecutable: (candidate: string) => boolean,
 ): string | undefined {
   for (const dir of (pathEnv ?? "").split(path.delimiter)) {
-    if (!dir) {
+    // Relative entries ("", ".", "bin") resolve against the workspace: never run what it carries.
+    if (!dir || !path.isAbsolute(dir)) {
       continue;
     }
     const candidate = path.join(dir, name);
@@ -45,7 +46,7 @@ export function findOnPath(
   return undefined;
 }
 
-/** `kodama.server.path`, else `kodama-lsp` on PATH, else `<kodama.server.python> -m kodama_lsp`. */
+/** `kodama.server.path`, else `kodama-lsp` on PATH, else `<kodama.server.python> -P -m kodama_lsp`. */
 export function resolveServerCommand(
   settings: ServerSettings,
   env: { PATH?: string; HOME?: string },
@@ -61,7 +62,8 @@ export function resolveServerCommand(
     return { command: onPath, args: [], source: "path" };
   }
   const python = settings.python.trim() || "python3";
-  return { command: expandHome(python, home), args: ["-m", SERVER_MODULE], source: "python" };
+  // -P: the server's directory (a workspace) is not put on the import path (Python >= 3.11).
+  return { command: expandHome(python, home), args: ["-P", "-m", SERVER_MODULE], source: "python" };
 }
 
 export interface KubeSettings {
