@@ -1,6 +1,6 @@
 """make bench: Kodama next to its floor on the test control plane; a table of medians.
 
-    python bench/run.py [--only cli,list,lifecycle,sync,lsp] [--runs N] [--quick] [--profile]
+    python bench/run.py [--only cli,hostile,list,lifecycle,sync,lsp] [--runs N] [--quick] [--profile]
 
 Each benchmark warms up once, then runs N rounds, Kodama and its floor interleaved. Results
 (with the machine: cores, load average, Python, kubectl and kube-apiserver versions) go to
@@ -36,7 +36,7 @@ from harness import (
     table,
 )
 
-NAMES = ("cli", "list", "lifecycle", "lsp", "sync")
+NAMES = ("cli", "hostile", "list", "lifecycle", "lsp", "sync")
 RESULTS = BENCH / "results"
 
 
@@ -66,6 +66,10 @@ def run_one(name: str, env: Env | None, args: argparse.Namespace, prepared: set[
         import bench_cli
 
         return bench_cli.bench(runs)
+    if name == "hostile":
+        import bench_hostile
+
+        return bench_hostile.bench(runs)
     assert env is not None
     if name == "list":
         import bench_list
@@ -185,7 +189,7 @@ def main() -> int:
             p.error(f"unknown benchmark {n!r} (one of {', '.join(NAMES)})")
     ensure_requirements()
     cached_bytecode()
-    needs_cluster = any(n != "cli" for n in only)
+    needs_cluster = any(n not in ("cli", "hostile") for n in only)
     with private_plane(needs_cluster and args.private_plane) as kubeconfig:
         if kubeconfig is not None:
             args.kubeconfig = kubeconfig
