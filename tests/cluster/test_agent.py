@@ -315,3 +315,35 @@ def test_state_read_cost(agent_env: Kodama, monkeypatch: pytest.MonkeyPatch) -> 
     t0 = time.monotonic()
     engine.list_sessions()
     print(f"list with 1 running session: {(time.monotonic() - t0) * 1000:.0f} ms")
+
+
+def test_a_hostile_state_file_breaks_no_other_session(agent_env: Kodama) -> None:
+    k = agent_env
+    for name in ("good", "evil"):
+        k.run("start", name)
+    for name in ("good", "evil"):
+        poll(lambda n=name: agent_of(k, n)["state"] == "waiting")
+    # What a prompt-injected agent can write: a time without a zone, terminal escapes.
+    hostile = {
+        "state": "waiting",
+        "message": "\x1b]52;c;cm0gLXJmIH4K\x07\x1b[2Jowned",
+        "since": "2999-01-01T00:00:00",
+    }
+    k.run(
+        "attach",
+        "evil",
+        "--",
+        "sh",
+        "-c",
+        'cat > "$HOME/.kodama/agent-state.json"',
+        input=json.dumps(hostile) + "\n",
+    )
+    listed = k.run("list", "-o", "wide")
+    assert "\x1b" not in listed.stdout
+    states = {s["name"]: s["agent"]["state"] for s in k.json("list")["items"]}
+    assert states["good"] == "waiting" and "evil" in states
+    shown = k.run("get", "evil").stdout
+    assert "\x1b" not in shown and "\\x1b]52" in shown
+    assert k.run("wait", "good", "--for=waiting", "--timeout=30s").returncode == 0
+    waited = k.run("wait", "evil", "--for=waiting", "--timeout=30s")
+    assert "\x1b" not in waited.stdout
