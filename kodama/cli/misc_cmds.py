@@ -31,6 +31,9 @@ RBAC_RULES: list[dict[str, Any]] = [
 ]
 
 
+_SA_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
 def _binding_name(base: str, kind: str, subject: str) -> str:
     """One RoleBinding per subject, so binding a second person never replaces the first."""
     slug = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")[:32].strip("-") or "x"
@@ -99,8 +102,19 @@ def rbac(user: str | None, serviceaccount: str | None, output: str) -> None:
     """Print the minimal namespaced Role (and RoleBinding) Kodama needs: pipe to kubectl apply -f -."""
     import yaml
 
+    from ..errors import InvalidInput
     from ..validation import validate_namespace
 
+    if user is not None and not user.strip():
+        raise InvalidInput("--user must not be empty")
+    if serviceaccount is not None:
+        sa_ns, _, sa_name = serviceaccount.rpartition(":")
+        if sa_ns:
+            validate_namespace(sa_ns)
+        if not _SA_NAME.match(sa_name):
+            raise InvalidInput(
+                f"invalid --serviceaccount {serviceaccount!r}: expected [NAMESPACE:]NAME"
+            )
     ns = get_obj().namespace
     if not ns:
         ns = get_obj().engine().namespace()

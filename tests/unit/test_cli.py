@@ -239,3 +239,10 @@ def test_start_refuses_repo_config_changes_without_yes(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 1 and "sets image" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--serviceaccount", "ns:Bad_Name"], ["--user", " "]])
+def test_rbac_refuses_bad_subjects(args: list[str]) -> None:
+    proc = run("-n", "team", "rbac", *args)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("error: ") and len(proc.stderr.splitlines()) == 1
