@@ -230,6 +230,8 @@ def credentials(cfg: Config) -> dict[str, str]:
         path = Path(cfg.credentials.file).expanduser()
         if not path.is_file():
             raise InvalidInput(f"credentials.file {path} does not exist")
+        # No ${VAR} interpolation: a value is what the file says, never a copy of some other
+        # local variable that would then land in a Secret.
         for key, value in dotenv_values(path, interpolate=False).items():
             if key in AGENT_CREDENTIAL_KEYS and value:
                 data[key] = _b64(value)
@@ -241,16 +243,12 @@ def credentials(cfg: Config) -> dict[str, str]:
     return data
 
 
-# dotenv files are read without ${VAR} interpolation: a value is what the file says, never a
-# copy of some other variable of the local environment that would then land in a Secret.
-
-
 def env_file(path_text: str) -> dict[str, str]:
     path = Path(path_text).expanduser()
     if not path.is_file():
         raise InvalidInput(f"--env-file {path} does not exist")
     out: dict[str, str] = {}
-    for key, value in dotenv_values(path, interpolate=False).items():
+    for key, value in dotenv_values(path, interpolate=False).items():  # literal, as above
         validate_env_name(key, "--env-file variable")
         out[key] = _b64(value or "")
     return out
