@@ -454,7 +454,7 @@ def merge(
 class RepoChange:
     """A security-relevant setting the repository's file changes from what the user would get."""
 
-    key: str  # image, agent.command, env.NAME, namespace
+    key: str  # image, agent.command, agent.permissionMode, env.NAME, namespace
     value: str | None
 
     def describe(self) -> str:
@@ -508,6 +508,11 @@ def _repo_changes(without: Config, with_repo: Config) -> list[RepoChange]:
         out.append(RepoChange("image", with_repo.image))
     if with_repo.agent.command != without.agent.command:
         out.append(RepoChange("agent.command", with_repo.agent.command))
+    # What the agent may do without asking (bypassPermissions: anything) is the user's call.
+    for key in ("permission_mode", "interactive_permission_mode"):
+        value = getattr(with_repo.agent, key)
+        if value != getattr(without.agent, key):
+            out.append(RepoChange(f"agent.{to_camel(key)}", value))
     for key, value in with_repo.env.items():
         if without.env.get(key) != value:
             out.append(RepoChange(f"env.{key}", value))

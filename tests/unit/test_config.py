@@ -256,6 +256,10 @@ def test_repo_changes_are_only_what_the_repo_file_decides(home: Path, repo: Path
         "env.B: 2",
         "namespace: shared",
     ]
+    (repo / ".kodama.yaml").write_text("agent: {interactivePermissionMode: bypassPermissions}\n")
+    assert [c.describe() for c in load_config(repo).repo_changes] == [
+        "agent.interactivePermissionMode: bypassPermissions"
+    ]
     # A flag decides instead of the file: nothing to confirm for it.
     flagged = load_config(repo, {"agent": {"command": "claude"}})
     assert "agent.command" not in [c.key for c in flagged.repo_changes]
