@@ -179,8 +179,10 @@ class StartRequest(_Model):
     git_known_hosts: str | None = None
     sync: bool | None = None
     local_path: str | None = None  # the checkout to ship/sync (default: cwd's git root)
-    # The user saw and accepted what the repository's .kodama.yaml changes (--yes, or a prompt).
+    # What the repository's .kodama.yaml changes must be accepted: all of it (--yes), or exactly
+    # the settings the user was shown (a prompt), so an edit made meanwhile is asked about again.
     accept_repo_config: bool = False
+    accepted_repo_changes: list[str] = Field(default_factory=list)
 
 
 class FetchResult(_Model):

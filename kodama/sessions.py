@@ -125,7 +125,8 @@ class SessionEngine:
     ) -> Session:
         cancel = cancel or CancelToken()
         plan = self.plan_start(req)  # every input error is raised here, before any API call
-        if plan.repo_changes and not req.accept_repo_config:
+        unaccepted = [c for c in plan.repo_changes if c not in req.accepted_repo_changes]
+        if unaccepted and not req.accept_repo_config:
             raise NeedsConfirmation(
                 str(plan.repo_config),
                 plan.repo_changes,

@@ -240,7 +240,7 @@ async def start(call: Call) -> dict[str, Any] | None:
             if await ask(call.ls, question, ["Start", "Cancel"]) != "Start":
                 return None
             call.cancel.check()
-            req = req.model_copy(update={"accept_repo_config": True})
+            req = req.model_copy(update={"accepted_repo_changes": plan.repo_changes})
     try:
         session = await call.with_progress(
             f"Kodama: starting {name}",

@@ -192,7 +192,7 @@ def start(
             click.echo(f"  {change}", err=True)
         if not click.confirm("Start with these settings?", default=False, err=True):
             raise click.exceptions.Abort() from None
-        req = req.model_copy(update={"accept_repo_config": True})
+        req = req.model_copy(update={"accepted_repo_changes": exc.changes})
         with progress() as (render, cancel):
             session = engine.start(req, events=render, cancel=cancel)
     _emit_one(session, output)

@@ -294,3 +294,48 @@ def test_valid_tolerations_pass() -> None:
 def test_sync_exclude_refuses_negations() -> None:
     issues = layer_issues(parse_yaml_text("sync:\n  exclude: [build/, '!.env']\n", "f.yaml"))
     assert issues and "negation" in issues[0].message and issues[0].line == 2
+
+
+def test_start_needs_exactly_the_repo_changes_the_user_accepted(home: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    from kodama.cluster import KubeTarget
+    from kodama.errors import NeedsConfirmation
+    from kodama.models import StartRequest
+    from kodama.sessions import SessionEngine
+    from kodama.store import Store
+
+    repo = tmp_path / "checkout"
+    repo.mkdir()
+    for args in (
+        ["init", "-q"],
+        ["-c", "user.email=t@e", "-c", "user.name=T", "commit", "-q", "--allow-empty", "-m", "i"],
+    ):
+        subprocess.run(["git", "-C", str(repo), *args], check=True)
+    (repo / ".kodama.yaml").write_text("image: evil\n")
+
+    class ClusterUsed(Exception):
+        pass
+
+    def no_cluster(_target: KubeTarget) -> None:  # past the question, start needs the cluster
+        raise ClusterUsed
+
+    def engine() -> SessionEngine:
+        return SessionEngine(
+            KubeTarget(namespace="dev"),
+            cwd=repo,
+            store=Store(home),
+            cluster_factory=no_cluster,  # type: ignore[arg-type]
+        )
+
+    req = StartRequest(name="s", sync=False)
+    with pytest.raises(NeedsConfirmation) as asked:
+        engine().start(req)
+    assert asked.value.changes == ["image: evil"]
+    with pytest.raises(ClusterUsed):
+        engine().start(req.model_copy(update={"accepted_repo_changes": asked.value.changes}))
+    (repo / ".kodama.yaml").write_text("image: evil\nagent: {command: worse}\n")  # edited meanwhile
+    with pytest.raises(NeedsConfirmation):
+        engine().start(req.model_copy(update={"accepted_repo_changes": asked.value.changes}))
+    with pytest.raises(ClusterUsed):
+        engine().start(req.model_copy(update={"accept_repo_config": True}))
