@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .idle import idle_reason
 from .manifests import PHASE_ANNOTATION
 from .models import Status
 
@@ -30,6 +31,20 @@ def pod_ready(pod: dict[str, Any] | None) -> bool:
         c.get("type") == "Ready" and c.get("status") == "True"
         for c in status.get("conditions") or []
     )
+
+
+def pod_ended(pod: dict[str, Any] | None) -> bool:
+    """The pod's containers are done for good (Succeeded, e.g. idle stop, or Failed)."""
+    return ((pod or {}).get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def finished_at(pod: dict[str, Any] | None) -> str | None:
+    """When an ended pod's container finished (RFC 3339), if the kubelet said."""
+    for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        term = (cs.get("state") or {}).get("terminated") or {}
+        if term.get("finishedAt"):
+            return str(term["finishedAt"])
+    return None
 
 
 def pod_problem(pod: dict[str, Any]) -> tuple[bool, str | None]:
@@ -130,6 +145,13 @@ def derive(
         return Status.STOPPED, "pod is terminating"
     pstatus = pod.get("status") or {}
     pphase = pstatus.get("phase")
+    if pphase == "Succeeded":
+        # The idle watcher (kodama/idle.py) ended the pod: stopped, as after `stop`.
+        for cs in pstatus.get("containerStatuses") or []:
+            term = (cs.get("state") or {}).get("terminated") or {}
+            idle = idle_reason(term.get("message"))
+            if idle:
+                return Status.STOPPED, idle
     if pphase in ("Failed", "Succeeded"):
         reason = pstatus.get("reason") or pstatus.get("message")
         for cs in pstatus.get("containerStatuses") or []:
