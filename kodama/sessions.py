@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import agent, git, manifests, plan, sync, usage
+from . import agent, fanout, git, manifests, plan, sync, usage
 from .agent_state import parse_status
 from .cluster import Cluster, KubeTarget, context_namespace
 from .config import LoadedConfig, load_config
@@ -130,8 +130,19 @@ class SessionEngine:
     def start(
         self, req: StartRequest, events: EventSink = null_sink, cancel: CancelToken | None = None
     ) -> Session:
-        cancel = cancel or CancelToken()
         plan = self.plan_start(req)  # every input error is raised here, before any API call
+        return self.start_planned(plan, req, events, cancel)
+
+    def start_planned(
+        self,
+        plan: StartPlan,
+        req: StartRequest,
+        events: EventSink = null_sink,
+        cancel: CancelToken | None = None,
+    ) -> Session:
+        """Create what `plan` decided and set the pod up (start after planning; fan-out calls
+        it for each of its sessions, from threads)."""
+        cancel = cancel or CancelToken()
         spec = plan.spec
         rep = Reporter(events, spec.name)
         cluster = self.cluster
@@ -369,6 +380,8 @@ class SessionEngine:
             repo=spec.repo,
             local_path=record.get("localPath"),
             created_at=spec.created_at,
+            family=spec.family,
+            idle_stop=spec.idle_stop,
             pod=(pod or {}).get("metadata", {}).get("name"),
             node=((pod or {}).get("spec") or {}).get("nodeName"),
             pvcs=[p["metadata"]["name"] for p in (ws, home) if p],
@@ -400,7 +413,8 @@ class SessionEngine:
             k = key(ws)
             specs[(spec.namespace, spec.name)] = spec
             out.append(self._session(spec, ws, homes.get(k), pods_by.get(k)))
-        out.sort(key=lambda s: (s.namespace, s.name))
+        # A fan-out's sessions sit together, under their family's name.
+        out.sort(key=lambda s: (s.namespace, s.family or s.name, s.family is None, s.name))
         if agent_state:
             self._fill_agent_states(out, specs)
         with contextlib.suppress(KodamaError):
@@ -586,6 +600,23 @@ class SessionEngine:
     def usage(self, name: str | None = None, *, all_namespaces: bool = False) -> list[Any]:
         """Run time, requested resources x time, PVC sizes, tokens and estimated cost."""
         return usage.collect(self, name, all_namespaces=all_namespaces)
+
+    def start_family(
+        self,
+        req: StartRequest,
+        count: int,
+        events: EventSink = null_sink,
+        cancel: CancelToken | None = None,
+    ) -> list[Session]:
+        """Fan-out: NAME-1..NAME-count from one request, concurrently, rolled back as one."""
+        return fanout.start_family(self, req, count, events, cancel or CancelToken())
+
+    def compare(self, family: str) -> list[Any]:
+        """Per session of a fan-out: agent state, commits ahead, change against the base."""
+        return fanout.compare(self, family)
+
+    def family_diff(self, family: str, session: str) -> str:
+        return fanout.diff(self, family, session)
 
     def delete(
         self,

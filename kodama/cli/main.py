@@ -8,7 +8,7 @@ import traceback
 import click
 
 from ..errors import KodamaError
-from . import agent_cmds, git_cmds, misc_cmds, session_cmds, sync_cmds
+from . import agent_cmds, fanout_cmds, git_cmds, misc_cmds, session_cmds, sync_cmds
 from .context import Obj, kube_options
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -34,7 +34,7 @@ def cli(ctx: click.Context) -> None:
         ctx.obj = Obj()
 
 
-for module in (session_cmds, agent_cmds, git_cmds, sync_cmds, misc_cmds):
+for module in (session_cmds, fanout_cmds, agent_cmds, git_cmds, sync_cmds, misc_cmds):
     for command in module.COMMANDS:
         cli.add_command(command)
 

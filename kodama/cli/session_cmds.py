@@ -117,6 +117,20 @@ def _read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
     help="Start two-way file sync (default: on when mutagen is installed).",
 )
 @click.option(
+    "--idle-stop",
+    metavar="DURATION",
+    help="End the pod after the agent is idle or exited, nobody attached, this long "
+    "(e.g. 30m; `off`: never). PVCs stay; `resume` brings it back. Default: agent.idleStop.",
+)
+@click.option(
+    "--count",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Fan-out: start N sessions NAME-1..NAME-N on N branches, concurrently, as one "
+    "operation (Ctrl-C rolls all back); `compare NAME` shows what each did.",
+)
+@click.option(
     "--dry-run", is_flag=True, help="Print the objects that would be created; touch nothing."
 )
 @click.option(
@@ -136,6 +150,7 @@ def start(
     prompt_file: str | None,
     dry_run: bool,
     output: str | None,
+    count: int | None,
     **kw: Any,
 ) -> None:
     """Start session NAME: PVCs, Secrets, pod, branch; ship the repo; launch the agent."""
@@ -154,18 +169,27 @@ def start(
         **kw,
     )
     engine = get_obj().engine()
+    if count is not None:
+        from ..fanout import member_requests
+
+        reqs = member_requests(req, count)  # input errors before anything else
     if dry_run:
-        plan = engine.plan_start(req)
         fmt = output or "yaml"
         if fmt not in ("yaml", "json"):
             raise InvalidInput("--dry-run prints objects: use -o yaml or -o json")
-        objs = [_redact(o) for o in plan.objects]
+        plans = [engine.plan_start(r) for r in (reqs if count is not None else [req])]
+        objs = [_redact(o) for plan in plans for o in plan.objects]
         if fmt == "json":
             click.echo(dump({"apiVersion": "v1", "kind": "List", "items": objs}, "json"))
         else:
             import yaml
 
             click.echo(yaml.safe_dump_all(objs, sort_keys=False).rstrip())
+        return
+    if count is not None:
+        with progress() as (render, cancel):
+            family = engine.start_family(req, count, events=render, cancel=cancel)
+        emit_sessions(family, output or "table")
         return
     with progress() as (render, cancel):
         session = engine.start(req, events=render, cancel=cancel)
