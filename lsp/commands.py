@@ -7,6 +7,7 @@ event loop keeps answering other requests. Errors keep the CLI's one-line messag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -84,6 +85,8 @@ class StartArgs(RootArgs):
     repo: str | None = None
     no_sync: bool = False
     no_wait: bool = False
+    count: int | None = None  # fan-out: NAME-1..NAME-count
+    idle_stop: str | None = None
 
 
 A = TypeVar("A", bound=_Args)
@@ -223,8 +226,18 @@ async def start(call: Call) -> dict[str, Any] | None:
         sync=False if a.no_sync else None,
         wait=not a.no_wait,
         local_path=str(root),
+        idle_stop=a.idle_stop,
     )
     engine = call.engine(root)
+    if a.count is not None:
+        try:
+            family = await call.with_progress(
+                f"Kodama: starting {a.count} sessions of {name}",
+                lambda sink, cancel: engine.start_family(req, a.count or 0, sink, cancel),
+            )
+        finally:
+            call.ls.refresher.poke()
+        return {"family": name, "sessions": [s.to_json_dict() for s in family]}
     try:
         session = await call.with_progress(
             f"Kodama: starting {name}",
@@ -246,7 +259,12 @@ async def get(call: Call) -> dict[str, Any]:
     name = call.parse(NameArgs).name
     engine = call.engine()
     session = await call.ls.in_thread(lambda: engine.get(name, details=True))
-    return session.to_json_dict()
+    out = session.to_json_dict()
+    # Session details show what it used (run time, resources, tokens, cost).
+    with contextlib.suppress(KodamaError):
+        used = await call.ls.in_thread(lambda: engine.usage(name))
+        out["usage"] = used[0].to_json_dict() if used else None
+    return out
 
 
 async def stop(call: Call) -> dict[str, Any]:
