@@ -111,21 +111,20 @@ def test_fanout_of_three_claude_code_with_the_stub(
     testenv: Any, claude: Kodama, messages_api: MessagesApi
 ) -> None:
     """The real Claude Code, three at once, each writing a file the stub scripted (real node)."""
-    turns = []
-    for _ in range(3):
-        turns += [
+    # Three conversations at once: each prompt gets a Write, each tool result a closing word.
+    write = {
+        "for": "prompt",
+        "content": [
+            {"type": "text", "text": "Writing."},
             {
-                "content": [
-                    {"type": "text", "text": "Writing."},
-                    {
-                        "type": "tool_use",
-                        "name": "Write",
-                        "input": {"file_path": "/workspace/answer.txt", "content": "42\n"},
-                    },
-                ]
+                "type": "tool_use",
+                "name": "Write",
+                "input": {"file_path": "/workspace/answer.txt", "content": "42\n"},
             },
-            {"content": [{"type": "text", "text": "Done."}]},
-        ]
+        ],
+    }
+    done = {"for": "tool_result", "content": [{"type": "text", "text": "Done."}]}
+    turns = [write] * 3 + [done] * 3
     messages_api.script(turns)
     claude.run("start", "cc", "--count", "3", "--prompt", "write the answer", timeout=600)
     for n in ("cc-1", "cc-2", "cc-3"):
