@@ -512,6 +512,8 @@ def _field(model: type[BaseModel], key: str) -> Any:
 
 
 def _sub_model(annotation: Any) -> type[BaseModel] | None:
+    if getattr(annotation, "__origin__", None) is dict:
+        return None  # a map of models (pricing.models): its keys are the user's own names
     candidates = getattr(annotation, "__args__", None) or (annotation,)
     for cand in candidates:
         if isinstance(cand, type) and issubclass(cand, BaseModel):

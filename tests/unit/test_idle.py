@@ -286,3 +286,44 @@ def test_watcher_exits_0_on_sigterm(home: Path) -> None:
     wait_for_file(home / ".kodama/boot")
     proc.terminate()
     assert proc.wait(timeout=30) == 0
+
+
+def test_config_idle_stop_is_checked_with_its_line(tmp_path: Path) -> None:
+    from kodama.config import ConfigError, load_layer
+
+    bad = tmp_path / "c.yaml"
+    bad.write_text("agent:\n  idleStop: 5s\n")
+    with pytest.raises(ConfigError, match=r"c.yaml:2: agent.idleStop: .*at least 10s"):
+        load_layer(bad)
+    bad.write_text("agent:\n  idleStop: soon\n")
+    with pytest.raises(ConfigError, match="duration"):
+        load_layer(bad)
+    good = tmp_path / "g.yaml"
+    good.write_text(
+        "agent:\n  idleStop: 30m\npricing:\n  models:\n    claude-sonnet-4: {input: 3}\n"
+    )
+    assert load_layer(good) is not None
+
+
+def test_spec_gets_the_idle_stop_from_flag_over_config(tmp_path: Path) -> None:
+    from kodama import plan
+    from kodama.config import load_config
+    from kodama.models import StartRequest
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".kodama.yaml").write_text("agent:\n  idleStop: 1h\n")
+
+    def cfg(flags: Any) -> Any:
+        return load_config(tmp_path, flags)
+
+    def spec_for(**kw: Any) -> SessionSpec:
+        return plan.build(
+            StartRequest(name="s", repo="https://example.com/r.git", **kw),
+            config=cfg,
+            namespace="dev",
+            cwd=tmp_path,
+        ).spec
+
+    assert spec_for().idle_stop == 3600
+    assert spec_for(idle_stop="20s").idle_stop == 20
+    assert spec_for(idle_stop="off").idle_stop is None
