@@ -17,6 +17,7 @@ import re
 from .errors import InvalidInput
 
 IDLE_REASON_PREFIX = "idle since "
+WATCHER_NAME = "kodama-idle-stop"  # $0 of the main process: how status derivation knows it
 MIN_IDLE_STOP = 10  # seconds; shorter would stop a pod between two steps of `start`
 
 _PART = re.compile(r"(\d+)([smhd])")

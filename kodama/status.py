@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .idle import idle_reason
+from .idle import WATCHER_NAME, idle_reason
 from .manifests import PHASE_ANNOTATION
 from .models import Status
 
@@ -36,6 +36,15 @@ def pod_ready(pod: dict[str, Any] | None) -> bool:
 def pod_ended(pod: dict[str, Any] | None) -> bool:
     """The pod's containers are done for good (Succeeded, e.g. idle stop, or Failed)."""
     return ((pod or {}).get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def is_idle_watcher(pod: dict[str, Any]) -> bool:
+    """The pod's main process is Kodama's idle watcher (only it exits 0 on its own)."""
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        cmd = c.get("command") or []
+        if len(cmd) >= 4 and cmd[3] == WATCHER_NAME:
+            return True
+    return False
 
 
 def finished_at(pod: dict[str, Any] | None) -> str | None:
@@ -152,6 +161,8 @@ def derive(
             idle = idle_reason(term.get("message"))
             if idle:
                 return Status.STOPPED, idle
+        if is_idle_watcher(pod):  # no termination message (a runtime that keeps none)
+            return Status.STOPPED, f"idle stop at {finished_at(pod) or 'an unknown time'}"
     if pphase in ("Failed", "Succeeded"):
         reason = pstatus.get("reason") or pstatus.get("message")
         for cs in pstatus.get("containerStatuses") or []:

@@ -118,6 +118,15 @@ def test_idle_stopped_pod_reads_stopped_with_the_reason() -> None:
     )
 
 
+def test_idle_stopped_pod_without_a_message_still_reads_stopped() -> None:
+    pod = ended_pod(None)
+    pod["spec"] = {"containers": [{"name": "agent", "command": idle.watcher_command(60)}]}
+    assert derive(pvc("ws"), pvc("home"), pod) == (
+        Status.STOPPED,
+        "idle stop at 2026-01-01T00:10:00Z",
+    )
+
+
 def test_other_ended_pods_stay_failed() -> None:
     assert derive(pvc("ws"), pvc("home"), ended_pod(None))[0] == Status.FAILED
     assert (
