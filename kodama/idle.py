@@ -105,7 +105,7 @@ def watcher_command(idle_seconds: int) -> list[str]:
         "/bin/sh",
         "-c",
         WATCHER,
-        "kodama-idle-stop",
+        WATCHER_NAME,
         str(idle_seconds),
         str(tick(idle_seconds)),
     ]
