@@ -35,6 +35,8 @@ cat >"$k/bin/kodama-agent.tmp.$$" && chmod 755 "$k/bin/kodama-agent.tmp.$$" &&
 put() { printf '%s\n' "$2" >"$k/$1.tmp.$$" && mv -f "$k/$1.tmp.$$" "$k/$1"; }
 put agent-command "$1"; put agent-kind "$2"; put permission-prompt "$4"; put permission-interactive "$5"
 a="$k/bin/kodama-agent"
+# This pod is set up (the idle watcher, kodama/idle.py, waits for its token to come back).
+if [ -f "$k/boot" ]; then cp -f "$k/boot" "$k/ensured.tmp.$$" && mv -f "$k/ensured.tmp.$$" "$k/ensured"; fi
 tmux=0; running=0
 if command -v tmux >/dev/null 2>&1; then
     tmux=1

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from . import validation
+from . import idle, validation
 from .errors import ConfigError, InvalidInput
 from .models import PermissionMode
 from .yaml_limits import bounded_compose
@@ -131,6 +131,47 @@ class AgentConfig(_Model):
         description="Claude Code's --permission-mode for interactive sessions. null: Claude "
         "Code's own default (its automatic mode).",
     )
+    idle_stop: str | None = Field(
+        None,
+        description="End the pod when the agent has been idle or exited, with nobody attached, "
+        "this long (e.g. `30m`, `1h`; at least 10s); PVCs stay and `resume` brings it back. "
+        "null or `off`: never.",
+    )
+
+    @field_validator("idle_stop", mode="before")
+    @classmethod
+    def _idle_stop(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        _wrap(idle.parse_duration, v, "agent.idleStop")
+        return str(v)
+
+
+class ModelPrice(_Model):
+    """Prices of one model, per million tokens."""
+
+    input: float = Field(0, ge=0, description="Per million input tokens.")
+    output: float = Field(0, ge=0, description="Per million output tokens.")
+    cache_read: float = Field(0, ge=0, description="Per million cache-read input tokens.")
+    cache_write: float = Field(0, ge=0, description="Per million cache-write input tokens.")
+
+
+class PricingConfig(_Model):
+    """Prices for `usage`'s estimated cost. None are built in: unset prices count as unknown."""
+
+    currency: str = Field("USD", description="Label of the amounts.")
+    cpu_hour: float | None = Field(None, ge=0, description="Per CPU core requested, per hour.")
+    memory_gib_hour: float | None = Field(
+        None, ge=0, alias="memoryGiBHour", description="Per GiB of memory requested, per hour."
+    )
+    storage_gib_month: float | None = Field(
+        None, ge=0, alias="storageGiBMonth", description="Per GiB of PVC storage, per 30 days."
+    )
+    models: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description="Per model name (as Claude Code reports it, e.g. `claude-sonnet-4-5`, or a "
+        "prefix of it), prices per million tokens.",
+    )
 
 
 class SyncConfig(_Model):
@@ -190,6 +231,9 @@ class Config(_Model):
     agent: AgentConfig = Field(default_factory=AgentConfig)  # type: ignore[arg-type]
     sync: SyncConfig = Field(default_factory=SyncConfig)  # type: ignore[arg-type]
     credentials: CredentialsConfig = Field(default_factory=CredentialsConfig)  # type: ignore[arg-type]
+    pricing: PricingConfig | None = Field(
+        None, description="Prices for the estimated cost in `usage` (none built in)."
+    )
     timeout: float = Field(300, gt=0, description="Seconds to wait for the pod to be Ready.")
 
     @field_validator("namespace")
@@ -563,6 +607,8 @@ def _field(model: type[BaseModel], key: str) -> Any:
 
 
 def _sub_model(annotation: Any) -> type[BaseModel] | None:
+    if getattr(annotation, "__origin__", None) is dict:
+        return None  # a map of models (pricing.models): its keys are the user's own names
     candidates = getattr(annotation, "__args__", None) or (annotation,)
     for cand in candidates:
         if isinstance(cand, type) and issubclass(cand, BaseModel):

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .idle import watcher_command
 from .models import SessionSpec
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "kodama"
 SESSION_LABEL = "kodama.dev/session"
 COMPONENT_LABEL = "kodama.dev/component"
+FAMILY_LABEL = "kodama.dev/family"  # sessions started together by one fan-out
 SPEC_ANNOTATION = "kodama.dev/spec"
+RUNS_ANNOTATION = "kodama.dev/runs"  # the intervals the session's pod ran (usage)
+TOKENS_ANNOTATION = "kodama.dev/tokens"  # the agent's token counts as last read (usage)
 PHASE_ANNOTATION = "kodama.dev/phase"  # "creating" until start finished once, then "ready"
 SELECTOR = f"{MANAGED_BY}={MANAGER}"
 
@@ -58,15 +62,22 @@ def session_selector(name: str) -> str:
     return f"{SELECTOR},{SESSION_LABEL}={name}"
 
 
-def labels(name: str, component: str) -> dict[str, str]:
-    return {MANAGED_BY: MANAGER, SESSION_LABEL: name, COMPONENT_LABEL: component}
+def labels(name: str, component: str, family: str | None = None) -> dict[str, str]:
+    out = {MANAGED_BY: MANAGER, SESSION_LABEL: name, COMPONENT_LABEL: component}
+    if family:
+        out[FAMILY_LABEL] = family
+    return out
+
+
+def family_selector(family: str) -> str:
+    return f"{SELECTOR},{FAMILY_LABEL}={family}"
 
 
 def _meta(spec: SessionSpec, name: str, component: str, **extra: Any) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "name": name,
         "namespace": spec.namespace,
-        "labels": labels(spec.name, component),
+        "labels": labels(spec.name, component, spec.family),
     }
     meta.update(extra)
     return meta
@@ -155,7 +166,8 @@ def pod(spec: SessionSpec) -> dict[str, Any]:
         "name": CONTAINER,
         "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
-        "command": KEEPALIVE,
+        # With idle stop the main process watches the agent and ends the pod (kodama/idle.py).
+        "command": watcher_command(spec.idle_stop) if spec.idle_stop else KEEPALIVE,
         "workingDir": WORKSPACE_DIR,
         "env": env,
         "resources": {
@@ -220,7 +232,8 @@ def pod(spec: SessionSpec) -> dict[str, Any]:
         "spec": {
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
-            "restartPolicy": "Always",
+            # OnFailure: the idle watcher's clean exit leaves the pod Succeeded, not restarted.
+            "restartPolicy": "OnFailure" if spec.idle_stop else "Always",
             "terminationGracePeriodSeconds": 10,
             "securityContext": {
                 "runAsNonRoot": True,

@@ -95,6 +95,8 @@ class SessionSpec(_Model):
     base_commit: str | None = None
     repo: str | None = None  # remote URL when cloned with --repo (credential-free)
     ship_ignored: bool = False  # git.shipIgnored at start: ignored files were shipped too
+    idle_stop: int | None = None  # seconds idle (nobody attached) before the pod ends itself
+    family: str | None = None  # the fan-out this session belongs to (start --count)
     created_at: datetime | None = None
 
     @field_validator("created_at")
@@ -137,6 +139,8 @@ class Session(_Model):
     repo: str | None = None
     local_path: str | None = None
     created_at: datetime | None = None
+    family: str | None = None
+    idle_stop: int | None = None
     pod: str | None = None
     node: str | None = None
     pvcs: list[str] = Field(default_factory=list)
@@ -183,6 +187,8 @@ class StartRequest(_Model):
     # the settings the user was shown (a prompt), so an edit made meanwhile is asked about again.
     accept_repo_config: bool = False
     accepted_repo_changes: list[str] = Field(default_factory=list)
+    idle_stop: str | None = None  # --idle-stop: "30m", "off"
+    family: str | None = None  # set by a fan-out on each of its sessions
 
 
 class FetchResult(_Model):

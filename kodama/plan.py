@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 from . import git, manifests
 from .config import REPO_CONFIG_NAME, Config, LoadedConfig
 from .errors import InvalidInput
+from .idle import parse_duration
 from .manifests import AGENT_CREDENTIAL_KEYS
 from .models import SecretFile, SessionSpec, StartRequest
 from .printable import printable
@@ -106,6 +107,9 @@ def build(
     if req.permission_mode:
         agent_flags["permissionMode"] = req.permission_mode
         agent_flags["interactivePermissionMode"] = req.permission_mode
+    if req.idle_stop is not None:
+        parse_duration(req.idle_stop, "--idle-stop")
+        agent_flags["idleStop"] = req.idle_stop
     if agent_flags:
         flags["agent"] = agent_flags
     if req.timeout is not None:
@@ -184,6 +188,8 @@ def build(
         base_commit=gplan.base_commit,
         repo=gplan.repo,
         ship_ignored=cfg.git.ship_ignored,
+        idle_stop=parse_duration(cfg.agent.idle_stop) if cfg.agent.idle_stop else None,
+        family=req.family,
     )
     if cred_data:
         secrets.append(

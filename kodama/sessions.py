@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import agent, git, manifests, plan, sync
+from . import agent, fanout, git, manifests, plan, sync, usage
 from .agent_state import parse_status
 from .cluster import Cluster, KubeTarget, context_namespace
 from .config import LoadedConfig, load_config
@@ -47,7 +47,15 @@ from .models import (
 )
 from .plan import StartPlan
 from .runtime import PodContext
-from .status import crash_loop, derive, image_pull_problem, pod_problem, pod_ready
+from .status import (
+    crash_loop,
+    derive,
+    finished_at,
+    image_pull_problem,
+    pod_ended,
+    pod_problem,
+    pod_ready,
+)
 from .store import Store
 from .validation import (
     validate_session_name,
@@ -123,8 +131,12 @@ class SessionEngine:
     def start(
         self, req: StartRequest, events: EventSink = null_sink, cancel: CancelToken | None = None
     ) -> Session:
-        cancel = cancel or CancelToken()
         plan = self.plan_start(req)  # every input error is raised here, before any API call
+        self.check_repo_changes(plan, req)
+        return self.start_planned(plan, req, events, cancel)
+
+    def check_repo_changes(self, plan: StartPlan, req: StartRequest) -> None:
+        """What a repository's .kodama.yaml changes is used only once the user accepted it."""
         unaccepted = [c for c in plan.repo_changes if c not in req.accepted_repo_changes]
         if unaccepted and not req.accept_repo_config:
             raise NeedsConfirmation(
@@ -132,6 +144,17 @@ class SessionEngine:
                 plan.repo_changes,
                 hint="check them, then confirm (or pass --yes)",
             )
+
+    def start_planned(
+        self,
+        plan: StartPlan,
+        req: StartRequest,
+        events: EventSink = null_sink,
+        cancel: CancelToken | None = None,
+    ) -> Session:
+        """Create what `plan` decided and set the pod up (start after planning; fan-out calls
+        it for each of its sessions, from threads)."""
+        cancel = cancel or CancelToken()
         spec = plan.spec
         rep = Reporter(events, spec.name)
         cluster = self.cluster
@@ -143,7 +166,12 @@ class SessionEngine:
             try:
                 # The workspace PVC is created first and doubles as the lock: of two concurrent
                 # starts of the same name exactly one creates it.
-                cluster.create(manifests.pvc(spec, "workspace"))
+                ws_body = manifests.pvc(spec, "workspace")
+                assert spec.created_at is not None
+                ws_body["metadata"]["annotations"].update(
+                    usage.runs_update(None, end=None, start=spec.created_at)
+                )
+                cluster.create(ws_body)
                 created = True
             except AlreadyExists:
                 raise self._exists_error(spec.name, ns) from None
@@ -364,6 +392,8 @@ class SessionEngine:
             repo=spec.repo,
             local_path=record.get("localPath"),
             created_at=spec.created_at,
+            family=spec.family,
+            idle_stop=spec.idle_stop,
             pod=(pod or {}).get("metadata", {}).get("name"),
             node=((pod or {}).get("spec") or {}).get("nodeName"),
             pvcs=[p["metadata"]["name"] for p in (ws, home) if p],
@@ -395,7 +425,8 @@ class SessionEngine:
             k = key(ws)
             specs[(spec.namespace, spec.name)] = spec
             out.append(self._session(spec, ws, homes.get(k), pods_by.get(k)))
-        out.sort(key=lambda s: (s.namespace, s.name))
+        # A fan-out's sessions sit together, under their family's name.
+        out.sort(key=lambda s: (s.namespace, s.family or s.name, s.family is None, s.name))
         if agent_state:
             self._fill_agent_states(out, specs)
         with contextlib.suppress(KodamaError):
@@ -487,10 +518,12 @@ class SessionEngine:
         wait: bool = True,
     ) -> Session:
         cancel = cancel or CancelToken()
-        spec, _ = self.spec_of(name)
+        spec, ws = self.spec_of(name)
         rep = Reporter(events, name)
         with contextlib.suppress(KodamaError):
             sync.stop(spec.namespace, name)
+        pod = self.cluster.get_pod(manifests.pod_name(name), spec.namespace)
+        self._close_run(spec, ws, pod)
         rep.step("stop", f"Deleting pod {manifests.pod_name(name)} (PVCs are kept)")
         self.cluster.delete("Pod", manifests.pod_name(name), spec.namespace)
         if wait:
@@ -514,7 +547,13 @@ class SessionEngine:
         rep = Reporter(events, name)
         c = self.cluster
         pod = c.get_pod(manifests.pod_name(name), ns)
-        if pod is not None and pod.get("metadata", {}).get("deletionTimestamp"):
+        previous_pod = pod
+        ended = pod_ended(pod)
+        if ended:
+            # The pod ended itself (idle stop): replace it, as after `stop`.
+            rep.step("create", f"Replacing pod {manifests.pod_name(name)}, which ended")
+            c.delete("Pod", manifests.pod_name(name), ns, grace=0)
+        if pod is not None and (ended or pod.get("metadata", {}).get("deletionTimestamp")):
             rep.step("wait", "Waiting for the old pod to go away")
             c.wait_pod(manifests.pod_name(name), ns, 120, cancel, lambda p: p is None)
             pod = None
@@ -525,6 +564,7 @@ class SessionEngine:
             rep.step("create", f"Creating pod {manifests.pod_name(name)} on the session's PVCs")
             with contextlib.suppress(AlreadyExists):  # a concurrent resume won: wait for its pod
                 c.create(manifests.pod(spec))
+                self._open_run(spec, ws, previous_pod)
         if not wait:
             return self.get(name, events=False)
         cfg = self.config().config
@@ -544,6 +584,54 @@ class SessionEngine:
             self._start_sync(spec, local, rep, cancel)
         rep.done(f"Session {name} is Running")
         return self.get(name, events=False)
+
+    def _close_run(self, spec: SessionSpec, ws: dict[str, Any], pod: dict[str, Any] | None) -> None:
+        """Usage: the run ends now (or when the pod ended); the tokens are read while we can."""
+        now = datetime.now(UTC)
+        end = usage.parse_time(finished_at(pod)) if pod_ended(pod) else now
+        if pod_ready(pod) and spec.agent_kind == "claude":
+            with contextlib.suppress(KodamaError):
+                usage.remember_tokens(self, spec, now)
+        with contextlib.suppress(KodamaError):
+            self.cluster.patch_annotations(
+                "PersistentVolumeClaim",
+                manifests.workspace_pvc_name(spec.name),
+                spec.namespace,
+                usage.runs_update(ws, end=end if pod is not None else None, start=None),
+            )
+
+    def _open_run(
+        self, spec: SessionSpec, ws: dict[str, Any], previous: dict[str, Any] | None
+    ) -> None:
+        end = usage.parse_time(finished_at(previous)) if pod_ended(previous) else None
+        with contextlib.suppress(KodamaError):
+            self.cluster.patch_annotations(
+                "PersistentVolumeClaim",
+                manifests.workspace_pvc_name(spec.name),
+                spec.namespace,
+                usage.runs_update(ws, end=end, start=datetime.now(UTC)),
+            )
+
+    def usage(self, name: str | None = None, *, all_namespaces: bool = False) -> list[Any]:
+        """Run time, requested resources x time, PVC sizes, tokens and estimated cost."""
+        return usage.collect(self, name, all_namespaces=all_namespaces)
+
+    def start_family(
+        self,
+        req: StartRequest,
+        count: int,
+        events: EventSink = null_sink,
+        cancel: CancelToken | None = None,
+    ) -> list[Session]:
+        """Fan-out: NAME-1..NAME-count from one request, concurrently, rolled back as one."""
+        return fanout.start_family(self, req, count, events, cancel or CancelToken())
+
+    def compare(self, family: str) -> list[Any]:
+        """Per session of a fan-out: agent state, commits ahead, change against the base."""
+        return fanout.compare(self, family)
+
+    def family_diff(self, family: str, session: str) -> str:
+        return fanout.diff(self, family, session)
 
     def delete(
         self,

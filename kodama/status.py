@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .idle import WATCHER_NAME, idle_reason
 from .manifests import PHASE_ANNOTATION
 from .models import Status
 
@@ -30,6 +31,29 @@ def pod_ready(pod: dict[str, Any] | None) -> bool:
         c.get("type") == "Ready" and c.get("status") == "True"
         for c in status.get("conditions") or []
     )
+
+
+def pod_ended(pod: dict[str, Any] | None) -> bool:
+    """The pod's containers are done for good (Succeeded, e.g. idle stop, or Failed)."""
+    return ((pod or {}).get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def is_idle_watcher(pod: dict[str, Any]) -> bool:
+    """The pod's main process is Kodama's idle watcher (only it exits 0 on its own)."""
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        cmd = c.get("command") or []
+        if len(cmd) >= 4 and cmd[3] == WATCHER_NAME:
+            return True
+    return False
+
+
+def finished_at(pod: dict[str, Any] | None) -> str | None:
+    """When an ended pod's container finished (RFC 3339), if the kubelet said."""
+    for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        term = (cs.get("state") or {}).get("terminated") or {}
+        if term.get("finishedAt"):
+            return str(term["finishedAt"])
+    return None
 
 
 def pod_problem(pod: dict[str, Any]) -> tuple[bool, str | None]:
@@ -130,6 +154,15 @@ def derive(
         return Status.STOPPED, "pod is terminating"
     pstatus = pod.get("status") or {}
     pphase = pstatus.get("phase")
+    if pphase == "Succeeded":
+        # The idle watcher (kodama/idle.py) ended the pod: stopped, as after `stop`.
+        for cs in pstatus.get("containerStatuses") or []:
+            term = (cs.get("state") or {}).get("terminated") or {}
+            idle = idle_reason(term.get("message"))
+            if idle:
+                return Status.STOPPED, idle
+        if is_idle_watcher(pod):  # no termination message (a runtime that keeps none)
+            return Status.STOPPED, f"idle stop at {finished_at(pod) or 'an unknown time'}"
     if pphase in ("Failed", "Succeeded"):
         reason = pstatus.get("reason") or pstatus.get("message")
         for cs in pstatus.get("containerStatuses") or []:

@@ -7,6 +7,7 @@ event loop keeps answering other requests. Errors keep the CLI's one-line messag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -86,6 +87,8 @@ class StartArgs(RootArgs):
     no_wait: bool = False
     # The client showed the user what the repository's .kodama.yaml sets and they accepted.
     accept_repo_config: bool = False
+    count: int | None = None  # fan-out: NAME-1..NAME-count
+    idle_stop: str | None = None
 
 
 A = TypeVar("A", bound=_Args)
@@ -226,6 +229,7 @@ async def start(call: Call) -> dict[str, Any] | None:
         wait=not a.no_wait,
         local_path=str(root),
         accept_repo_config=a.accept_repo_config,
+        idle_stop=a.idle_stop,
     )
     engine = call.engine(root)
     if not req.accept_repo_config:
@@ -241,6 +245,15 @@ async def start(call: Call) -> dict[str, Any] | None:
                 return None
             call.cancel.check()
             req = req.model_copy(update={"accepted_repo_changes": plan.repo_changes})
+    if a.count is not None:
+        try:
+            family = await call.with_progress(
+                f"Kodama: starting {a.count} sessions of {name}",
+                lambda sink, cancel: engine.start_family(req, a.count or 0, sink, cancel),
+            )
+        finally:
+            call.ls.refresher.poke()
+        return {"family": name, "sessions": [s.to_json_dict() for s in family]}
     try:
         session = await call.with_progress(
             f"Kodama: starting {name}",
@@ -262,7 +275,12 @@ async def get(call: Call) -> dict[str, Any]:
     name = call.parse(NameArgs).name
     engine = call.engine()
     session = await call.ls.in_thread(lambda: engine.get(name, details=True))
-    return session.to_json_dict()
+    out = session.to_json_dict()
+    # Session details show what it used (run time, resources, tokens, cost).
+    with contextlib.suppress(KodamaError):
+        used = await call.ls.in_thread(lambda: engine.usage(name))
+        out["usage"] = used[0].to_json_dict() if used else None
+    return out
 
 
 async def stop(call: Call) -> dict[str, Any]:

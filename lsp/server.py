@@ -29,7 +29,7 @@ from kodama.errors import InvalidInput
 from kodama.events import CancelToken
 from kodama.validation import validate_namespace
 
-from . import code_actions, commands, config_docs
+from . import code_actions, commands, config_docs, family
 from .refresh import Refresher
 
 if TYPE_CHECKING:  # the engine pulls in the kubernetes client: loaded on first use, not
@@ -204,6 +204,7 @@ class KodamaServer(LanguageServer):
 def build() -> KodamaServer:
     server = KodamaServer()
 
+    commands.COMMANDS.update(family.COMMANDS)  # one table: `execute` dispatches from it
     for name in commands.COMMANDS:
         server.command(name)(commands.COMMANDS[name])
 

@@ -57,6 +57,9 @@ def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
 
 def sessions_table(sessions: Sequence[Session], *, wide: bool, all_namespaces: bool) -> str:
     headers = ["NAME", "STATUS", "AGENT", "BRANCH", "AGE"]
+    families = any(s.family for s in sessions)
+    if families:  # a fan-out's sessions are listed together (the engine sorts them so)
+        headers.insert(1, "FAMILY")
     if all_namespaces:
         headers.insert(0, "NAMESPACE")
     if wide:
@@ -71,6 +74,8 @@ def sessions_table(sessions: Sequence[Session], *, wide: bool, all_namespaces: b
             s.branch or "-",
             age(s.created_at, now),
         ]
+        if families:
+            row.insert(1, s.family or "-")
         if all_namespaces:
             row.insert(0, s.namespace)
         if wide:
@@ -118,6 +123,12 @@ def describe(s: Session) -> str:
         + (f" ({s.ahead} ahead of base)" if s.ahead is not None else ""),
         f"Base:        {s.base_branch or '-'} {(s.base_commit or '')[:12]}".rstrip(),
     ]
+    if s.family:
+        lines.append(f"Family:      {s.family} (`kubectl kodama compare {s.family}`)")
+    if s.idle_stop:
+        from ..idle import format_duration
+
+        lines.append(f"Idle stop:   after {format_duration(s.idle_stop)} idle, nobody attached")
     if s.repo:
         lines.append(f"Repository:  {s.repo}")
     lines += [

@@ -118,6 +118,20 @@ def _read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
     help="Start two-way file sync (default: on when mutagen is installed).",
 )
 @click.option(
+    "--idle-stop",
+    metavar="DURATION",
+    help="End the pod after the agent is idle or exited, nobody attached, this long "
+    "(e.g. 30m; `off`: never). PVCs stay; `resume` brings it back. Default: agent.idleStop.",
+)
+@click.option(
+    "--count",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Fan-out: start N sessions NAME-1..NAME-N on N branches, concurrently, as one "
+    "operation (Ctrl-C rolls all back); `compare NAME` shows what each did.",
+)
+@click.option(
     "--dry-run", is_flag=True, help="Print the objects that would be created; touch nothing."
 )
 @click.option(
@@ -145,6 +159,7 @@ def start(
     prompt_file: str | None,
     dry_run: bool,
     output: str | None,
+    count: int | None,
     **kw: Any,
 ) -> None:
     """Start session NAME: PVCs, Secrets, pod, branch; ship the repo; launch the agent."""
@@ -163,15 +178,20 @@ def start(
         **kw,
     )
     engine = get_obj().engine()
+    if count is not None:
+        from ..fanout import member_requests
+
+        reqs = member_requests(req, count)  # input errors before anything else
     if dry_run:
-        plan = engine.plan_start(req)
         fmt = output or "yaml"
         if fmt not in ("yaml", "json"):
             raise InvalidInput("--dry-run prints objects: use -o yaml or -o json")
-        objs = [_redact(o) for o in plan.objects]
-        if plan.repo_changes:
+        plans = [engine.plan_start(r) for r in (reqs if count is not None else [req])]
+        objs = [_redact(o) for plan in plans for o in plan.objects]
+        if plans[0].repo_changes:
             click.echo(
-                f"note: {printable(str(plan.repo_config))} sets " + "; ".join(plan.repo_changes),
+                f"note: {printable(str(plans[0].repo_config))} sets "
+                + "; ".join(plans[0].repo_changes),
                 err=True,
             )
         if fmt == "json":
@@ -181,9 +201,15 @@ def start(
 
             click.echo(yaml.safe_dump_all(objs, sort_keys=False).rstrip())
         return
-    try:
+
+    def run(r: Any) -> Any:
         with progress() as (render, cancel):
-            session = engine.start(req, events=render, cancel=cancel)
+            if count is not None:
+                return engine.start_family(r, count, events=render, cancel=cancel)
+            return engine.start(r, events=render, cancel=cancel)
+
+    try:
+        result = run(req)
     except NeedsConfirmation as exc:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             raise
@@ -192,9 +218,11 @@ def start(
             click.echo(f"  {change}", err=True)
         if not click.confirm("Start with these settings?", default=False, err=True):
             raise click.exceptions.Abort() from None
-        req = req.model_copy(update={"accepted_repo_changes": exc.changes})
-        with progress() as (render, cancel):
-            session = engine.start(req, events=render, cancel=cancel)
+        result = run(req.model_copy(update={"accepted_repo_changes": exc.changes}))
+    if count is not None:
+        emit_sessions(result, output or "table")
+        return
+    session = result
     _emit_one(session, output)
 
 

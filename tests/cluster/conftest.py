@@ -163,3 +163,7 @@ def messages_api(testenv: Any) -> Iterator[MessagesApi]:
         )
     yield api
     api.close()
+
+
+# The real Claude Code fixture, for the tests of other files that need it (fan-out, usage).
+from .test_claude import claude  # noqa: E402, F401

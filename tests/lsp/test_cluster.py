@@ -296,3 +296,50 @@ async def test_stop_resume_fetch_get_through_the_server(
         deleted = await execute(client, "kodama.session.delete", {"name": "v1", "confirm": True})
         assert deleted == {"deleted": True}
         assert testenv.managed(namespace) == []
+
+
+async def test_fanout_compare_and_usage_through_the_server(
+    testenv: Any, namespace: str, repo: Path, home: Path
+) -> None:
+    """start with a count, the family in the session list, compare, diff, usage in details."""
+    write_config(home)
+    async with lsp_session(
+        client_name=CLIENTS[0],
+        root=repo,
+        home=home,
+        init_options=init_options(testenv, namespace),
+        open_terminal=True,
+    ) as (client, _answers):
+        started = await execute(
+            client, "kodama.session.start", {"name": "fam", "root": str(repo), "count": 2}
+        )
+        assert started["family"] == "fam"
+        assert [s["name"] for s in started["sessions"]] == ["fam-1", "fam-2"]
+        listed = await execute(client, "kodama.session.list")
+        assert {s["name"]: s["family"] for s in listed} == {"fam-1": "fam", "fam-2": "fam"}
+        testenv.kubectl(
+            "exec",
+            "-n",
+            namespace,
+            "kodama-fam-2",
+            "-c",
+            "agent",
+            "--",
+            "sh",
+            "-c",
+            'cd "$KODAMA_WORKSPACE" && echo hi > new.txt',
+        )
+        rows = await execute(client, "kodama.family.compare", {"name": "fam"})
+        assert [(r["name"], [f["path"] for f in r["files"]]) for r in rows] == [
+            ("fam-1", []),
+            ("fam-2", ["new.txt"]),
+        ]
+        diff = await execute(client, "kodama.family.diff", {"name": "fam", "session": "2"})
+        assert "+hi" in diff["patch"]
+        details = await execute(client, "kodama.session.get", {"name": "fam-1"})
+        assert details["usage"]["cpu"] == "100m" and details["usage"]["running"] is True
+        used = await execute(client, "kodama.session.usage", {})
+        assert sorted(u["name"] for u in used) == ["fam-1", "fam-2"]
+        for n in ("fam-1", "fam-2"):
+            await execute(client, "kodama.session.delete", {"name": n, "confirm": True})
+    assert testenv.managed(namespace) == []

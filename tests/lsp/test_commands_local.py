@@ -25,6 +25,9 @@ SERVER_COMMANDS = {
     "kodama.sync.start",
     "kodama.sync.stop",
     "kodama.sync.flush",
+    "kodama.session.usage",
+    "kodama.family.compare",
+    "kodama.family.diff",
 }
 
 

@@ -43,6 +43,8 @@ export interface Session {
   repo?: string | null;
   localPath?: string | null;
   createdAt?: string | null;
+  /** The fan-out (`start NAME --count N`) this session belongs to. */
+  family?: string | null;
   agent?: AgentInfo | null;
   sync?: SyncStatus | null;
 }

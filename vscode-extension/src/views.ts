@@ -10,14 +10,24 @@ import {
   treeContextValue,
   treeDescription,
 } from "./logic/format";
-import { isWaiting } from "./logic/sessions";
+import { groupByFamily, isWaiting } from "./logic/sessions";
 import type { SessionStore } from "./store";
 
 export class SessionNode {
   constructor(readonly session: Session) {}
 }
 
-export class SessionTreeProvider implements vscode.TreeDataProvider<SessionNode>, vscode.Disposable {
+/** The sessions of one fan-out (`start NAME --count N`), grouped under their family's name. */
+export class FamilyNode {
+  constructor(
+    readonly family: string,
+    readonly sessions: Session[],
+  ) {}
+}
+
+type Node = SessionNode | FamilyNode;
+
+export class SessionTreeProvider implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly sub: vscode.Disposable;
@@ -26,11 +36,28 @@ export class SessionTreeProvider implements vscode.TreeDataProvider<SessionNode>
     this.sub = store.onDidChange(() => this.changed.fire());
   }
 
-  getChildren(element?: SessionNode): SessionNode[] {
-    return element ? [] : this.store.sorted().map((s) => new SessionNode(s));
+  getChildren(element?: Node): Node[] {
+    if (element instanceof FamilyNode) {
+      return element.sessions.map((s) => new SessionNode(s));
+    }
+    if (element) {
+      return [];
+    }
+    return groupByFamily(this.store.sorted()).map((g) =>
+      g.family === null ? new SessionNode(g.session) : new FamilyNode(g.family, g.sessions),
+    );
   }
 
-  getTreeItem(node: SessionNode): vscode.TreeItem {
+  getTreeItem(node: Node): vscode.TreeItem {
+    if (node instanceof FamilyNode) {
+      const item = new vscode.TreeItem(node.family, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `family:${node.sessions[0]?.namespace ?? ""}/${node.family}`;
+      const running = node.sessions.filter((s) => s.status === "Running").length;
+      item.description = `fan-out · ${node.sessions.length} sessions · ${running} running`;
+      item.iconPath = new vscode.ThemeIcon("split-horizontal");
+      item.contextValue = "kodamaFamily";
+      return item;
+    }
     const s = node.session;
     const item = new vscode.TreeItem(s.name, vscode.TreeItemCollapsibleState.None);
     item.id = `${s.namespace}/${s.name}`;

@@ -5,6 +5,7 @@ import {
   applySyncStatus,
   belongsToWorkspace,
   currentSession,
+  groupByFamily,
   sessionNameFromArg,
   sessionsForAction,
   sortSessions,
@@ -96,5 +97,31 @@ describe("sessionNameFromArg", () => {
     for (const v of [undefined, null, "", 3, {}, { name: 1 }, { session: {} }]) {
       assert.equal(sessionNameFromArg(v), undefined);
     }
+  });
+});
+
+describe("groupByFamily", () => {
+  it("puts a fan-out's sessions under one family row, where its first session sorts", () => {
+    const solo = session({ name: "solo" });
+    const f10 = session({ name: "fix-10", family: "fix" });
+    const f2 = session({ name: "fix-2", family: "fix" });
+    const other = session({ name: "other" });
+    const groups = groupByFamily([solo, f10, other, f2]);
+    assert.deepEqual(
+      groups.map((g) => (g.family === null ? g.session.name : `${g.family}: ${g.sessions.map((s) => s.name).join(",")}`)),
+      ["solo", "fix: fix-2,fix-10", "other"],
+    );
+  });
+  it("keeps families of different namespaces apart", () => {
+    const a = session({ name: "fix-1", family: "fix", namespace: "a" });
+    const b = session({ name: "fix-1", family: "fix", namespace: "b" });
+    assert.equal(groupByFamily([a, b]).length, 2);
+  });
+  it("leaves sessions without a family alone", () => {
+    const groups = groupByFamily([session({ name: "x", family: null }), session({ name: "y" })]);
+    assert.deepEqual(
+      groups.map((g) => g.family),
+      [null, null],
+    );
   });
 });

@@ -39,6 +39,36 @@ export function sortSessions(sessions: readonly Session[], workspacePaths: reado
   });
 }
 
+/** A row of the tree: a session on its own, or a fan-out's family with its sessions. */
+export type SessionGroup = { family: null; session: Session } | { family: string; sessions: Session[] };
+
+/**
+ * The tree's top level: the sessions in `sorted` order, except that the sessions of a fan-out
+ * sit under one family row, placed where its first session would be.
+ */
+export function groupByFamily(sorted: readonly Session[]): SessionGroup[] {
+  const out: SessionGroup[] = [];
+  const families = new Map<string, Session[]>();
+  for (const s of sorted) {
+    if (!s.family) {
+      out.push({ family: null, session: s });
+      continue;
+    }
+    const key = `${s.namespace}/${s.family}`;
+    let members = families.get(key);
+    if (!members) {
+      members = [];
+      families.set(key, members);
+      out.push({ family: s.family, sessions: members });
+    }
+    members.push(s);
+  }
+  for (const members of families.values()) {
+    members.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+  }
+  return out;
+}
+
 /** The session the status bar shows: this workspace's newest, else the newest of all. */
 export function currentSession(sessions: readonly Session[], workspacePaths: readonly string[]): Session | undefined {
   return sortSessions(sessions, workspacePaths)[0];

@@ -55,6 +55,8 @@ local START_OPTIONS = {
   repo = 'repo',
   prompt = 'prompt',
   ['agent-command'] = 'agentCommand',
+  count = 'count',
+  ['idle-stop'] = 'idleStop',
   ['no-sync'] = 'noSync',
   ['no-wait'] = 'noWait',
 }
@@ -92,8 +94,17 @@ local function parse_start(words)
 end
 
 local function start(args)
-  exec('kodama.session.start', args, function(session)
-    announce(session, 'started')
+  if args.count then
+    args.count = tonumber(args.count) or args.count
+  end
+  exec('kodama.session.start', args, function(result)
+    if type(result) == 'table' and type(result.sessions) == 'table' then
+      for _, session in ipairs(result.sessions) do -- a fan-out (count=N)
+        announce(session, 'started')
+      end
+      return
+    end
+    announce(result, 'started')
   end, 'start ' .. args.name)
 end
 

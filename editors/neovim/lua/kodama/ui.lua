@@ -75,9 +75,20 @@ function M.session_table(sessions, all_namespaces)
   local rows = { header }
   local by_line = {}
   local sorted = vim.deepcopy(sessions or {})
+  -- The sessions of a fan-out (same family) sit together, under their family's name.
+  local function family(s)
+    return (s.family and s.family ~= vim.NIL) and tostring(s.family) or nil
+  end
   table.sort(sorted, function(a, b)
     if a.namespace ~= b.namespace then
       return str(a.namespace) < str(b.namespace)
+    end
+    local ka, kb = family(a) or str(a.name), family(b) or str(b.name)
+    if ka ~= kb then
+      return ka < kb
+    end
+    if (family(a) == nil) ~= (family(b) == nil) then
+      return family(a) ~= nil
     end
     return str(a.name) < str(b.name)
   end)
@@ -217,6 +228,16 @@ function M.session_lines(s, sync)
   end
   local base = s.baseBranch and ('%s @ %s'):format(str(s.baseBranch), str(s.baseCommit):sub(1, 12)) or '-'
   lines[#lines + 1] = ('  branch: %s (base %s)'):format(str(s.branch), base)
+  if s.family and s.family ~= vim.NIL then
+    lines[#lines + 1] = ('  family: %s (fan-out)'):format(tostring(s.family))
+  end
+  local u = s.usage
+  if type(u) == 'table' then
+    local t = type(u.tokens) == 'table' and ('%s in / %s out'):format(str(u.tokens.input), str(u.tokens.output))
+      or 'tokens -'
+    local cost = type(u.cost) == 'table' and ('%.2f %s'):format(u.cost.total, str(u.cost.currency)) or 'cost -'
+    lines[#lines + 1] = ('  usage: %ds run, %.2f cpu-h, %s, %s'):format(u.seconds or 0, u.cpuHours or 0, t, cost)
+  end
   lines[#lines + 1] = '  image: ' .. str(s.image)
   if s.repo and s.repo ~= vim.NIL then
     lines[#lines + 1] = '  repo: ' .. tostring(s.repo)
