@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Kodama
+from .conftest import Kodama, on_simulated_node
 
 pytestmark = pytest.mark.cluster
 
@@ -103,7 +103,11 @@ def test_taken_branch_name_gets_a_timestamp(kodama: Kodama) -> None:
 
 
 @pytest.fixture
-def bare(tmp_path: Path, kodama: Kodama) -> Path:
+def bare(tmp_path: Path, kodama: Kodama, testenv: Any) -> Path:
+    # The remote is a folder (or a server on 127.0.0.1) of this host: reachable from pods of the
+    # simulated node, which run on the host, not from the real node's containers.
+    config = kodama.home / "config.yaml"
+    config.write_text(on_simulated_node(testenv) + config.read_text())
     path = tmp_path / "served" / "upstream.git"
     path.parent.mkdir()
     subprocess.run(["git", "clone", "-q", "--bare", str(kodama.cwd), str(path)], check=True)

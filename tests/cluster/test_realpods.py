@@ -102,8 +102,12 @@ def attach_finds_the_agent(k: Kodama, name: str) -> None:
     )
     try:
         child.expect("stand-in agent ready")
-        child.send("\x02d")  # tmux prefix C-b, then d: detach
-        child.expect(pexpect.EOF)
+        for _ in range(3):  # a busy machine may drop the keys while tmux redraws
+            child.send("\x02d")  # tmux prefix C-b, then d: detach
+            if child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=20) == 0:
+                break
+        else:
+            raise AssertionError("attach did not detach")
     finally:
         child.close(force=True)
 
