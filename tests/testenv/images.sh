@@ -100,15 +100,17 @@ registry_has() { # host:port repo tag
 # drop_other_tags HOST:PORT [REGISTRY_CONFIG]: earlier agent builds leave the registry (their
 # manifests deleted, then their blobs collected), so its storage holds one agent image.
 drop_other_tags() {
-  local tag digest
+  local tag digest dropped=""
   for tag in $(curl -sf "http://$1/v2/$AGENT_REPO/tags/list" | python3 -c 'import json,sys; print(*json.load(sys.stdin).get("tags") or [])'); do
     [ "$tag" = "$AGENT_KEY" ] && continue
     digest=$(curl -sfI -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
       -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
       "http://$1/v2/$AGENT_REPO/manifests/$tag" | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest" {print $2}')
-    [ -n "$digest" ] && curl -sf -X DELETE "http://$1/v2/$AGENT_REPO/manifests/$digest" >/dev/null || true
+    if [ -n "$digest" ] && curl -sf -X DELETE "http://$1/v2/$AGENT_REPO/manifests/$digest" >/dev/null; then
+      dropped="$dropped $tag"
+    fi
   done
-  if [ -n "${2:-}" ]; then
+  if [ -n "$dropped" ] && [ -n "${2:-}" ]; then
     docker-registry garbage-collect --delete-untagged "$2" >/dev/null 2>&1 || say "warning: registry garbage-collect failed"
   fi
 }
@@ -132,8 +134,8 @@ case "$cmd" in
       bah push --quiet --tls-verify=false --disable-compression "$AGENT_LOCAL" \
         "docker://$registry/$AGENT_REPO:$AGENT_KEY" >/dev/null
       say "pushed $registry/$AGENT_REPO:$AGENT_KEY in $(( $(date +%s) - t0 ))s"
-      drop_other_tags "$registry" "${3:-}"
     fi
+    drop_other_tags "$registry" "${3:-}"
     echo "$registry/$AGENT_REPO:$AGENT_KEY" ;;
   *) die "usage: images.sh build | push HOST:PORT | pause-archive" ;;
 esac
