@@ -362,12 +362,16 @@ down() {
 
 lock_state
 # One real node per host: planes in other state folders wait for each other here.
-exec 6>"${TMPDIR:-/tmp}/kodama-testenv-real.flock"
-flock 6
+host_lock() { exec 6>"${TMPDIR:-/tmp}/kodama-testenv-real.flock"; flock 6; }
 case "${1:-}" in
-  up) up ;;
-  down) down ;;
+  up) check_prerequisites; host_lock; up ;;
+  down)
+    if [ "$(id -u)" -ne 0 ]; then
+      [ -d "$REAL_DIR" ] || [ "$(cat "$REAL_OWNER_FILE" 2>/dev/null)" = "$STATE_DIR" ] || exit 0
+      die "stopping the real node needs root"
+    fi
+    host_lock; down ;;
   healthy) healthy ;;
-  check) check ;;
+  check) check_prerequisites; host_lock; check ;;
   *) die "usage: realnode.sh up | down | check | healthy" ;;
 esac
