@@ -349,7 +349,12 @@ def _launch_failure(ctx: PodContext, out: str, reporter: Reporter) -> KodamaErro
     record = lines[1] if len(lines) > 1 else ""
     match = re.search(r'"exitCode":(-?\d+)', record)
     code = f" with code {match.group(1)}" if match else ""
-    tail = [_printable(line) for line in lines[2:] if line.strip()]
+    # tmux's own "Pane is dead (status N, <date>)" says nothing the exit code does not.
+    tail = [
+        _printable(line)
+        for line in lines[2:]
+        if line.strip() and not line.startswith("Pane is dead")
+    ]
     for line in tail:
         reporter.warn(f"agent: {line}")
     last = tail[-1] if tail else ""

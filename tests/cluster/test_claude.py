@@ -36,7 +36,7 @@ def claude(
     k.write_config(
         f"image: {session_image(testenv)}\n"
         "sync:\n  enabled: false\n"
-        "resources:\n  cpu: 500m\n  memory: 768Mi\n"
+        "resources:\n  cpu: 250m\n  memory: 768Mi\n"
         "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
         "env:\n"
         f"  ANTHROPIC_BASE_URL: {messages_api.url}\n"

@@ -150,7 +150,7 @@ def test_idle_stop_on_the_real_node(
     """`idleStop: 20s`: the finished agent's pod ends itself; resume brings the conversation."""
     with (claude.home / "config.yaml").open("a") as f:
         f.write("agent:\n  idleStop: 20s\n")
-    messages_api.script([{"content": [{"type": "text", "text": "I will remember kiwi."}]}])
+    messages_api.script([{"content": [{"type": "text", "text": "I-will-remember-kiwi."}]}])
     claude.run("start", "cc", "--prompt", "remember the word kiwi")
     claude.run("wait", "cc", "--for=exited", "--timeout", "120")
     began = time.monotonic()
@@ -165,14 +165,14 @@ def test_idle_stop_on_the_real_node(
 
     claude.run("resume", "cc")
     messages_api.clear()
-    messages_api.script([{"content": [{"type": "text", "text": "The word was kiwi."}]}])
+    messages_api.script([{"content": [{"type": "text", "text": "The-word-was-kiwi."}]}])
     child = attach(claude, "cc")
     try:
         child.expect(PROMPT_MARK, timeout=60)
         child.send("what was the word")
         time.sleep(0.5)
         child.send("\r")
-        child.expect("The word was kiwi", timeout=60)
+        child.expect("The-word-was-kiwi", timeout=60)
         detach(child)
     finally:
         child.close(force=True)
