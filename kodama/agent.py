@@ -18,6 +18,7 @@ from .agent_firstrun import KEY_TAIL_PLACEHOLDER, KeyStatus, merge_first_run
 from .agent_state import helper_script, merge_hooks, parse_status
 from .errors import AgentLaunchFailed, KodamaError, Timeout
 from .events import CancelToken, Reporter
+from .manifests import secret_file_links
 from .models import AgentState, AgentStateName
 from .runtime import PodContext
 
@@ -59,7 +60,24 @@ if [ "$2" = claude ] && [ -n "${ANTHROPIC_API_KEY:-}" ]; then
        esac ;;
     esac
 fi
-echo "KODAMA tmux=$tmux running=$running key=$key"
+# --secret-file files under HOME: links from Kodama's read-only mount (see manifests.FILES_DIR).
+# A file of the user's own at that path is left alone and reported.
+kept=
+link_files() {
+    shift 5
+    while [ "$#" -ge 2 ]; do
+        dst="$HOME/$2"
+        if [ -e "$dst" ] && [ ! -L "$dst" ]; then
+            kept="$kept,$2"
+        else
+            mkdir -p "$(dirname "$dst")" && rm -f "$dst" &&
+                ln -s "${KODAMA_FILES:-/var/run/kodama/files}/$1" "$dst" || kept="$kept,$2"
+        fi
+        shift 2
+    done
+}
+link_files "$@"
+echo "KODAMA tmux=$tmux running=$running key=$key kept=${kept#,}"
 ws=$(cd "${KODAMA_WORKSPACE:-$HOME}" 2>/dev/null && pwd -P)
 printf '@@kodama workspace -\n%s\n' "$ws"
 if [ "$2" = claude ]; then
@@ -184,6 +202,7 @@ class Probe:
     key: KeyStatus
     workspace: str
     files: dict[str, ClaudeFile] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)  # secret-file paths not linked (user's own)
 
 
 def _parse_probe(out: str) -> Probe:
@@ -216,6 +235,7 @@ def _parse_probe(out: str) -> Probe:
         key=key,
         workspace=ws_lines[0] if ws_lines else "",
         files=files,
+        kept=[p for p in fields.get("kept", "").split(",") if p],
     )
 
 
@@ -279,6 +299,7 @@ def _probe(ctx: PodContext) -> Probe:
             TMUX_SESSION,
             spec.permission_mode or "",
             spec.interactive_permission_mode or "",
+            *(part for link in secret_file_links(spec) for part in link),
         ],
         input=helper_script(),
         timeout=60,
@@ -301,6 +322,10 @@ def ensure_agent(
     """
     cancel.check()
     probe = _probe(ctx)
+    for path in probe.kept:
+        reporter.warn(
+            f"~/{path} exists in the pod and is not Kodama's link: --secret-file not linked"
+        )
     if ctx.spec.agent_kind == "claude":
         _prepare_claude(ctx, probe, reporter)
     cancel.check()

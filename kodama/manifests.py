@@ -23,6 +23,10 @@ CONTAINER = "agent"
 WORKSPACE_DIR = "/workspace"
 HOME_DIR = "/home/kodama"
 SECRETS_DIR = "/var/run/kodama/secrets"
+# --secret-file files whose destination is under HOME are mounted here and linked into HOME by
+# the ensure step: a subPath mount would make the kubelet create their parent folders, owned by
+# root, inside the agent's HOME (a ~/.config the agent could no longer write).
+FILES_DIR = "/var/run/kodama/files"
 RUN_AS = 1000
 
 AGENT_CREDENTIAL_KEYS = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
@@ -221,7 +225,14 @@ def pod(spec: SessionSpec) -> dict[str, Any]:
                 "secret": {"secretName": files_secret_name(n), "defaultMode": 0o400},
             }
         )
+        if any(home_relative(f.dest) for f in spec.secret_files):
+            container["volumeMounts"].append(
+                {"name": "kodama-files", "mountPath": FILES_DIR, "readOnly": True}
+            )
+            env.append({"name": "KODAMA_FILES", "value": FILES_DIR})
         for f in spec.secret_files:
+            if home_relative(f.dest):
+                continue
             container["volumeMounts"].append(
                 {"name": "kodama-files", "mountPath": f.dest, "subPath": f.key, "readOnly": True}
             )
@@ -251,6 +262,23 @@ def pod(spec: SessionSpec) -> dict[str, Any]:
     if spec.tolerations:
         body["spec"]["tolerations"] = list(spec.tolerations)
     return body
+
+
+def home_relative(dest: str) -> str | None:
+    """`dest` relative to the agent's HOME when it lies inside it (linked there), else None."""
+    prefix = HOME_DIR.rstrip("/") + "/"
+    if not dest.startswith(prefix):
+        return None
+    rel = dest[len(prefix) :].strip("/")
+    parts = rel.split("/")
+    if not rel or any(p in ("", ".", "..") for p in parts):
+        return None
+    return rel
+
+
+def secret_file_links(spec: SessionSpec) -> list[tuple[str, str]]:
+    """(Secret key, path under HOME) of each --secret-file the ensure step links into HOME."""
+    return [(f.key, rel) for f in spec.secret_files if (rel := home_relative(f.dest))]
 
 
 def secret_file_key(index: int, dest: str) -> str:

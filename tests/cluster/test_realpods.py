@@ -55,7 +55,9 @@ def test_the_agent_user_owns_its_files_and_secrets_are_its_alone(
         "who",
         'id -u; id -g; touch /workspace/w "$HOME/h" && stat -c "%u %g" /workspace/w "$HOME/h"; '
         'mkdir -p "$HOME/.cache/x" && echo home-writable; '
-        "cat /home/kodama/.config/tool/token.txt; stat -c '%a %u %g' /home/kodama/.config/tool/token.txt",
+        "cat /home/kodama/.config/tool/token.txt; stat -L -c '%a %u %g' /home/kodama/.config/tool/token.txt; "
+        # The file's folders in HOME are the agent's own (no root-owned ~/.config).
+        'stat -c "%u" "$HOME/.config" "$HOME/.config/tool"; mkdir "$HOME/.config/other" && echo ok',
     ).splitlines()
     assert out[0] == "1000" and out[1] == "1000"
     assert out[2:4] == ["1000 1000", "1000 1000"]
@@ -65,6 +67,7 @@ def test_the_agent_user_owns_its_files_and_secrets_are_its_alone(
     # Readable by the agent (group: the pod's fsGroup), by nobody else.
     assert int(mode, 8) & 0o007 == 0 and int(mode, 8) & 0o200 == 0, out[6]
     assert gid == "1000" or uid == "1000", out[6]
+    assert out[7:] == ["1000", "1000", "ok"], out
 
 
 def test_data_on_both_pvcs_survives_stop_and_resume(real: Kodama) -> None:

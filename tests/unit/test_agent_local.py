@@ -22,7 +22,7 @@ from kodama import agent
 from kodama.errors import AgentLaunchFailed
 from kodama.events import CancelToken, Event, Reporter
 from kodama.kubectl import Kubectl
-from kodama.models import AgentStateName, SessionSpec
+from kodama.models import AgentStateName, SecretFile, SessionSpec
 from kodama.runtime import PodContext
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -231,3 +231,30 @@ def test_an_agent_that_ends_at_once_fails_the_launch_with_its_words(
     with pytest.raises(AgentLaunchFailed) as err:
         agent.ensure_agent(ctx, rep, CancelToken(), prompt="go")
     assert "code 4" in err.value.message
+
+
+def test_secret_files_under_home_are_links_in_folders_the_agent_owns(
+    pod: tuple[PodContext, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, home = pod
+    mounted = tmp_path / "files"
+    mounted.mkdir()
+    (mounted / "f0-token.txt").write_text("tok\n")
+    (mounted / "f1-mine").write_text("from the secret\n")
+    monkeypatch.setenv("KODAMA_FILES", str(mounted))
+    ctx.spec.agent_command = "sleep 30"
+    ctx.spec.agent_kind = "other"
+    ctx.spec.secret_files = [
+        SecretFile(key="f0-token.txt", dest="/home/kodama/.config/tool/token.txt"),
+        SecretFile(key="f1-mine", dest="/home/kodama/mine.txt"),
+    ]
+    (home / "mine.txt").write_text("the user's own\n")
+    rep, seen = events()
+    agent.ensure_agent(ctx, rep, CancelToken())
+    link = home / ".config/tool/token.txt"
+    assert link.is_symlink() and link.read_text() == "tok\n"
+    assert (home / ".config").stat().st_uid == os.getuid()
+    assert (home / "mine.txt").read_text() == "the user's own\n"  # never replaced
+    assert any("~/mine.txt exists" in e.message for e in seen if e.kind == "warning")
+    agent.ensure_agent(ctx, rep, CancelToken())  # idempotent: the link is simply renewed
+    assert link.is_symlink() and link.read_text() == "tok\n"

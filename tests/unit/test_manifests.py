@@ -90,7 +90,7 @@ def test_credentials_only_by_secret_reference() -> None:
 
 
 def test_secret_files_mount_by_subpath_with_valid_keys() -> None:
-    dests = ["/home/kodama/.config/gh/hosts.yml", "/x/a b/ü.json", "/etc/.hidden", "/trailing/"]
+    dests = ["/x/a b/ü.json", "/etc/.hidden", "/trailing/", "/home/kodama/../etc/y"]
     files = [SecretFile(key=manifests.secret_file_key(i, d), dest=d) for i, d in enumerate(dests)]
     (c,) = manifests.pod(spec(secret_files=files))["spec"]["containers"]
     for f in files:
@@ -104,6 +104,24 @@ def test_secret_files_mount_by_subpath_with_valid_keys() -> None:
             "readOnly": True,
         }
     assert len({f.key for f in files}) == len(files)
+    assert not any(e["name"] == "KODAMA_FILES" for e in c["env"])
+
+
+def test_secret_files_under_home_are_linked_not_mounted() -> None:
+    """A subPath mount under HOME would leave root-owned folders (~/.config) in the agent's HOME."""
+    dest = "/home/kodama/.config/gh/hosts.yml"
+    files = [SecretFile(key="f0-hosts.yml", dest=dest), SecretFile(key="f1-x", dest="/etc/x")]
+    s = spec(secret_files=files)
+    (c,) = manifests.pod(s)["spec"]["containers"]
+    assert not any(m["mountPath"] == dest for m in c["volumeMounts"])
+    assert {"name": "kodama-files", "mountPath": manifests.FILES_DIR, "readOnly": True} in c[
+        "volumeMounts"
+    ]
+    assert {"name": "KODAMA_FILES", "value": manifests.FILES_DIR} in c["env"]
+    assert manifests.secret_file_links(s) == [("f0-hosts.yml", ".config/gh/hosts.yml")]
+    assert any(m["mountPath"] == "/etc/x" and m["subPath"] == "f1-x" for m in c["volumeMounts"])
+    assert manifests.home_relative("/home/kodama") is None
+    assert manifests.home_relative("/home/kodama/a/../b") is None
 
 
 def test_spec_annotation_roundtrips_without_secrets() -> None:
