@@ -121,6 +121,8 @@ def plan(
     """Decide the session branch and its base. Local git reads (and ls-remote) only."""
     if branch:
         validate_branch(branch)
+    if base is not None and (not base.strip() or base.startswith("-")):
+        raise InvalidInput(f"invalid --base {base!r}: it must not be empty or start with '-'")
     if repo:
         return _plan_repo(parse_repo(repo, cwd), session, prefix, branch, base, now)
     root = repo_root(cwd)
@@ -363,7 +365,7 @@ def fetch(
     refspec = f"{'+' if force else ''}refs/heads/{spec.branch}:refs/heads/{target}"
     argv = ["git", "-C", str(root), "fetch", "--no-tags", "--no-write-fetch-head"]
     proc = subprocess.run(
-        [*argv, f"--upload-pack={upload_pack}", f"/dev/null/kodama-{spec.name}", refspec],
+        [*argv, f"--upload-pack={upload_pack}", "--", f"/dev/null/kodama-{spec.name}", refspec],
         capture_output=True,
         text=True,
         check=False,

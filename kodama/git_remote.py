@@ -55,6 +55,9 @@ def parse_repo(text: str, cwd: Path) -> RepoURL:
     text = text.strip()
     if not text:
         raise InvalidInput("--repo must not be empty")
+    if text.startswith("-"):
+        # git and ssh would read it as an option (-oProxyCommand=..., --upload-pack=...).
+        raise InvalidInput(f"invalid --repo {text!r}: it must not start with '-'")
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", text)
     if scheme:
         kind = scheme.group(1).lower()
@@ -98,7 +101,7 @@ def ls_remote(url: str, patterns: list[str]) -> dict[str, str] | None:
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=10")
     try:
         proc = subprocess.run(
-            ["git", "ls-remote", "--symref", url, *patterns],
+            ["git", "ls-remote", "--symref", "--", url, *patterns],
             capture_output=True,
             text=True,
             check=False,

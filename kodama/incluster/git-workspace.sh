@@ -17,6 +17,10 @@ GIT_TERMINAL_PROMPT=0
 export GIT_CEILING_DIRECTORIES GIT_TERMINAL_PROMPT
 cmd=$1 name=$2 email=$3
 shift 3
+# Values reach git as positional arguments: one starting with '-' would be read as an option.
+for arg in "$@"; do
+  case $arg in -*) echo "kodama: refusing argument $arg (starts with '-')" >&2; exit 1 ;; esac
+done
 
 die() { echo "kodama: $*" >&2; exit 1; }
 g() { git -C "$ws" "$@"; }
@@ -80,7 +84,7 @@ clone)
   cat > "$state/bin/git-credential-kodama"
   chmod 0755 "$state/bin/git-credential-kodama"
   fresh
-  g remote add origin "$url"
+  g remote add -- origin "$url"
   secrets="${KODAMA_SECRETS:-}/git"
   if [ -n "$scope" ] && [ -r "$secrets/token" ]; then
     # Single quotes: $HOME is expanded by the shell git runs helpers in, not written here.

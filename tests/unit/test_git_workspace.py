@@ -258,3 +258,10 @@ def test_ahead_counts_from_the_base(pod: Pod, local: Path) -> None:
     assert git.ahead(ctx) == 2
     # --repo sessions whose base was unknown at start read it from the workspace.
     assert git.ahead(pod.ctx(None, branch="kodama/s")) == 2
+
+
+def test_the_in_pod_script_refuses_arguments_that_look_like_options(pod: Pod) -> None:
+    """Defence in depth (issue 16 item 6): a value from a tampered spec never becomes a git option."""
+    with pytest.raises(KodamaError, match="starts with '-'"):
+        git._workspace(pod.ctx(None, branch="b"), "init", ["--template=/tmp/evil"], what="init")
+    assert not (pod.ws / ".git").exists()
