@@ -34,7 +34,6 @@ from .manifests import (
     PHASE_ANNOTATION,
     SELECTOR,
     SESSION_LABEL,
-    SPEC_ANNOTATION,
 )
 from .models import (
     AgentState,
@@ -47,6 +46,7 @@ from .models import (
 )
 from .plan import StartPlan
 from .runtime import PodContext
+from .spec_check import spec_from_pvc
 from .status import (
     crash_loop,
     derive,
@@ -364,11 +364,7 @@ class SessionEngine:
 
     @staticmethod
     def _spec_from_pvc(pvc: dict[str, Any]) -> SessionSpec:
-        meta = pvc.get("metadata") or {}
-        raw = (meta.get("annotations") or {}).get(SPEC_ANNOTATION)
-        if not raw:
-            raise KodamaError(f"PVC {meta.get('name')} has no {SPEC_ANNOTATION} annotation")
-        return SessionSpec.model_validate_json(raw)
+        return spec_from_pvc(pvc)
 
     def _session(
         self,

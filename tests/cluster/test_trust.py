@@ -1,0 +1,64 @@
+"""Issue 16 on the test control plane: what a namespace neighbour, a pod or a repository can make
+Kodama do. Objects are crafted with the admin kubeconfig, as anyone allowed to write PVCs in a
+shared namespace could."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kodama import manifests
+from kodama.models import SessionSpec
+
+from .conftest import Kodama
+
+pytestmark = pytest.mark.cluster
+
+
+def crafted_pvc(namespace: str, label: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A workspace PVC as Kodama labels it, whose spec annotation says what `spec` says."""
+    base = SessionSpec(
+        name=label,
+        namespace=namespace,
+        image="busybox",
+        cpu="100m",
+        memory="128Mi",
+        workspace_size="1Gi",
+        home_size="1Gi",
+    )
+    obj = manifests.pvc(base, "workspace")
+    obj["metadata"]["annotations"][manifests.SPEC_ANNOTATION] = json.dumps(
+        {**base.to_json_dict(), **spec}
+    )
+    return obj
+
+
+def test_a_crafted_pvc_writes_nothing_outside_kodama_home_and_others_still_list(
+    kodama: Kodama, testenv: Any, tmp_path: Path
+) -> None:
+    """Item 2: list rebuilds local records from the cluster; a forged name must not steer them."""
+    ns = kodama.namespace
+    assert kodama.home.parent == tmp_path
+    objs = [
+        crafted_pvc(ns, "good", {}),
+        # sessions/x/../../../escaped.json is tmp_path/escaped.json, outside KODAMA_HOME
+        crafted_pvc(ns, "evil", {"name": "../../../escaped", "namespace": "x"}),
+        crafted_pvc(ns, "nul", {"name": "a\u0000b"}),  # made old `list` crash for everyone
+        crafted_pvc(ns, "spoof", {"name": "good", "image": "evil.example/agent"}),
+    ]
+    testenv.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps({"apiVersion": "v1",
+                    "kind": "List", "items": objs}))  # fmt: skip
+    listed = kodama.run("list", "-o", "json")
+    names = [(s["name"], s["image"]) for s in json.loads(listed.stdout)["items"]]
+    assert names == [("good", "busybox")], listed.stderr
+    assert not (tmp_path / "escaped.json").exists()
+    outside = [p for p in tmp_path.rglob("*.json") if kodama.home not in p.parents]
+    assert outside == []
+    records = sorted(p.relative_to(kodama.home).as_posix() for p in kodama.home.rglob("*.json"))
+    assert records == [f"sessions/{ns}/good.json"]
+    # `get` of a forged session says what is wrong with it, in one line.
+    got = kodama.run("get", "evil", check=False)
+    assert got.returncode == 1 and "spec annotation is invalid" in got.stderr, got.stderr
