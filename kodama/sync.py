@@ -411,7 +411,7 @@ class SyncControl:
 
         return sync_copy.push(*self._copy_args(name, path))
 
-    def pull(self, name: str, path: str | None = None) -> int:
+    def pull(self, name: str, path: str | None = None, *, force: bool = False) -> int:
         from . import sync_copy
 
-        return sync_copy.pull(*self._copy_args(name, path))
+        return sync_copy.pull(*self._copy_args(name, path), force=force)

@@ -141,11 +141,13 @@ def push_cmd(name: str, path: str | None) -> None:
 @click.argument("name", shell_complete=complete_sessions)
 @click.argument("path", required=False)
 @kube_options
-def pull_cmd(name: str, path: str | None) -> None:
+@click.option("--force", is_flag=True, help="Overwrite local files that have uncommitted changes.")
+def pull_cmd(name: str, path: str | None, force: bool) -> None:
     """Copy the workspace (or PATH in it) into the checkout once, overwriting local files.
 
-    Nothing local is deleted. Skips .git, git-ignored files and sync.exclude."""
-    n = _control().pull(name, path)
+    Nothing local is deleted. Skips .git, git-ignored files and sync.exclude. Refuses (naming
+    them) to overwrite files with uncommitted local changes unless --force."""
+    n = _control().pull(name, path, force=force)
     click.echo(f"Pulled {n} file{'s' if n != 1 else ''} from {name}", err=True)
 
 

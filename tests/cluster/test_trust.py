@@ -62,3 +62,35 @@ def test_a_crafted_pvc_writes_nothing_outside_kodama_home_and_others_still_list(
     # `get` of a forged session says what is wrong with it, in one line.
     got = kodama.run("get", "evil", check=False)
     assert got.returncode == 1 and "spec annotation is invalid" in got.stderr, got.stderr
+
+
+def in_pod(k: Kodama, name: str, script: str) -> None:
+    k.run("attach", name, "--", "sh", "-c", f'cd "$KODAMA_WORKSPACE" && {script}')
+
+
+def test_sync_pull_keeps_git_and_local_changes(kodama: Kodama, testenv: Any) -> None:
+    """Item 1: a prompt-injected agent writes `.GIT/config`; the user has uncommitted work."""
+    k = kodama
+    k.run("start", "pull", timeout=300)
+    try:
+        config = (k.cwd / ".git" / "config").read_text()
+        in_pod(
+            k,
+            "pull",
+            "mkdir -p .GIT && printf '[core]\\n\\tfsmonitor = touch /tmp/x\\n' > .GIT/config",
+        )
+        bad = k.run("sync", "pull", "pull", check=False)
+        assert bad.returncode == 1, bad.stderr
+        assert bad.stderr.startswith("error: sync pull: refusing '.GIT/config'"), bad.stderr
+        assert (k.cwd / ".git" / "config").read_text() == config
+        assert not (k.cwd / ".GIT").exists()
+        in_pod(k, "pull", "rm -rf .GIT && echo pod > README.md")
+        (k.cwd / "README.md").write_text("my uncommitted edit\n")
+        dirty = k.run("sync", "pull", "pull", check=False)
+        assert dirty.returncode == 1 and "README.md" in dirty.stderr, dirty.stderr
+        assert "--force" in dirty.stderr
+        assert (k.cwd / "README.md").read_text() == "my uncommitted edit\n"
+        k.run("sync", "pull", "pull", "--force")
+        assert (k.cwd / "README.md").read_text() == "pod\n"
+    finally:
+        k.run("delete", "pull", "--yes", check=False)
