@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from .errors import InvalidInput, KodamaError
+from .errors import InvalidInput, KodamaError, RemoteCommandFailed
 from .events import CancelToken, Reporter
 from .git_remote import RepoURL as RepoURL
 from .git_remote import credentials as credentials
@@ -183,6 +183,10 @@ def _identity(root: Path | None) -> tuple[str, str]:
     return name, email
 
 
+# git-workspace.sh's exit code for "this workspace holds something Kodama did not put there".
+NOT_OURS = 3
+
+
 def _workspace(
     ctx: PodContext, cmd: str, args: list[str], *, input: bytes | None = None, what: str
 ) -> str:
@@ -193,17 +197,41 @@ def _workspace(
         input=input,
         timeout=1800,
         what=what,
+        check=False,
     )
+    err = proc.stderr.decode(errors="replace").strip().splitlines()
+    if proc.returncode == NOT_OURS:
+        raise KodamaError(
+            f"{what}: {err[0].removeprefix('kodama: ') if err else 'the workspace is not empty'}",
+            hint=f"nothing was changed in it; `kubectl kodama attach {ctx.spec.name} -- sh` "
+            "shows what is there",
+        )
+    if proc.returncode != 0:
+        raise RemoteCommandFailed(
+            f"{what} failed: {err[-1] if err else f'exit code {proc.returncode}'}", proc.returncode
+        )
     return proc.stdout.decode(errors="replace").strip()
 
 
-def ensure_workspace(ctx: PodContext, reporter: Reporter, cancel: CancelToken) -> None:
-    """Fill the workspace once (ship, clone or init); later calls only check. Idempotent."""
+def ensure_workspace(
+    ctx: PodContext, reporter: Reporter, cancel: CancelToken, *, filled: bool = False
+) -> None:
+    """Fill the workspace once (ship, clone or init); later calls only check. Idempotent.
+
+    `filled`: the session's PVC says the workspace was filled once (the agent cannot change
+    that). Then it is never filled again, whatever the agent did to the repository in it.
+    """
     spec = ctx.spec
     if not spec.branch:
         return
     cancel.check()
     if _workspace(ctx, "probe", [], what="checking the workspace") == "ready":
+        return
+    if filled:
+        reporter.warn(
+            f"the workspace of {spec.name} has lost Kodama's kodama.ready marker (was its .git "
+            "replaced?); it is left as it is and not filled again"
+        )
         return
     cancel.check()
     if spec.repo:

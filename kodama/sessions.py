@@ -330,10 +330,11 @@ class SessionEngine:
         *,
         prompt: str | None = None,
         first: bool = False,
+        filled: bool = False,
     ) -> None:
         """The idempotent in-pod step shared by start, resume and attach."""
         ctx = self.pod_context(spec, local_path)
-        git.ensure_workspace(ctx, rep, cancel)
+        git.ensure_workspace(ctx, rep, cancel, filled=filled)
         agent.ensure_agent(ctx, rep, cancel, prompt=prompt, resume=not first)
 
     def _start_sync(
@@ -568,7 +569,9 @@ class SessionEngine:
         record = self.store.read(ns, name) or {}
         local = Path(record["localPath"]) if record.get("localPath") else None
         phase = ((ws.get("metadata") or {}).get("annotations") or {}).get(PHASE_ANNOTATION)
-        self._ensure_runtime(spec, local, rep, cancel, first=phase == "creating")
+        self._ensure_runtime(
+            spec, local, rep, cancel, first=phase == "creating", filled=phase == "ready"
+        )
         if phase != "ready":
             c.patch_annotations(
                 "PersistentVolumeClaim",
@@ -750,11 +753,12 @@ class SessionEngine:
     ) -> list[str]:
         """Run the idempotent ensure step, then return the attach command line."""
         cancel = cancel or CancelToken()
-        spec, _ = self.spec_of(name)
+        spec, ws = self.spec_of(name)
         record = self.store.read(spec.namespace, name) or {}
         local = Path(record["localPath"]) if record.get("localPath") else None
         argv = self.attach_argv(name)
-        self._ensure_runtime(spec, local, Reporter(events, name), cancel)
+        phase = ((ws.get("metadata") or {}).get("annotations") or {}).get(PHASE_ANNOTATION)
+        self._ensure_runtime(spec, local, Reporter(events, name), cancel, filled=phase == "ready")
         return argv
 
     # -- agent: logs and wait ------------------------------------------------------------------

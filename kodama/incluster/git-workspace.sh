@@ -2,6 +2,9 @@
 # POSIX sh (busybox is enough); only $HOME, $KODAMA_WORKSPACE and $KODAMA_SECRETS are used.
 # Every command is idempotent: `kodama.ready` in the workspace repository's config marks a
 # workspace that was filled once; nothing here touches it again (the agent's work is safe).
+# The agent can lose that marker (`git config --unset`, `rm -rf .git && git init`), so filling
+# also needs a workspace that is empty, or holds only an unfinished fill of ours
+# (.git/kodama-filling). Anything else is refused with exit code 3, and nothing is deleted.
 #
 #   probe NAME EMAIL                                  -> prints "ready" or "empty"
 #   ship  NAME EMAIL BRANCH BASE_COMMIT BASE_BRANCH   stdin: tar of repo.bundle [dirty.tar deleted]
@@ -39,9 +42,17 @@ identity() {  # only when none is configured (repository, global or system)
   g config user.email >/dev/null 2>&1 || g config user.email "$email"
 }
 
-fresh() {  # a previous attempt that did not finish leaves a .git without the marker
-  rm -rf "$ws/.git"
+fresh() {  # a previous attempt that did not finish left .git/kodama-filling: carry on over it
+  if [ ! -f "$ws/.git/kodama-filling" ]; then
+    extra=$(ls -A "$ws" | grep -vxF 'lost+found' | head -n 3 | tr '\n' ' ')
+    if [ -n "$extra" ]; then
+      echo "kodama: the workspace is not empty but was never filled by Kodama (it holds: $extra)" >&2
+      echo "kodama: not touching it; the agent's files and .git stay as they are" >&2
+      exit 3
+    fi
+  fi
   g init -q
+  : > "$ws/.git/kodama-filling"
 }
 
 finish() {  # BRANCH BASE_COMMIT
@@ -51,6 +62,7 @@ finish() {  # BRANCH BASE_COMMIT
   g config kodama.branch "$1"
   [ -z "$2" ] || g config kodama.base "$2"
   g config kodama.ready true
+  rm -f "$ws/.git/kodama-filling"
 }
 
 case $cmd in
@@ -84,6 +96,7 @@ clone)
   cat > "$state/bin/git-credential-kodama"
   chmod 0755 "$state/bin/git-credential-kodama"
   fresh
+  g remote remove origin 2>/dev/null || true
   g remote add -- origin "$url"
   secrets="${KODAMA_SECRETS:-}/git"
   if [ -n "$scope" ] && [ -r "$secrets/token" ]; then

@@ -94,3 +94,21 @@ def test_sync_pull_keeps_git_and_local_changes(kodama: Kodama, testenv: Any) -> 
         assert (k.cwd / "README.md").read_text() == "pod\n"
     finally:
         k.run("delete", "pull", "--yes", check=False)
+
+
+def test_resume_never_wipes_a_workspace_that_lost_its_marker(kodama: Kodama, testenv: Any) -> None:
+    """Item 3: the agent commits, then drops kodama.ready; resume warns and keeps everything."""
+    k = kodama
+    k.run("start", "wipe", timeout=300)
+    try:
+        in_pod(k, "wipe", "echo work > agent.txt && git add -A && git -c user.name=a "
+               "-c user.email=a@a commit -qm 'agent work' && git config --unset kodama.ready")  # fmt: skip
+        head = k.run("attach", "wipe", "--", "git", "-C", ".", "log", "-1", "--format=%s")
+        k.run("stop", "wipe")
+        out = k.run("resume", "wipe", timeout=300)
+        assert "not filled again" in out.stderr, out.stderr
+        after = k.run("attach", "wipe", "--", "git", "-C", ".", "log", "-1", "--format=%s")
+        assert after.stdout == head.stdout == "agent work\n"
+        assert k.json("get", "wipe")["status"] == "Running"
+    finally:
+        k.run("delete", "wipe", "--yes", check=False)

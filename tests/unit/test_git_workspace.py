@@ -7,6 +7,7 @@ exactly what the test control plane does: same scripts, same command lines, no c
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -176,6 +177,8 @@ def test_dirty_files_only_ship_on_top_of_head(pod: Pod, local: Path) -> None:
 
 def test_an_unfinished_ship_is_redone(pod: Pod, local: Path) -> None:
     sh(pod.ws, "git", "init", "-q")  # an earlier attempt died before the marker
+    (pod.ws / ".git" / "kodama-filling").touch()
+    (pod.ws / "kept.txt").write_text("half checked out\n")
     pod.ensure(start_ctx(pod, local))
     assert pod.git("rev-parse", "HEAD") == sh(local, "git", "rev-parse", "HEAD")
 
@@ -265,3 +268,48 @@ def test_the_in_pod_script_refuses_arguments_that_look_like_options(pod: Pod) ->
     with pytest.raises(KodamaError, match="starts with '-'"):
         git._workspace(pod.ctx(None, branch="b"), "init", ["--template=/tmp/evil"], what="init")
     assert not (pod.ws / ".git").exists()
+
+
+# -- issue 16 item 3: the workspace is never wiped ---------------------------------------------
+
+
+def agent_loses_the_marker(pod: Pod, local: Path) -> tuple[PodContext, str]:
+    """Fill, let the agent commit, then lose kodama.ready the way an agent casually could."""
+    ctx = start_ctx(pod, local)
+    pod.ensure(ctx)
+    (pod.ws / "agent.txt").write_text("agent work\n")
+    pod.git("add", "-A")
+    pod.git("commit", "-q", "-m", "agent work")
+    pod.git("config", "--unset", "kodama.ready")
+    pod.events.clear()
+    return ctx, pod.git("rev-parse", "HEAD")
+
+
+def test_a_workspace_that_lost_its_marker_is_never_wiped(pod: Pod, local: Path) -> None:
+    ctx, head = agent_loses_the_marker(pod, local)
+    with pytest.raises(KodamaError, match="never filled by Kodama") as exc:
+        pod.ensure(ctx)  # no word from the PVC (an older session): the script itself refuses
+    assert exc.value.hint and "nothing was changed" in exc.value.hint
+    assert pod.git("rev-parse", "HEAD") == head
+    assert (pod.ws / "agent.txt").read_text() == "agent work\n"
+
+
+def test_a_filled_workspace_is_only_checked(pod: Pod, local: Path) -> None:
+    """resume/attach of a session whose PVC says "ready": a warning, no error, nothing touched."""
+    ctx, head = agent_loses_the_marker(pod, local)
+    git.ensure_workspace(ctx, Reporter(pod.events.append, "s"), CancelToken(), filled=True)
+    assert pod.git("rev-parse", "HEAD") == head
+    warnings = [e.message for e in pod.events if e.kind == "warning"]
+    assert len(warnings) == 1 and "not filled again" in warnings[0]
+
+
+def test_a_replaced_git_folder_is_not_deleted(pod: Pod, local: Path) -> None:
+    ctx, _ = agent_loses_the_marker(pod, local)
+    for p in pod.ws.iterdir():  # the agent removed every file, and started a new repository
+        if p.name != ".git":
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    pod.git("tag", "precious")
+    with pytest.raises(KodamaError, match="never filled by Kodama"):
+        pod.ensure(ctx)
+    assert pod.git("rev-parse", "precious")
+    assert (pod.ws / ".git").is_dir()
