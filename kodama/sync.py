@@ -406,12 +406,19 @@ class SyncControl:
         excludes = load_config(root).config.sync.exclude
         return ctx, root, sub, list(excludes)
 
-    def push(self, name: str, path: str | None = None) -> int:
+    def push(self, name: str, path: str | None = None, *, cancel: CancelToken | None = None) -> int:
         from . import sync_copy
 
-        return sync_copy.push(*self._copy_args(name, path))
+        return sync_copy.push(*self._copy_args(name, path), cancel=cancel)
 
-    def pull(self, name: str, path: str | None = None, *, force: bool = False) -> int:
+    def pull(
+        self,
+        name: str,
+        path: str | None = None,
+        *,
+        force: bool = False,
+        cancel: CancelToken | None = None,
+    ) -> int:
         from . import sync_copy
 
-        return sync_copy.pull(*self._copy_args(name, path), force=force)
+        return sync_copy.pull(*self._copy_args(name, path), force=force, cancel=cancel)

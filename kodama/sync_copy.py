@@ -13,8 +13,11 @@ import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import IO
 
+from . import proc
 from .errors import KodamaError, RemoteCommandFailed
+from .events import CancelToken
 from .runtime import PodContext
 from .sync_ignore import filter_incoming, is_git_dir_name, local_files
 
@@ -23,27 +26,34 @@ _RECEIVE = 'set -e\ncd "$KODAMA_WORKSPACE"\nexec tar -xf -'
 _SEND = 'set -e\ncd "$KODAMA_WORKSPACE"\nexec tar -cf - --exclude=.git -- "${1:-.}"'
 
 
-def _check(proc: subprocess.Popen[bytes], what: str) -> None:
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    code = proc.wait()
-    if code != 0:
-        lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-        raise RemoteCommandFailed(f"{what} failed: {lines[-1] if lines else code}", code)
+# One-shot copies of a whole workspace can be large, but never take this long on a live link.
+COPY_TIMEOUT = 1800.0
 
 
-def push(ctx: PodContext, root: Path, sub: str = "", excludes: list[str] | None = None) -> int:
+def _failed(code: int, err: bytes, what: str) -> RemoteCommandFailed:
+    lines = [ln for ln in err.decode(errors="replace").strip().splitlines() if ln.strip()]
+    return RemoteCommandFailed(f"{what} failed: {lines[-1] if lines else code}", code)
+
+
+def push(
+    ctx: PodContext,
+    root: Path,
+    sub: str = "",
+    excludes: list[str] | None = None,
+    *,
+    cancel: CancelToken | None = None,
+    timeout: float | None = COPY_TIMEOUT,
+) -> int:
     """Local checkout (or root/sub) -> workspace. Returns the number of files sent."""
     files = local_files(root, sub, excludes or [])
     if not files:
         return 0
-    argv = ctx.kubectl.script_argv(ctx.pod, _RECEIVE, stdin=True)
-    proc = subprocess.Popen(
-        argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    assert proc.stdin is not None
-    try:
-        with tarfile.open(fileobj=proc.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    token = cancel or CancelToken()
+
+    def write(stream: IO[bytes]) -> None:
+        with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             for rel in files:
+                token.check()
                 info = tar.gettarinfo(str(root / rel), arcname=rel)
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
@@ -52,12 +62,11 @@ def push(ctx: PodContext, root: Path, sub: str = "", excludes: list[str] | None 
                         tar.addfile(info, fh)
                 else:
                     tar.addfile(info)
-    except BrokenPipeError:
-        pass  # the pod side failed; its stderr says why
-    finally:
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.close()
-    _check(proc, "sync push")
+
+    argv = ctx.kubectl.script_argv(ctx.pod, _RECEIVE, stdin=True)
+    done = proc.run(argv, cancel=token, timeout=timeout, what="sync push", write=write)
+    if done.returncode != 0:
+        raise _failed(done.returncode, done.stderr, "sync push")
     return len(files)
 
 
@@ -68,6 +77,8 @@ def pull(
     excludes: list[str] | None = None,
     *,
     force: bool = False,
+    cancel: CancelToken | None = None,
+    timeout: float | None = COPY_TIMEOUT,
 ) -> int:
     """Workspace (or its sub path) -> local checkout. Returns the number of files written.
 
@@ -76,28 +87,36 @@ def pull(
     local uncommitted changes are not overwritten unless `force`.
     """
     argv = ctx.kubectl.script_argv(ctx.pod, _SEND, [sub])
-    with tempfile.TemporaryDirectory(prefix="kodama-pull-") as tmp:
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        assert proc.stdout is not None
-        try:
-            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-                tar.extractall(tmp, filter="data")
-        except tarfile.TarError as exc:
-            proc.kill()
-            _check(proc, "sync pull")
-            raise KodamaError(f"sync pull: bad archive from the pod: {exc}") from None
-        _check(proc, "sync pull")
+    with (
+        tempfile.TemporaryDirectory(prefix="kodama-pull-") as tmp,
+        tempfile.TemporaryFile() as err,
+    ):
+        child = proc.popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        assert child.stdout is not None
+        bad: str | None = None
+        with proc.Guard(child, cancel or CancelToken(), timeout, "sync pull"):
+            try:
+                with tarfile.open(fileobj=child.stdout, mode="r|") as tar:
+                    tar.extractall(tmp, filter="data")
+            except tarfile.TarError as exc:
+                bad = str(exc)
+                proc.kill(child)
+            code = child.wait()
+        err.seek(0)
+        if bad is not None:  # the pod's own error, if it said one, explains the bad stream
+            why = _failed(code, err.read(), "sync pull").message if code > 0 else ""
+            raise KodamaError(why or f"sync pull: bad archive from the pod: {bad}")
+        if code != 0:
+            raise _failed(code, err.read(), "sync pull")
         base = Path(tmp)
         names = [
             p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file() or p.is_symlink()
         ]
         names = [n[2:] if n.startswith("./") else n for n in names]
         for rel in names:
-            why = incoming_problem(rel, base)
-            if why:
-                raise KodamaError(f"sync pull: refusing {rel!r} from the pod: {why}")
+            problem = incoming_problem(rel, base)
+            if problem:
+                raise KodamaError(f"sync pull: refusing {rel!r} from the pod: {problem}")
             _check_destination(root, rel)
         keep = filter_incoming(root, names, excludes or [])
         if not force:

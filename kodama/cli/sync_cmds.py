@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .context import get_obj, kube_options, progress
+from .context import cancellable, get_obj, kube_options, progress
 from .output import dump
 from .session_cmds import complete_sessions
 
@@ -133,7 +133,8 @@ def push_cmd(name: str, path: str | None) -> None:
     """Copy the checkout (or PATH in it) into the workspace once, overwriting.
 
     Nothing in the pod is deleted. Skips .git, git-ignored files and sync.exclude."""
-    n = _control().push(name, path)
+    with cancellable() as token:
+        n = _control().push(name, path, cancel=token)
     click.echo(f"Pushed {n} file{'s' if n != 1 else ''} to {name}", err=True)
 
 
@@ -147,7 +148,8 @@ def pull_cmd(name: str, path: str | None, force: bool) -> None:
 
     Nothing local is deleted. Skips .git, git-ignored files and sync.exclude. Refuses (naming
     them) to overwrite files with uncommitted local changes unless --force."""
-    n = _control().pull(name, path, force=force)
+    with cancellable() as token:
+        n = _control().pull(name, path, force=force, cancel=token)
     click.echo(f"Pulled {n} file{'s' if n != 1 else ''} from {name}", err=True)
 
 

@@ -72,12 +72,14 @@ probe)
 ship)
   branch=$1 base=$2
   ready && exit 0
-  tmp="$state/ship.$$"
+  # Refused before reading anything: the sender sees the pipe close and reports this error.
+  fresh
+  # Unpacked on the workspace volume (inside .git, invisible to sync): the home volume is small.
+  tmp="$ws/.git/kodama-ship"
   rm -rf "$tmp"
   mkdir -p "$tmp"
   trap 'rm -rf "$tmp"' EXIT
   tar -xf - -C "$tmp"
-  fresh
   # The whole pack is unbundled, so the base commit is present even when only HEAD holds it.
   g fetch -q --no-tags "$tmp/repo.bundle" '+refs/heads/*:refs/remotes/local/*' '+refs/tags/*:refs/tags/*' ||
     die "could not read the shipped bundle"

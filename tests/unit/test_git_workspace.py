@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -313,3 +314,32 @@ def test_a_replaced_git_folder_is_not_deleted(pod: Pod, local: Path) -> None:
         pod.ensure(ctx)
     assert pod.git("rev-parse", "precious")
     assert (pod.ws / ".git").is_dir()
+
+
+# -- issue 16 item 9: shipping streams, and unpacks on the workspace volume --------------------
+
+
+def test_shipping_streams_the_bundle(pod: Pod, local: Path) -> None:
+    """A 24 MB history is never held in memory (it was, three times over)."""
+    (local / "big.bin").write_bytes(os.urandom(24 * 2**20))  # random: the bundle cannot shrink it
+    sh(local, "git", "add", "big.bin")
+    sh(local, "git", "commit", "-q", "-m", "big")
+    ctx = start_ctx(pod, local)
+    tracemalloc.start()
+    try:
+        pod.ensure(ctx)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (pod.ws / "big.bin").stat().st_size == 24 * 2**20
+    assert peak < 8 * 2**20, f"peak Python memory while shipping: {peak / 2**20:.1f} MiB"
+
+
+def test_ship_unpacks_on_the_workspace_volume(pod: Pod, local: Path) -> None:
+    """The home volume may be small or full: nothing of the payload is written there."""
+    (pod.home / ".gitconfig").write_text(f"[safe]\n\tdirectory = {pod.ws}\n")
+    # Nothing can be created under $HOME/.kodama (a file there: even root cannot mkdir in it).
+    (pod.home / ".kodama").write_text("not a folder\n")
+    pod.ensure(start_ctx(pod, local))
+    assert (pod.ws / "kept.txt").read_text() == "v3 dirty\n"
+    assert not (pod.ws / ".git" / "kodama-ship").exists()
