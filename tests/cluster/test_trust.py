@@ -112,3 +112,86 @@ def test_resume_never_wipes_a_workspace_that_lost_its_marker(kodama: Kodama, tes
         assert k.json("get", "wipe")["status"] == "Running"
     finally:
         k.run("delete", "wipe", "--yes", check=False)
+
+
+def test_delete_keep_data_then_resume(kodama: Kodama, testenv: Any, tmp_path: Path) -> None:
+    """Item 9: --keep-data says what the deleted Secrets held; resume starts without them."""
+    k = kodama
+    env_file = tmp_path / "agent.env"
+    env_file.write_text("FOO=bar\n")
+    k.run("start", "keep", "--env-file", str(env_file), timeout=300)
+    out = k.run("delete", "keep", "--keep-data", "--yes")
+    assert "not kept: --env-file FOO" in out.stderr, out.stderr
+    assert "bar" not in out.stderr
+    assert testenv.managed(k.namespace) == [
+        "persistentvolumeclaim/kodama-keep-home",
+        "persistentvolumeclaim/kodama-keep-workspace",
+    ]
+    back = k.run("resume", "keep", "-o", "json", timeout=300)
+    assert json.loads(back.stdout)["status"] == "Running"
+    assert "starting without: --env-file FOO" in back.stderr
+    pod = json.loads(
+        testenv.kubectl("get", "pod", "kodama-keep", "-n", k.namespace, "-o", "json").stdout
+    )
+    assert "envFrom" not in pod["spec"]["containers"][0]
+    k.run("delete", "keep", "--yes")
+    assert testenv.managed(k.namespace) == []
+
+
+ROLE_WITHOUT_DELETE = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: no-delete}
+rules:
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, delete]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, delete]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: no-delete}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: no-delete}
+subjects: [{kind: ServiceAccount, name: limited}]
+"""
+
+
+def limited_kodama(k: Kodama, testenv: Any, tmp_path: Path) -> Kodama:
+    ns = k.namespace
+    testenv.kubectl("create", "serviceaccount", "limited", "-n", ns)
+    testenv.kubectl("apply", "-n", ns, "-f", "-", input=ROLE_WITHOUT_DELETE)
+    token = testenv.kubectl("create", "token", "limited", "-n", ns).stdout.strip()
+    server = testenv.kubectl(
+        "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"
+    ).stdout
+    kc = tmp_path / "limited.kubeconfig"
+    kc.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n"
+        f"users: [{{name: u, user: {{token: '{token}'}}}}]\n"
+        f"contexts: [{{name: u, context: {{cluster: c, user: u, namespace: {ns}}}}}]\n"
+        "current-context: u\n"
+    )
+    return Kodama(kc, ns, k.home, k.cwd)
+
+
+def test_a_failed_rollback_is_reported_as_failed(
+    kodama: Kodama, testenv: Any, tmp_path: Path
+) -> None:
+    """Item 9: may create PVCs but neither delete them nor create pods: start fails, and the
+    rollback that cannot delete the PVCs says so instead of passing for done."""
+    limited = limited_kodama(kodama, testenv, tmp_path)
+    proc = limited.run("start", "rb", check=False)
+    assert proc.returncode == 1
+    assert "rolling back rb failed" in proc.stderr, proc.stderr
+    assert "kubectl kodama delete rb" in proc.stderr
+    assert "persistentvolumeclaim/kodama-rb-workspace" in testenv.managed(kodama.namespace)
+    kodama.run("delete", "rb", "--yes")
