@@ -5,6 +5,9 @@ shared namespace could."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ import pytest
 from kodama import manifests
 from kodama.models import SessionSpec
 
-from .conftest import Kodama
+from .conftest import STANDIN_AGENT, Kodama
 
 pytestmark = pytest.mark.cluster
 
@@ -195,3 +198,68 @@ def test_a_failed_rollback_is_reported_as_failed(
     assert "kubectl kodama delete rb" in proc.stderr
     assert "persistentvolumeclaim/kodama-rb-workspace" in testenv.managed(kodama.namespace)
     kodama.run("delete", "rb", "--yes")
+
+
+SYNC_CONFIG = (
+    "image: busybox\n"
+    f'agent:\n  command: "{STANDIN_AGENT}"\n  kind: other\n'
+    "resources:\n  cpu: 100m\n  memory: 128Mi\n"
+    "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
+)
+
+
+@pytest.fixture
+def with_mutagen(kodama: Kodama, mutagen_bin: Any) -> Iterator[Kodama]:
+    kodama.env["PATH"] = f"{mutagen_bin}{os.pathsep}{os.environ['PATH']}"
+    kodama.write_config(SYNC_CONFIG)
+    try:
+        yield kodama
+    finally:
+        for name in ("one", "two"):
+            kodama.run("delete", name, "--yes", check=False)
+        env = dict(kodama.environ(), MUTAGEN_DATA_DIRECTORY=str(kodama.home / "mutagen"))
+        subprocess.run(["mutagen", "daemon", "stop"], env=env, capture_output=True, check=False)
+
+
+def mutagen_sessions(k: Kodama) -> list[str]:
+    env = dict(k.environ(), MUTAGEN_DATA_DIRECTORY=str(k.home / "mutagen"))
+    env["MUTAGEN_DISABLE_AUTOSTART"] = "1"
+    out = subprocess.run(["mutagen", "sync", "list", "--template", "{{ json . }}"], env=env,
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    return sorted(s["name"] for s in json.loads(out.stdout or "[]"))
+
+
+def test_two_sessions_never_sync_into_the_same_checkout(with_mutagen: Kodama) -> None:
+    """Item 10: the second session starts, but its sync is refused and says why."""
+    k = with_mutagen
+    first = k.run("start", "one", timeout=300)
+    assert "File sync" in first.stderr, first.stderr
+    second = k.run("start", "two", timeout=300)
+    assert "already synced two-way with session one" in second.stderr, second.stderr
+    assert mutagen_sessions(k) == [f"kodama-{k.namespace}-one"]
+    again = k.run("sync", "start", "two", check=False)
+    assert again.returncode == 1 and "sync stop one" in again.stderr, again.stderr
+    elsewhere = k.cwd.parent / "two-checkout"
+    elsewhere.mkdir()
+    k.run("sync", "start", "two", "--local", str(elsewhere))
+    assert mutagen_sessions(k) == [f"kodama-{k.namespace}-one", f"kodama-{k.namespace}-two"]
+
+
+def test_emptying_the_checkout_but_git_empties_the_workspace_but_git(
+    with_mutagen: Kodama,
+) -> None:
+    """Item 10, the documented risk (README, "File sync"): mutagen halts when the checkout folder
+    is deleted or left entirely empty, not when `.git` is all that is left. The deletions reach
+    the pod; the committed files are back with `git checkout` in the pod."""
+    k = with_mutagen
+    (k.cwd / "b.txt").write_text("two\n")
+    k.run("start", "one", timeout=300)
+    k.run("sync", "flush", "one")
+    for p in k.cwd.iterdir():
+        if p.name != ".git":
+            p.unlink()
+    k.run("sync", "flush", "one")
+    listing = k.run("attach", "one", "--", "sh", "-c", 'ls -A "$KODAMA_WORKSPACE"').stdout
+    assert listing.split() == [".git"]
+    k.run("attach", "one", "--", "sh", "-c", 'cd "$KODAMA_WORKSPACE" && git checkout -- .')
+    assert k.run("attach", "one", "--", "cat", "README.md").stdout == "hello\n"
