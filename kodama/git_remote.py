@@ -81,6 +81,8 @@ def parse_repo(text: str, cwd: Path) -> RepoURL:
         host = parts.hostname or ""
         if not host:
             raise InvalidInput(f"--repo URL {text!r} has no host")
+        if host.startswith("-"):
+            raise InvalidInput(f"invalid --repo {text!r}: its host must not start with '-'")
         netloc = host if parts.port is None else f"{host}:{parts.port}"
         if ":" in host:  # IPv6 literal
             netloc = f"[{host}]" if parts.port is None else f"[{host}]:{parts.port}"
@@ -91,6 +93,8 @@ def parse_repo(text: str, cwd: Path) -> RepoURL:
     if scp and "/" not in text.split(":", 1)[0]:
         if ":" in (scp.group("user") or "") or re.match(r"^[^/]*:[^/]*@", text):
             raise _creds_error(text)
+        if scp.group("host").startswith("-"):
+            raise InvalidInput(f"invalid --repo {text!r}: its host must not start with '-'")
         return RepoURL(text, "ssh", scp.group("host"))
     return RepoURL(str((cwd / Path(text).expanduser()).resolve()), "local")
 

@@ -304,6 +304,7 @@ def _create(
             "--no-global-configuration",  # the user's ~/.mutagen.yml must not weaken safety
             "--configuration-file",
             config_file,
+            "--",
             str(local),
             beta,
             timeout=300,

@@ -314,7 +314,14 @@ def test_credential_helper_through_git(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["-oProxyCommand=touch /tmp/x:repo", "--upload-pack=touch x", "-u", " -x:y"],
+    [
+        "-oProxyCommand=touch /tmp/x:repo",
+        "--upload-pack=touch x",
+        "-u",
+        " -x:y",
+        "ssh://-oProxyCommand=x/r",
+        "git@-oProxyCommand=x:r",
+    ],
 )
 def test_repo_values_starting_with_a_dash_are_refused(url: str, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="must not start with '-'"):
