@@ -91,9 +91,15 @@ def gitignore_files(root: Path) -> list[str]:
     return sorted(names, key=lambda n: (n.count("/"), n))
 
 
+# --ignore-vcs matches `.git` exactly; on a file system that folds case or drops trailing dots
+# and spaces (macOS, Windows) a `.GIT/config` from the pod would land in `.git/config`.
+GIT_LOOKALIKES = [".[gG][iI][tT]", ".[gG][iI][tT][. ]", "[gG][iI][tT]~1"]
+
+
 def mutagen_ignores(root: Path, extra: Sequence[str] = ()) -> list[str]:
-    """Patterns for `sync create`: info/exclude, then .gitignore files (deeper wins), then extra."""
-    patterns: list[str] = []
+    """Patterns for `sync create`: .git look-alikes, info/exclude, then .gitignore files (deeper
+    wins), then extra."""
+    patterns: list[str] = list(GIT_LOOKALIKES)
     info = root / ".git" / "info" / "exclude"
     if info.is_file():
         patterns += translate(info.read_text(errors="replace"))

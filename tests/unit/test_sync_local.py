@@ -258,3 +258,28 @@ def test_pull_refuses_to_overwrite_uncommitted_changes(bridge: PodContext) -> No
     (ws / "a.txt").write_text("pod edit 2\n")
     assert sync_copy.pull(bridge, repo, force=True) == 3
     assert (repo / "a.txt").read_text() == "pod edit 2\n"
+
+
+@needs_mutagen
+def test_live_sync_never_brings_a_git_lookalike(bridge: PodContext) -> None:
+    """Issue 16 item 1: on macOS or Windows `.GIT/config` from the pod would be `.git/config`."""
+    assert bridge.local_path is not None
+    repo, ws = bridge.local_path, _pod_ws(bridge)
+    sync.start(bridge, Reporter(lambda e: None, "demo"), CancelToken())
+    wait_for(lambda: read(ws / "b.txt") == "two\n", "the initial sync")
+    for evil in (".GIT/config", ".Git/hooks/post-checkout", "sub/.gIt/config", "GIT~1/config"):
+        (ws / evil).parent.mkdir(parents=True, exist_ok=True)
+        (ws / evil).write_text("[core]\n\tfsmonitor = touch /tmp/pwned\n")
+    (ws / "marker.txt").write_text("after\n")
+    sync.control("team-a", "demo", "flush")
+    wait_for(lambda: read(repo / "marker.txt") == "after\n", "pod -> local")
+    assert sorted(p.name for p in repo.iterdir()) == [
+        ".git",
+        ".gitignore",
+        "a.txt",
+        "b.txt",
+        "debug.log",
+        "marker.txt",
+        "sub",
+    ]
+    assert list((repo / "sub").iterdir()) == []
