@@ -2,7 +2,7 @@
 
 A watchdog thread kills the process's whole group (git runs kubectl under a shell) when the token
 is cancelled (CLI Ctrl-C, LSP cancel) or the deadline passes; the caller's blocking read or write
-then ends, and the guard turns whatever broke into Cancelled or Timeout.
+then ends, and the guard turns whatever broke into Cancelled or a "timed out" error.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import IO, Any
 
-from .errors import Cancelled, ClusterError, Timeout
+from .errors import Cancelled, ClusterError, KodamaError
 from .events import CancelToken
 
 POLL = 0.1  # seconds between the watchdog's looks at the token and the clock
@@ -87,7 +87,8 @@ class Guard:
         if self.why == "cancel":
             raise Cancelled(f"interrupted: {self.what} cancelled") from None
         if self.why == "timeout":
-            raise Timeout(f"{self.what} timed out after {self.timeout:g}s") from None
+            # Not Timeout: that one means "the pod is not Ready", which start does not roll back.
+            raise KodamaError(f"{self.what} timed out after {self.timeout:g}s") from None
 
 
 def run(

@@ -1,7 +1,7 @@
 """Issue 16 item 9: fetch, push and pull have deadlines and obey cancel (CLI Ctrl-C, LSP cancel).
 
 kubectl is replaced by a script that records its pid and then hangs, as an exec into a wedged pod
-or a dead network would: the operation must end, with Cancelled or Timeout, and take its
+or a dead network would: the operation must end, with Cancelled or a "timed out" error, and take its
 processes with it.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from kodama import git, sync_copy
-from kodama.errors import Cancelled, Timeout
+from kodama.errors import Cancelled, KodamaError
 from kodama.events import CancelToken, Reporter
 from kodama.kubectl import Kubectl
 from kodama.models import SessionSpec
@@ -136,7 +136,7 @@ def test_fetch_push_pull_time_out(hung: tuple[PodContext, Path], op: str) -> Non
     ctx, pids = hung
     assert ctx.local_path is not None
     root = ctx.local_path
-    with pytest.raises(Timeout, match=r"timed out after 0\.5s"):
+    with pytest.raises(KodamaError, match=r"timed out after 0\.5s"):
         if op == "fetch":
             fetch(ctx, CancelToken(), timeout=0.5)
         elif op == "push":
