@@ -106,3 +106,19 @@ def test_the_store_refuses_names_with_path_separators(tmp_path: Path, ns: str, n
     with pytest.raises(InvalidInput):
         store.write(ns, name, {"name": name})
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_start_refuses_what_a_read_back_would_refuse(tmp_path: Path) -> None:
+    """A spec `start` writes is always one `list` and `resume` accept (else it would vanish)."""
+    from kodama.config import load_config
+    from kodama.models import StartRequest
+    from kodama.plan import build
+
+    def config(flags: dict[str, Any] | None) -> Any:
+        return load_config(tmp_path, flags)
+
+    req = StartRequest(name="s1", image="busybox\u001b[2J")
+    with pytest.raises(InvalidInput, match="image"):
+        build(req, config=config, namespace="team", cwd=tmp_path)
+    ok = build(StartRequest(name="s1"), config=config, namespace="team", cwd=tmp_path)
+    assert spec_from_pvc({**ok.objects[0], "metadata": {**ok.objects[0]["metadata"]}}) == ok.spec
