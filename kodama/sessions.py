@@ -570,7 +570,8 @@ class SessionEngine:
         if pod is None:
             rep.step("create", f"Creating pod {manifests.pod_name(name)} on the session's PVCs")
             # After `delete --keep-data` the Secrets are gone: start without them, and say so.
-            present = {n for _, n in self._session_objects(name, ns, ("Secret",))}
+            held = manifests.secret_contents(spec)
+            present = {sec for sec in held if c.secret_exists(sec, ns)}
             pod_spec, lost = manifests.without_missing_secrets(spec, present)
             if lost:
                 rep.warn(f"the session's Secrets are gone; starting without: {', '.join(lost)}")
@@ -668,8 +669,7 @@ class SessionEngine:
         if keep_data:
             with contextlib.suppress(KodamaError):
                 held = manifests.secret_contents(self.spec_of(name, ns)[0])
-                present = {n for kind, n in objects if kind == "Secret"}
-                lost = [item for sec, items in held.items() if sec in present for item in items]
+                lost = [item for items in held.values() for item in items]
         with contextlib.suppress(KodamaError):
             sync.stop(ns, name, forget=True)
         rep.step(
