@@ -204,6 +204,16 @@ class Cluster:
         )
         return None if obj is None else self.to_dict(obj)
 
+    def secret_exists(self, name: str, namespace: str) -> bool:
+        """By name (Kodama's Role has no `list` on Secrets); the values are not kept."""
+        obj = self._maybe(
+            f"get secrets in namespace {namespace}",
+            self.api.read_namespaced_secret,
+            name,
+            namespace,
+        )
+        return obj is not None
+
     def get_pvc(self, name: str, namespace: str) -> dict[str, Any] | None:
         obj = self._maybe(
             f"get persistentvolumeclaims in namespace {namespace}",

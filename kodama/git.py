@@ -7,19 +7,20 @@ for --repo are files from a Secret, read in the pod by `incluster/git-credential
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shlex
 import subprocess
-import tarfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import IO
 
-from .errors import InvalidInput, KodamaError
+from . import git_ship, proc
+from .errors import InvalidInput, KodamaError, RemoteCommandFailed
 from .events import CancelToken, Reporter
 from .git_remote import RepoURL as RepoURL
 from .git_remote import credentials as credentials
@@ -121,6 +122,8 @@ def plan(
     """Decide the session branch and its base. Local git reads (and ls-remote) only."""
     if branch:
         validate_branch(branch)
+    if base is not None and (not base.strip() or base.startswith("-")):
+        raise InvalidInput(f"invalid --base {base!r}: it must not be empty or start with '-'")
     if repo:
         return _plan_repo(parse_repo(repo, cwd), session, prefix, branch, base, now)
     root = repo_root(cwd)
@@ -181,27 +184,64 @@ def _identity(root: Path | None) -> tuple[str, str]:
     return name, email
 
 
+def _sender(data: bytes) -> Callable[[IO[bytes]], None]:
+    def write(stream: IO[bytes]) -> None:
+        stream.write(data)
+
+    return write
+
+
+# git-workspace.sh's exit code for "this workspace holds something Kodama did not put there".
+NOT_OURS = 3
+
+
 def _workspace(
-    ctx: PodContext, cmd: str, args: list[str], *, input: bytes | None = None, what: str
+    ctx: PodContext,
+    cmd: str,
+    args: list[str],
+    *,
+    write: Callable[[IO[bytes]], None] | None = None,
+    what: str,
+    cancel: CancelToken | None = None,
 ) -> str:
     name, email = _identity(ctx.local_path)
-    proc = ctx.script(
-        incluster_file("git-workspace.sh"),
-        [cmd, name, email, *args],
-        input=input,
-        timeout=1800,
-        what=what,
+    argv = ctx.kubectl.script_argv(
+        ctx.pod, incluster_file("git-workspace.sh"), [cmd, name, email, *args], stdin=bool(write)
     )
-    return proc.stdout.decode(errors="replace").strip()
+    done = proc.run(argv, cancel=cancel or CancelToken(), timeout=1800, what=what, write=write)
+    err = done.stderr.decode(errors="replace").strip().splitlines()
+    if done.returncode == NOT_OURS:
+        raise KodamaError(
+            f"{what}: {err[0].removeprefix('kodama: ') if err else 'the workspace is not empty'}",
+            hint=f"nothing was changed in it; `kubectl kodama attach {ctx.spec.name} -- sh` "
+            "shows what is there",
+        )
+    if done.returncode != 0:
+        raise RemoteCommandFailed(
+            f"{what} failed: {err[-1] if err else f'exit code {done.returncode}'}", done.returncode
+        )
+    return done.stdout.decode(errors="replace").strip()
 
 
-def ensure_workspace(ctx: PodContext, reporter: Reporter, cancel: CancelToken) -> None:
-    """Fill the workspace once (ship, clone or init); later calls only check. Idempotent."""
+def ensure_workspace(
+    ctx: PodContext, reporter: Reporter, cancel: CancelToken, *, filled: bool = False
+) -> None:
+    """Fill the workspace once (ship, clone or init); later calls only check. Idempotent.
+
+    `filled`: the session's PVC says the workspace was filled once (the agent cannot change
+    that). Then it is never filled again, whatever the agent did to the repository in it.
+    """
     spec = ctx.spec
     if not spec.branch:
         return
     cancel.check()
-    if _workspace(ctx, "probe", [], what="checking the workspace") == "ready":
+    if _workspace(ctx, "probe", [], what="checking the workspace", cancel=cancel) == "ready":
+        return
+    if filled:
+        reporter.warn(
+            f"the workspace of {spec.name} has lost Kodama's kodama.ready marker (was its .git "
+            "replaced?); it is left as it is and not filled again"
+        )
         return
     cancel.check()
     if spec.repo:
@@ -217,8 +257,9 @@ def ensure_workspace(ctx: PodContext, reporter: Reporter, cancel: CancelToken) -
                 spec.base_branch or "",
                 spec.base_commit or "",
             ],
-            input=incluster_file("git-credential-kodama").encode(),
+            write=_sender(incluster_file("git-credential-kodama").encode()),
             what=f"cloning {spec.repo}",
+            cancel=cancel,
         )
     elif spec.base_commit:
         if ctx.local_path is None:
@@ -229,94 +270,22 @@ def ensure_workspace(ctx: PodContext, reporter: Reporter, cancel: CancelToken) -
             )
         started = time.monotonic()
         reporter.step("ship", f"Shipping {ctx.local_path} into the workspace")
-        payload, summary = ship_payload(
+        with git_ship.payload(
             ctx.local_path, spec.base_commit, spec.base_branch, ignored=spec.ship_ignored
-        )
-        _workspace(
-            ctx,
-            "ship",
-            [spec.branch, spec.base_commit, spec.base_branch or ""],
-            input=payload,
-            what="shipping the repository",
-        )
+        ) as (write, summary):
+            _workspace(
+                ctx,
+                "ship",
+                [spec.branch, spec.base_commit, spec.base_branch or ""],
+                write=write,
+                what="shipping the repository",
+                cancel=cancel,
+            )
         reporter.info(f"{summary}, in {time.monotonic() - started:.1f}s")
     else:
-        _workspace(ctx, "init", [spec.branch], what="creating the workspace repository")
-
-
-def ship_payload(
-    root: Path, base_commit: str, base_ref: str | None, *, ignored: bool = False
-) -> tuple[bytes, str]:
-    """A tar of repo.bundle (branches, HEAD, base) + the uncommitted changes when based on HEAD."""
-    refs = ["--branches", "HEAD"]
-    full = (
-        _git(root, "rev-parse", "--symbolic-full-name", base_ref, check=False) if base_ref else ""
-    )
-    if full.startswith("refs/") and not full.startswith("refs/heads/"):
-        refs.append(full)
-    bundle = subprocess.run(
-        ["git", "-C", str(root), "bundle", "create", "-q", "-", *refs],
-        capture_output=True,
-        check=False,
-    )
-    if bundle.returncode != 0:
-        err = bundle.stderr.decode(errors="replace").strip()
-        raise KodamaError(f"git bundle failed: {err}")
-    out = io.BytesIO()
-    summary = f"bundle {len(bundle.stdout) / 1e6:.1f} MB"
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        _add_bytes(tar, "repo.bundle", bundle.stdout)
-        if _git(root, "rev-parse", "HEAD") == base_commit:
-            dirty, deleted = _dirty(root, ignored=ignored)
-            if dirty:
-                _add_bytes(tar, "dirty.tar", dirty)
-            if deleted:
-                _add_bytes(tar, "deleted", "".join(f"{p}\n" for p in deleted).encode())
-            summary += f", {_count(dirty)} uncommitted file(s), {len(deleted)} deletion(s)"
-    return out.getvalue(), summary
-
-
-def _count(dirty: bytes) -> int:
-    if not dirty:
-        return 0
-    with tarfile.open(fileobj=io.BytesIO(dirty)) as tar:
-        return len(tar.getmembers())
-
-
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mode = 0o600
-    tar.addfile(info, io.BytesIO(data))
-
-
-def _dirty(root: Path, *, ignored: bool) -> tuple[bytes, list[str]]:
-    """Changes against HEAD (staged or not) and untracked files, as a tar plus deletions."""
-    changed = _git(root, "diff", "--name-only", "-z", "--no-renames", "HEAD").split("\0")
-    others = ["ls-files", "-z", "-o"] + ([] if ignored else ["--exclude-standard"])
-    paths = sorted({p for p in [*changed, *_git(root, *others).split("\0")] if p})
-    out = io.BytesIO()
-    deleted: list[str] = []
-    count = 0
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for rel in paths:
-            path = root / rel
-            if rel.endswith("/") or (path.is_dir() and not path.is_symlink()):
-                continue  # a nested repository or submodule: not ours to ship
-            if not os.path.lexists(path):
-                if "\n" not in rel:
-                    deleted.append(rel)
-                continue
-            info = tar.gettarinfo(str(path), arcname=rel)
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if info.isreg():
-                with path.open("rb") as fh:
-                    tar.addfile(info, fh)
-            else:
-                tar.addfile(info)
-            count += 1
-    return (out.getvalue() if count else b""), deleted
+        _workspace(
+            ctx, "init", [spec.branch], what="creating the workspace repository", cancel=cancel
+        )
 
 
 def ahead(ctx: PodContext) -> int | None:
@@ -337,6 +306,9 @@ def ahead(ctx: PodContext) -> int | None:
 
 # -- fetch -------------------------------------------------------------------------------------
 
+# Generous for a large history over exec, and still an end for a wedged pod or a dead link.
+FETCH_TIMEOUT = 1800.0
+
 
 def fetch(
     ctx: PodContext,
@@ -346,6 +318,7 @@ def fetch(
     force: bool,
     reporter: Reporter,
     cancel: CancelToken,
+    timeout: float | None = FETCH_TIMEOUT,
 ) -> FetchResult:
     """Bring the session branch into `root` as a local branch, over `kubectl exec` upload-pack."""
     spec = ctx.spec
@@ -362,16 +335,15 @@ def fetch(
     reporter.step("fetch", f"Fetching {spec.branch} from session {spec.name}")
     refspec = f"{'+' if force else ''}refs/heads/{spec.branch}:refs/heads/{target}"
     argv = ["git", "-C", str(root), "fetch", "--no-tags", "--no-write-fetch-head"]
-    proc = subprocess.run(
-        [*argv, f"--upload-pack={upload_pack}", f"/dev/null/kodama-{spec.name}", refspec],
-        capture_output=True,
-        text=True,
-        check=False,
+    done = proc.run(
+        [*argv, f"--upload-pack={upload_pack}", "--", f"/dev/null/kodama-{spec.name}", refspec],
+        cancel=cancel,
+        timeout=timeout,
+        what=f"fetching {spec.branch} from session {spec.name}",
         env=dict(os.environ, GIT_TERMINAL_PROMPT="0"),
-        stdin=subprocess.DEVNULL,
     )
-    if proc.returncode != 0:
-        raise _fetch_error(proc.stderr, spec.name, spec.branch, target)
+    if done.returncode != 0:
+        raise _fetch_error(done.stderr.decode(errors="replace"), spec.name, spec.branch, target)
     commit = _git(root, "rev-parse", f"refs/heads/{target}")
     base = spec.base_commit
     count: int | None

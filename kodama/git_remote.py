@@ -55,6 +55,9 @@ def parse_repo(text: str, cwd: Path) -> RepoURL:
     text = text.strip()
     if not text:
         raise InvalidInput("--repo must not be empty")
+    if text.startswith("-"):
+        # git and ssh would read it as an option (-oProxyCommand=..., --upload-pack=...).
+        raise InvalidInput(f"invalid --repo {text!r}: it must not start with '-'")
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", text)
     if scheme:
         kind = scheme.group(1).lower()
@@ -78,6 +81,8 @@ def parse_repo(text: str, cwd: Path) -> RepoURL:
         host = parts.hostname or ""
         if not host:
             raise InvalidInput(f"--repo URL {text!r} has no host")
+        if host.startswith("-"):
+            raise InvalidInput(f"invalid --repo {text!r}: its host must not start with '-'")
         netloc = host if parts.port is None else f"{host}:{parts.port}"
         if ":" in host:  # IPv6 literal
             netloc = f"[{host}]" if parts.port is None else f"[{host}]:{parts.port}"
@@ -88,6 +93,8 @@ def parse_repo(text: str, cwd: Path) -> RepoURL:
     if scp and "/" not in text.split(":", 1)[0]:
         if ":" in (scp.group("user") or "") or re.match(r"^[^/]*:[^/]*@", text):
             raise _creds_error(text)
+        if scp.group("host").startswith("-"):
+            raise InvalidInput(f"invalid --repo {text!r}: its host must not start with '-'")
         return RepoURL(text, "ssh", scp.group("host"))
     return RepoURL(str((cwd / Path(text).expanduser()).resolve()), "local")
 
@@ -98,7 +105,7 @@ def ls_remote(url: str, patterns: list[str]) -> dict[str, str] | None:
     env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=10")
     try:
         proc = subprocess.run(
-            ["git", "ls-remote", "--symref", url, *patterns],
+            ["git", "ls-remote", "--symref", "--", url, *patterns],
             capture_output=True,
             text=True,
             check=False,

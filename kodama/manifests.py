@@ -289,3 +289,35 @@ def secret_file_key(index: int, dest: str) -> str:
         or "file"
     )
     return f"f{index}-{safe}"[:253]
+
+
+def secret_contents(spec: SessionSpec) -> dict[str, list[str]]:
+    """What each of the session's own Secrets carries, in words (names only, never values)."""
+    out: dict[str, list[str]] = {}
+    if spec.credential_keys:
+        out[credentials_secret_name(spec.name)] = [
+            f"credential {k}" for k in sorted(spec.credential_keys)
+        ]
+    if spec.env_secret_keys:
+        out[env_secret_name(spec.name)] = [f"--env-file {k}" for k in sorted(spec.env_secret_keys)]
+    if spec.secret_files:
+        out[files_secret_name(spec.name)] = [f"--secret-file {f.dest}" for f in spec.secret_files]
+    return out
+
+
+def without_missing_secrets(spec: SessionSpec, present: set[str]) -> tuple[SessionSpec, list[str]]:
+    """The spec minus references to its own Secrets that are gone (`delete --keep-data`), so a
+    pod can start without them; and what is missing, in words."""
+    held = secret_contents(spec)
+    lost = [item for name, items in held.items() if name not in present for item in items]
+    update: dict[str, Any] = {}
+    if (
+        credentials_secret_name(spec.name) in held
+        and credentials_secret_name(spec.name) not in present
+    ):
+        update["credential_keys"] = []
+    if env_secret_name(spec.name) in held and env_secret_name(spec.name) not in present:
+        update["env_secret_keys"] = []
+    if files_secret_name(spec.name) in held and files_secret_name(spec.name) not in present:
+        update["secret_files"] = []
+    return (spec.model_copy(update=update) if update else spec), lost

@@ -14,7 +14,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from . import git, manifests
+from . import git, manifests, spec_check
 from .config import REPO_CONFIG_NAME, Config, LoadedConfig
 from .errors import InvalidInput
 from .idle import parse_duration
@@ -190,6 +190,10 @@ def build(
         ship_ignored=cfg.git.ship_ignored,
         idle_stop=parse_duration(cfg.agent.idle_stop) if cfg.agent.idle_stop else None,
         family=req.family,
+    )
+    # What `start` writes must be what a later read of the annotation accepts (spec_check).
+    spec_check.check(
+        spec, label=name, pvc_name=manifests.workspace_pvc_name(name), namespace=namespace
     )
     if cred_data:
         secrets.append(

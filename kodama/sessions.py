@@ -34,7 +34,6 @@ from .manifests import (
     PHASE_ANNOTATION,
     SELECTOR,
     SESSION_LABEL,
-    SPEC_ANNOTATION,
 )
 from .models import (
     AgentState,
@@ -47,6 +46,7 @@ from .models import (
 )
 from .plan import StartPlan
 from .runtime import PodContext
+from .spec_check import spec_from_pvc
 from .status import (
     crash_loop,
     derive,
@@ -204,14 +204,15 @@ class SessionEngine:
         except (Timeout, AgentLaunchFailed):
             raise
         except BaseException as exc:
-            if created:
-                self._rollback(spec.name, ns, rep)
+            failed = self._rollback(spec.name, ns, rep) if created else None
             if cancel.cancelled or isinstance(exc, KeyboardInterrupt | Cancelled):
                 # A Ctrl-C also kills kubectl children: report the cancel, not their failure.
-                raise Cancelled(
-                    f"interrupted: start of {spec.name} cancelled"
-                    + (" and rolled back" if created else "")
-                ) from None
+                outcome = ""
+                if created:
+                    outcome = (
+                        " and rolled back" if failed is None else f"; rolling back failed: {failed}"
+                    )
+                raise Cancelled(f"interrupted: start of {spec.name} cancelled{outcome}") from None
             raise
         if plan.sync and plan.local_path is not None:
             self._start_sync(spec, plan.local_path, rep, cancel)
@@ -241,12 +242,21 @@ class SessionEngine:
             "localPath": str(local_path) if local_path else None,
         }
 
-    def _rollback(self, name: str, ns: str, rep: Reporter) -> None:
-        """Undo a start that did not finish. Runs even after a cancel (no token)."""
+    def _rollback(self, name: str, ns: str, rep: Reporter) -> str | None:
+        """Undo a start that did not finish. Runs even after a cancel (no token).
+
+        Returns None once everything is gone, else why it is not (said as a warning too)."""
         rep.info(f"Rolling back session {name}")
-        with contextlib.suppress(KodamaError):
+        try:
             self._delete_objects(name, ns, keep_data=False)
+        except KodamaError as exc:
+            rep.warn(
+                f"rolling back {name} failed: {exc.message}; what is left: "
+                f"`kubectl kodama get {name}`, removed by `kubectl kodama delete {name}`"
+            )
+            return exc.message
         self.store.remove(ns, name)
+        return None
 
     def _wait_ready(
         self, spec: SessionSpec, timeout: float, rep: Reporter, cancel: CancelToken
@@ -330,10 +340,11 @@ class SessionEngine:
         *,
         prompt: str | None = None,
         first: bool = False,
+        filled: bool = False,
     ) -> None:
         """The idempotent in-pod step shared by start, resume and attach."""
         ctx = self.pod_context(spec, local_path)
-        git.ensure_workspace(ctx, rep, cancel)
+        git.ensure_workspace(ctx, rep, cancel, filled=filled)
         agent.ensure_agent(ctx, rep, cancel, prompt=prompt, resume=not first)
 
     def _start_sync(
@@ -364,11 +375,7 @@ class SessionEngine:
 
     @staticmethod
     def _spec_from_pvc(pvc: dict[str, Any]) -> SessionSpec:
-        meta = pvc.get("metadata") or {}
-        raw = (meta.get("annotations") or {}).get(SPEC_ANNOTATION)
-        if not raw:
-            raise KodamaError(f"PVC {meta.get('name')} has no {SPEC_ANNOTATION} annotation")
-        return SessionSpec.model_validate_json(raw)
+        return spec_from_pvc(pvc)
 
     def _session(
         self,
@@ -562,8 +569,14 @@ class SessionEngine:
             c.create(manifests.pvc(spec, "home"))
         if pod is None:
             rep.step("create", f"Creating pod {manifests.pod_name(name)} on the session's PVCs")
+            # After `delete --keep-data` the Secrets are gone: start without them, and say so.
+            held = manifests.secret_contents(spec)
+            present = {sec for sec in held if c.secret_exists(sec, ns)}
+            pod_spec, lost = manifests.without_missing_secrets(spec, present)
+            if lost:
+                rep.warn(f"the session's Secrets are gone; starting without: {', '.join(lost)}")
             with contextlib.suppress(AlreadyExists):  # a concurrent resume won: wait for its pod
-                c.create(manifests.pod(spec))
+                c.create(manifests.pod(pod_spec))
                 self._open_run(spec, ws, previous_pod)
         if not wait:
             return self.get(name, events=False)
@@ -572,7 +585,9 @@ class SessionEngine:
         record = self.store.read(ns, name) or {}
         local = Path(record["localPath"]) if record.get("localPath") else None
         phase = ((ws.get("metadata") or {}).get("annotations") or {}).get(PHASE_ANNOTATION)
-        self._ensure_runtime(spec, local, rep, cancel, first=phase == "creating")
+        self._ensure_runtime(
+            spec, local, rep, cancel, first=phase == "creating", filled=phase == "ready"
+        )
         if phase != "ready":
             c.patch_annotations(
                 "PersistentVolumeClaim",
@@ -650,6 +665,11 @@ class SessionEngine:
                 self.cluster.delete("Secret", secret, ns)
             self.store.remove(ns, name)
             raise NotFound(f"session {name!r} not found in namespace {ns}")
+        lost: list[str] = []
+        if keep_data:
+            with contextlib.suppress(KodamaError):
+                held = manifests.secret_contents(self.spec_of(name, ns)[0])
+                lost = [item for items in held.values() for item in items]
         with contextlib.suppress(KodamaError):
             sync.stop(ns, name, forget=True)
         rep.step(
@@ -657,7 +677,15 @@ class SessionEngine:
         )
         self._delete_objects(name, ns, keep_data=keep_data, objects=objects)
         self.store.remove(ns, name)
-        rep.done(f"Session {name} deleted")
+        if not keep_data:
+            rep.done(f"Session {name} deleted")
+            return
+        if lost:
+            rep.warn(f"deleted with its Secrets, not kept: {', '.join(lost)}")
+        rep.done(
+            f"Session {name} deleted; its workspace and home are kept: `kubectl kodama resume "
+            f"{name}` brings it back" + (" without what its Secrets held" if lost else "")
+        )
 
     def _session_objects(self, name: str, ns: str, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
         """(kind, name) of the session's objects: one label-selector list per kind.
@@ -696,8 +724,14 @@ class SessionEngine:
         # have no finalizer: gone once deleted.
         listed = tuple(k for k in kinds if k != "Secret")
         deadline = time.monotonic() + DELETE_WAIT
-        while time.monotonic() < deadline and self._session_objects(name, ns, listed):
+        left = self._session_objects(name, ns, listed)
+        while left and time.monotonic() < deadline:
             time.sleep(0.2)
+            left = self._session_objects(name, ns, listed)
+        if left:
+            raise KodamaError(
+                f"still there after {DELETE_WAIT:g}s: " + ", ".join(f"{k} {n}" for k, n in left)
+            )
 
     # -- fetch ---------------------------------------------------------------------------------
 
@@ -754,11 +788,12 @@ class SessionEngine:
     ) -> list[str]:
         """Run the idempotent ensure step, then return the attach command line."""
         cancel = cancel or CancelToken()
-        spec, _ = self.spec_of(name)
+        spec, ws = self.spec_of(name)
         record = self.store.read(spec.namespace, name) or {}
         local = Path(record["localPath"]) if record.get("localPath") else None
         argv = self.attach_argv(name)
-        self._ensure_runtime(spec, local, Reporter(events, name), cancel)
+        phase = ((ws.get("metadata") or {}).get("annotations") or {}).get(PHASE_ANNOTATION)
+        self._ensure_runtime(spec, local, Reporter(events, name), cancel, filled=phase == "ready")
         return argv
 
     # -- agent: logs and wait ------------------------------------------------------------------

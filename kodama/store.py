@@ -9,11 +9,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from .config import kodama_home
+from .errors import InvalidInput
+
+# Session names and namespaces are DNS-1123 labels.
+_SAFE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class Store:
@@ -25,6 +30,11 @@ class Store:
         return self.home / "sessions"
 
     def _path(self, namespace: str, name: str) -> Path:
+        # Names can come from objects others write in a shared namespace: a record must never
+        # land outside sessions_dir.
+        for part in (namespace, name):
+            if not _SAFE.match(part):
+                raise InvalidInput(f"refusing a local session record named {part!r}")
         return self.sessions_dir / namespace / f"{name}.json"
 
     def read(self, namespace: str, name: str) -> dict[str, Any] | None:

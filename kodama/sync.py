@@ -215,6 +215,15 @@ def start(ctx: PodContext, reporter: Reporter, cancel: CancelToken) -> SyncStatu
     mname = session_name(ns, name)
     reporter.step("sync", f"Starting file sync between {local} and the workspace")
     cancel.check()
+    store = Store(m.home)
+    other = synced_elsewhere(store, ns, name, local)
+    if other is not None:
+        raise KodamaError(
+            f"{other['local']} is already synced two-way with session {other['name']} "
+            f"(namespace {other['namespace']}); two agents' files would mix in it",
+            hint=f"`kubectl kodama sync stop {other['name']}` first, or sync this session into "
+            f"another folder: `kubectl kodama sync start {name} --local PATH`",
+        )
     rec = {
         **_exec_target(ctx),
         "session": mname,
@@ -222,7 +231,7 @@ def start(ctx: PodContext, reporter: Reporter, cancel: CancelToken) -> SyncStatu
         "local": str(local),
         "workspace": _workspace_path(ctx),
     }
-    Store(m.home).update(ns, name, sync=rec)
+    store.update(ns, name, sync=rec)
     cfg = load_config(local).config.sync
     with m.lifecycle():
         m.ensure_daemon()
@@ -242,6 +251,24 @@ def start(ctx: PodContext, reporter: Reporter, cancel: CancelToken) -> SyncStatu
     st = status(ns, name)
     reporter.info(f"File sync {mname} ({cfg.mode}) is {st.state if st else 'starting'}")
     return st
+
+
+def synced_elsewhere(store: Store, ns: str, name: str, local: Path) -> dict[str, Any] | None:
+    """Another session this machine syncs into `local`, or into a folder inside or around it."""
+    for record in store.all():
+        sync = record.get("sync")
+        if not isinstance(sync, dict) or (record.get("namespace"), record.get("name")) == (
+            ns,
+            name,
+        ):
+            continue
+        theirs = Path(str(sync.get("local") or ""))
+        if theirs.is_absolute() and (
+            theirs == local or theirs in local.parents or local in theirs.parents
+        ):
+            return {"name": record.get("name"), "namespace": record.get("namespace"),
+                    "local": str(theirs)}  # fmt: skip
+    return None
 
 
 def _create(
@@ -277,6 +304,7 @@ def _create(
             "--no-global-configuration",  # the user's ~/.mutagen.yml must not weaken safety
             "--configuration-file",
             config_file,
+            "--",
             str(local),
             beta,
             timeout=300,
@@ -406,12 +434,19 @@ class SyncControl:
         excludes = load_config(root).config.sync.exclude
         return ctx, root, sub, list(excludes)
 
-    def push(self, name: str, path: str | None = None) -> int:
+    def push(self, name: str, path: str | None = None, *, cancel: CancelToken | None = None) -> int:
         from . import sync_copy
 
-        return sync_copy.push(*self._copy_args(name, path))
+        return sync_copy.push(*self._copy_args(name, path), cancel=cancel)
 
-    def pull(self, name: str, path: str | None = None) -> int:
+    def pull(
+        self,
+        name: str,
+        path: str | None = None,
+        *,
+        force: bool = False,
+        cancel: CancelToken | None = None,
+    ) -> int:
         from . import sync_copy
 
-        return sync_copy.pull(*self._copy_args(name, path))
+        return sync_copy.pull(*self._copy_args(name, path), force=force, cancel=cancel)

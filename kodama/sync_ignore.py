@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -90,9 +91,15 @@ def gitignore_files(root: Path) -> list[str]:
     return sorted(names, key=lambda n: (n.count("/"), n))
 
 
+# --ignore-vcs matches `.git` exactly; on a file system that folds case or drops trailing dots
+# and spaces (macOS, Windows) a `.GIT/config` from the pod would land in `.git/config`.
+GIT_LOOKALIKES = [".[gG][iI][tT]", ".[gG][iI][tT][. ]", "[gG][iI][tT]~1"]
+
+
 def mutagen_ignores(root: Path, extra: Sequence[str] = ()) -> list[str]:
-    """Patterns for `sync create`: info/exclude, then .gitignore files (deeper wins), then extra."""
-    patterns: list[str] = []
+    """Patterns for `sync create`: .git look-alikes, info/exclude, then .gitignore files (deeper
+    wins), then extra."""
+    patterns: list[str] = list(GIT_LOOKALIKES)
     info = root / ".git" / "info" / "exclude"
     if info.is_file():
         patterns += translate(info.read_text(errors="replace"))
@@ -135,8 +142,24 @@ def _ignored(root: Path, paths: Iterable[str], extra: Sequence[str]) -> set[str]
     return {p for p in out.decode(errors="replace").split("\0") if p}
 
 
+# Code points HFS+ ignores in file names (git's is_hfs_dotgit skips the same ones).
+_IGNORABLE = dict.fromkeys(
+    [*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF]
+)
+
+
+def is_git_dir_name(part: str) -> bool:
+    """Whether a file system that folds case, normalises Unicode or drops trailing dots and
+    spaces (macOS, Windows) would open this name as `.git` (or its 8.3 short name)."""
+    name = unicodedata.normalize("NFKC", part.translate(_IGNORABLE)).casefold().rstrip(". ")
+    return name in (".git", "git~1")
+
+
 def _is_vcs(rel: str) -> bool:
-    return any(part in (".git", ".hg", ".svn", ".bzr", "_darcs") for part in rel.split("/"))
+    return any(
+        part in (".hg", ".svn", ".bzr", "_darcs") or is_git_dir_name(part)
+        for part in rel.split("/")
+    )
 
 
 def local_files(root: Path, sub: str = "", extra: Sequence[str] = ()) -> list[str]:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .context import get_obj, kube_options, progress
+from .context import cancellable, get_obj, kube_options, progress
 from .output import dump
 from .session_cmds import complete_sessions
 
@@ -133,7 +133,8 @@ def push_cmd(name: str, path: str | None) -> None:
     """Copy the checkout (or PATH in it) into the workspace once, overwriting.
 
     Nothing in the pod is deleted. Skips .git, git-ignored files and sync.exclude."""
-    n = _control().push(name, path)
+    with cancellable() as token:
+        n = _control().push(name, path, cancel=token)
     click.echo(f"Pushed {n} file{'s' if n != 1 else ''} to {name}", err=True)
 
 
@@ -141,11 +142,14 @@ def push_cmd(name: str, path: str | None) -> None:
 @click.argument("name", shell_complete=complete_sessions)
 @click.argument("path", required=False)
 @kube_options
-def pull_cmd(name: str, path: str | None) -> None:
+@click.option("--force", is_flag=True, help="Overwrite local files that have uncommitted changes.")
+def pull_cmd(name: str, path: str | None, force: bool) -> None:
     """Copy the workspace (or PATH in it) into the checkout once, overwriting local files.
 
-    Nothing local is deleted. Skips .git, git-ignored files and sync.exclude."""
-    n = _control().pull(name, path)
+    Nothing local is deleted. Skips .git, git-ignored files and sync.exclude. Refuses (naming
+    them) to overwrite files with uncommitted local changes unless --force."""
+    with cancellable() as token:
+        n = _control().pull(name, path, force=force, cancel=token)
     click.echo(f"Pulled {n} file{'s' if n != 1 else ''} from {name}", err=True)
 
 

@@ -2,6 +2,9 @@
 # POSIX sh (busybox is enough); only $HOME, $KODAMA_WORKSPACE and $KODAMA_SECRETS are used.
 # Every command is idempotent: `kodama.ready` in the workspace repository's config marks a
 # workspace that was filled once; nothing here touches it again (the agent's work is safe).
+# The agent can lose that marker (`git config --unset`, `rm -rf .git && git init`), so filling
+# also needs a workspace that is empty, or holds only an unfinished fill of ours
+# (.git/kodama-filling). Anything else is refused with exit code 3, and nothing is deleted.
 #
 #   probe NAME EMAIL                                  -> prints "ready" or "empty"
 #   ship  NAME EMAIL BRANCH BASE_COMMIT BASE_BRANCH   stdin: tar of repo.bundle [dirty.tar deleted]
@@ -17,6 +20,10 @@ GIT_TERMINAL_PROMPT=0
 export GIT_CEILING_DIRECTORIES GIT_TERMINAL_PROMPT
 cmd=$1 name=$2 email=$3
 shift 3
+# Values reach git as positional arguments: one starting with '-' would be read as an option.
+for arg in "$@"; do
+  case $arg in -*) echo "kodama: refusing argument $arg (starts with '-')" >&2; exit 1 ;; esac
+done
 
 die() { echo "kodama: $*" >&2; exit 1; }
 g() { git -C "$ws" "$@"; }
@@ -35,9 +42,17 @@ identity() {  # only when none is configured (repository, global or system)
   g config user.email >/dev/null 2>&1 || g config user.email "$email"
 }
 
-fresh() {  # a previous attempt that did not finish leaves a .git without the marker
-  rm -rf "$ws/.git"
+fresh() {  # a previous attempt that did not finish left .git/kodama-filling: carry on over it
+  if [ ! -f "$ws/.git/kodama-filling" ]; then
+    extra=$(ls -A "$ws" | grep -vxF 'lost+found' | head -n 3 | tr '\n' ' ')
+    if [ -n "$extra" ]; then
+      echo "kodama: the workspace is not empty but was never filled by Kodama (it holds: $extra)" >&2
+      echo "kodama: not touching it; the agent's files and .git stay as they are" >&2
+      exit 3
+    fi
+  fi
   g init -q
+  : > "$ws/.git/kodama-filling"
 }
 
 finish() {  # BRANCH BASE_COMMIT
@@ -47,6 +62,7 @@ finish() {  # BRANCH BASE_COMMIT
   g config kodama.branch "$1"
   [ -z "$2" ] || g config kodama.base "$2"
   g config kodama.ready true
+  rm -f "$ws/.git/kodama-filling"
 }
 
 case $cmd in
@@ -56,12 +72,14 @@ probe)
 ship)
   branch=$1 base=$2
   ready && exit 0
-  tmp="$state/ship.$$"
+  # Refused before reading anything: the sender sees the pipe close and reports this error.
+  fresh
+  # Unpacked on the workspace volume (inside .git, invisible to sync): the home volume is small.
+  tmp="$ws/.git/kodama-ship"
   rm -rf "$tmp"
   mkdir -p "$tmp"
   trap 'rm -rf "$tmp"' EXIT
   tar -xf - -C "$tmp"
-  fresh
   # The whole pack is unbundled, so the base commit is present even when only HEAD holds it.
   g fetch -q --no-tags "$tmp/repo.bundle" '+refs/heads/*:refs/remotes/local/*' '+refs/tags/*:refs/tags/*' ||
     die "could not read the shipped bundle"
@@ -80,7 +98,8 @@ clone)
   cat > "$state/bin/git-credential-kodama"
   chmod 0755 "$state/bin/git-credential-kodama"
   fresh
-  g remote add origin "$url"
+  g remote remove origin 2>/dev/null || true
+  g remote add -- origin "$url"
   secrets="${KODAMA_SECRETS:-}/git"
   if [ -n "$scope" ] && [ -r "$secrets/token" ]; then
     # Single quotes: $HOME is expanded by the shell git runs helpers in, not written here.

@@ -307,3 +307,40 @@ def test_credential_helper_through_git(tmp_path: Path) -> None:
     out = fill("example.com")
     assert "password=tok" in out.stdout and "username=x-access-token" in out.stdout
     assert fill("evil.example.org").returncode != 0  # other hosts never get the token
+
+
+# -- issue 16 item 6: arguments are not options ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "-oProxyCommand=touch /tmp/x:repo",
+        "--upload-pack=touch x",
+        "-u",
+        " -x:y",
+        "ssh://-oProxyCommand=x/r",
+        "git@-oProxyCommand=x:r",
+    ],
+)
+def test_repo_values_starting_with_a_dash_are_refused(url: str, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="must not start with '-'"):
+        git.parse_repo(url, tmp_path)
+
+
+def test_ls_remote_treats_a_dashed_url_as_a_repository(repo: Path, tmp_path: Path) -> None:
+    """Even past parse_repo, a value like --upload-pack=CMD reaches git after `--`."""
+    sh(repo, "git", "remote", "add", "origin", str(repo))
+    mark = tmp_path / "pwned"
+    cwd = os.getcwd()
+    os.chdir(repo)  # `git ls-remote` without a repository falls back to the cwd's origin
+    try:
+        assert git.ls_remote(f"--upload-pack=touch {mark}; git-upload-pack", ["HEAD"]) is None
+    finally:
+        os.chdir(cwd)
+    assert not mark.exists()
+
+
+def test_base_starting_with_a_dash_is_refused(repo: Path) -> None:
+    with pytest.raises(InvalidInput, match="start with '-'"):
+        git.plan(repo, "s1", prefix="kodama/", branch=None, base="--output=/tmp/x", repo=None)

@@ -7,7 +7,9 @@ exactly what the test control plane does: same scripts, same command lines, no c
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,6 +178,8 @@ def test_dirty_files_only_ship_on_top_of_head(pod: Pod, local: Path) -> None:
 
 def test_an_unfinished_ship_is_redone(pod: Pod, local: Path) -> None:
     sh(pod.ws, "git", "init", "-q")  # an earlier attempt died before the marker
+    (pod.ws / ".git" / "kodama-filling").touch()
+    (pod.ws / "kept.txt").write_text("half checked out\n")
     pod.ensure(start_ctx(pod, local))
     assert pod.git("rev-parse", "HEAD") == sh(local, "git", "rev-parse", "HEAD")
 
@@ -258,3 +262,84 @@ def test_ahead_counts_from_the_base(pod: Pod, local: Path) -> None:
     assert git.ahead(ctx) == 2
     # --repo sessions whose base was unknown at start read it from the workspace.
     assert git.ahead(pod.ctx(None, branch="kodama/s")) == 2
+
+
+def test_the_in_pod_script_refuses_arguments_that_look_like_options(pod: Pod) -> None:
+    """Defence in depth (issue 16 item 6): a value from a tampered spec never becomes a git option."""
+    with pytest.raises(KodamaError, match="starts with '-'"):
+        git._workspace(pod.ctx(None, branch="b"), "init", ["--template=/tmp/evil"], what="init")
+    assert not (pod.ws / ".git").exists()
+
+
+# -- issue 16 item 3: the workspace is never wiped ---------------------------------------------
+
+
+def agent_loses_the_marker(pod: Pod, local: Path) -> tuple[PodContext, str]:
+    """Fill, let the agent commit, then lose kodama.ready the way an agent casually could."""
+    ctx = start_ctx(pod, local)
+    pod.ensure(ctx)
+    (pod.ws / "agent.txt").write_text("agent work\n")
+    pod.git("add", "-A")
+    pod.git("commit", "-q", "-m", "agent work")
+    pod.git("config", "--unset", "kodama.ready")
+    pod.events.clear()
+    return ctx, pod.git("rev-parse", "HEAD")
+
+
+def test_a_workspace_that_lost_its_marker_is_never_wiped(pod: Pod, local: Path) -> None:
+    ctx, head = agent_loses_the_marker(pod, local)
+    with pytest.raises(KodamaError, match="never filled by Kodama") as exc:
+        pod.ensure(ctx)  # no word from the PVC (an older session): the script itself refuses
+    assert exc.value.hint and "nothing was changed" in exc.value.hint
+    assert pod.git("rev-parse", "HEAD") == head
+    assert (pod.ws / "agent.txt").read_text() == "agent work\n"
+
+
+def test_a_filled_workspace_is_only_checked(pod: Pod, local: Path) -> None:
+    """resume/attach of a session whose PVC says "ready": a warning, no error, nothing touched."""
+    ctx, head = agent_loses_the_marker(pod, local)
+    git.ensure_workspace(ctx, Reporter(pod.events.append, "s"), CancelToken(), filled=True)
+    assert pod.git("rev-parse", "HEAD") == head
+    warnings = [e.message for e in pod.events if e.kind == "warning"]
+    assert len(warnings) == 1 and "not filled again" in warnings[0]
+
+
+def test_a_replaced_git_folder_is_not_deleted(pod: Pod, local: Path) -> None:
+    ctx, _ = agent_loses_the_marker(pod, local)
+    for p in pod.ws.iterdir():  # the agent removed every file, and started a new repository
+        if p.name != ".git":
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    pod.git("tag", "precious")
+    with pytest.raises(KodamaError, match="never filled by Kodama"):
+        pod.ensure(ctx)
+    assert pod.git("rev-parse", "precious")
+    assert (pod.ws / ".git").is_dir()
+
+
+# -- issue 16 item 9: shipping streams, and unpacks on the workspace volume --------------------
+
+
+def test_shipping_streams_the_bundle(pod: Pod, local: Path) -> None:
+    """A 24 MB history is never held in memory (it was, three times over)."""
+    (local / "big.bin").write_bytes(os.urandom(24 * 2**20))  # random: the bundle cannot shrink it
+    sh(local, "git", "add", "big.bin")
+    sh(local, "git", "commit", "-q", "-m", "big")
+    ctx = start_ctx(pod, local)
+    tracemalloc.start()
+    try:
+        pod.ensure(ctx)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (pod.ws / "big.bin").stat().st_size == 24 * 2**20
+    assert peak < 8 * 2**20, f"peak Python memory while shipping: {peak / 2**20:.1f} MiB"
+
+
+def test_ship_unpacks_on_the_workspace_volume(pod: Pod, local: Path) -> None:
+    """The home volume may be small or full: nothing of the payload is written there."""
+    (pod.home / ".gitconfig").write_text(f"[safe]\n\tdirectory = {pod.ws}\n")
+    # Nothing can be created under $HOME/.kodama (a file there: even root cannot mkdir in it).
+    (pod.home / ".kodama").write_text("not a folder\n")
+    pod.ensure(start_ctx(pod, local))
+    assert (pod.ws / "kept.txt").read_text() == "v3 dirty\n"
+    assert not (pod.ws / ".git" / "kodama-ship").exists()

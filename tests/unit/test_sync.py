@@ -10,7 +10,13 @@ import pytest
 from kodama import shims, sync
 from kodama.shims import ShimError, parse_host, parse_scp, parse_ssh, split_options
 from kodama.store import Store
-from kodama.sync_ignore import local_files, mutagen_ignores, translate, translate_line
+from kodama.sync_ignore import (
+    GIT_LOOKALIKES,
+    local_files,
+    mutagen_ignores,
+    translate,
+    translate_line,
+)
 
 # -- shims -------------------------------------------------------------------------------------
 
@@ -209,6 +215,7 @@ def _repo(tmp_path: Path) -> Path:
 def test_mutagen_ignores_follow_gits_precedence(tmp_path: Path) -> None:
     root = _repo(tmp_path)
     assert mutagen_ignores(root, ["notes/", "*.bin"]) == [
+        *GIT_LOOKALIKES,
         "secret.txt",
         "*.log",
         "build/",

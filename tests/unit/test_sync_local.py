@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from kodama import sync, sync_copy
+from kodama.errors import KodamaError
 from kodama.events import CancelToken, Event, Reporter
 from kodama.kubectl import Kubectl
 from kodama.models import SessionSpec
@@ -182,7 +183,103 @@ def test_push_and_pull_honour_the_excludes(bridge: PodContext) -> None:
     assert sync_copy.pull(bridge, repo, "sub") == 3  # x.txt y.txt scratch.tmp (not excluded)
     assert (repo / "sub" / "y.txt").read_text() == "from pod\n"
     assert (repo / "a.txt").read_text() == "one\n"  # outside PATH: untouched
-    assert sync_copy.pull(bridge, repo, "", ["*.tmp"]) == 5
+    # a.txt is an uncommitted local file (nothing is committed here): overwriting needs force
+    assert sync_copy.pull(bridge, repo, "", ["*.tmp"], force=True) == 5
     assert (repo / "a.txt").read_text() == "pod version\n"
     assert not (repo / "pod.log").exists()
     assert (repo / ".git" / "HEAD").read_text() != "ref: refs/heads/x\n"
+
+
+# -- issue 16 item 1: pulled files never reach .git; local changes are not clobbered ------------
+
+
+def _pod_ws(ctx: PodContext) -> Path:
+    assert ctx.local_path is not None
+    return ctx.local_path.parent / "pod" / "workspace"
+
+
+@pytest.mark.parametrize(
+    "evil",
+    [".GIT/config", ".Git/hooks/pre-commit", "sub/.gIt/config", ".git./config", "GIT~1/config",
+     "\u200c.git/config", "\uff0egit/config"],
+)  # fmt: skip
+def test_pull_never_writes_into_git_however_it_is_spelled(bridge: PodContext, evil: str) -> None:
+    assert bridge.local_path is not None
+    repo, ws = bridge.local_path, _pod_ws(bridge)
+    before = (repo / ".git" / "config").read_text()
+    (ws / evil).parent.mkdir(parents=True, exist_ok=True)
+    (ws / evil).write_text("[core]\n\thooksPath = /tmp/evil\n")
+    (ws / "fine.txt").write_text("ok\n")
+    with pytest.raises(KodamaError, match=r"would land in \.git"):
+        sync_copy.pull(bridge, repo)
+    assert (repo / ".git" / "config").read_text() == before
+    assert not (repo / evil).exists() and not (repo / "fine.txt").exists()
+
+
+def test_pull_never_writes_through_a_link_into_git(bridge: PodContext) -> None:
+    assert bridge.local_path is not None
+    repo, ws = bridge.local_path, _pod_ws(bridge)
+    (ws / "hooks").symlink_to(".git/hooks")  # pulled first, then used as a folder
+    (ws / "sub").mkdir()
+    (ws / "sub" / "x").write_text("x\n")
+    with pytest.raises(KodamaError, match=r"link into \.git"):
+        sync_copy.pull(bridge, repo)
+    (ws / "hooks").unlink()
+    (repo / "tools").symlink_to(".git/hooks")  # a local link the pod's files would go through
+    (ws / "tools").mkdir()
+    (ws / "tools" / "pre-commit").write_text("#!/bin/sh\nevil\n")
+    with pytest.raises(KodamaError, match=r"local link leads into \.git"):
+        sync_copy.pull(bridge, repo)
+    assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_pull_refuses_to_overwrite_uncommitted_changes(bridge: PodContext) -> None:
+    assert bridge.local_path is not None
+    repo, ws = bridge.local_path, _pod_ws(bridge)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    (ws / "b.txt").write_text("two\n")  # same as local: no conflict
+    (ws / "a.txt").write_text("pod edit\n")
+    (repo / "a.txt").write_text("my local edit\n")  # uncommitted, differs from the pod's
+    (ws / "new.txt").write_text("pod\n")
+    (repo / "new.txt").write_text("mine, untracked\n")
+    with pytest.raises(KodamaError, match=r"2 file\(s\): a.txt, new.txt") as exc:
+        sync_copy.pull(bridge, repo)
+    assert exc.value.hint and "--force" in exc.value.hint
+    assert (repo / "a.txt").read_text() == "my local edit\n"
+    assert (repo / "new.txt").read_text() == "mine, untracked\n"
+    # A committed file is overwritten without --force (git has the old content).
+    subprocess.run([*git, "checkout", "-q", "a.txt"], check=True)
+    (repo / "new.txt").unlink()
+    assert sync_copy.pull(bridge, repo) == 3
+    assert (repo / "a.txt").read_text() == "pod edit\n"
+    (repo / "a.txt").write_text("again mine\n")
+    (ws / "a.txt").write_text("pod edit 2\n")
+    assert sync_copy.pull(bridge, repo, force=True) == 3
+    assert (repo / "a.txt").read_text() == "pod edit 2\n"
+
+
+@needs_mutagen
+def test_live_sync_never_brings_a_git_lookalike(bridge: PodContext) -> None:
+    """Issue 16 item 1: on macOS or Windows `.GIT/config` from the pod would be `.git/config`."""
+    assert bridge.local_path is not None
+    repo, ws = bridge.local_path, _pod_ws(bridge)
+    sync.start(bridge, Reporter(lambda e: None, "demo"), CancelToken())
+    wait_for(lambda: read(ws / "b.txt") == "two\n", "the initial sync")
+    for evil in (".GIT/config", ".Git/hooks/post-checkout", "sub/.gIt/config", "GIT~1/config"):
+        (ws / evil).parent.mkdir(parents=True, exist_ok=True)
+        (ws / evil).write_text("[core]\n\tfsmonitor = touch /tmp/pwned\n")
+    (ws / "marker.txt").write_text("after\n")
+    sync.control("team-a", "demo", "flush")
+    wait_for(lambda: read(repo / "marker.txt") == "after\n", "pod -> local")
+    assert sorted(p.name for p in repo.iterdir()) == [
+        ".git",
+        ".gitignore",
+        "a.txt",
+        "b.txt",
+        "debug.log",
+        "marker.txt",
+        "sub",
+    ]
+    assert list((repo / "sub").iterdir()) == []

@@ -1,0 +1,146 @@
+"""Issue 16 item 9: fetch, push and pull have deadlines and obey cancel (CLI Ctrl-C, LSP cancel).
+
+kubectl is replaced by a script that records its pid and then hangs, as an exec into a wedged pod
+or a dead network would: the operation must end, with Cancelled or a "timed out" error, and take its
+processes with it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kodama import git, sync_copy
+from kodama.errors import Cancelled, KodamaError
+from kodama.events import CancelToken, Reporter
+from kodama.kubectl import Kubectl
+from kodama.models import SessionSpec
+from kodama.runtime import PodContext
+
+from .test_git import GIT_ENV
+
+HANGING_KUBECTL = f"""#!{sys.executable}
+import os, sys, time
+with open(os.environ["FAKE_PIDS"], "a") as fh:
+    fh.write(f"{{os.getpid()}}\\n")
+sys.stdin.close()
+time.sleep(3600)
+"""
+
+
+@pytest.fixture
+def hung(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[PodContext, Path]:
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(HANGING_KUBECTL)
+    kubectl.chmod(0o755)
+    monkeypatch.setenv("KODAMA_KUBECTL", str(kubectl))
+    monkeypatch.setenv("FAKE_PIDS", str(tmp_path / "pids"))
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git_ = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git_, "init", "-q", "-b", "main"], check=True)
+    (repo / "a.txt").write_text("a\n")
+    subprocess.run([*git_, "add", "-A"], check=True)
+    subprocess.run([*git_, "commit", "-qm", "c"], check=True)
+    spec = SessionSpec(
+        name="s", namespace="ns", image="busybox", cpu="1", memory="1Gi",
+        workspace_size="1Gi", home_size="1Gi", branch="kodama/s",
+    )  # fmt: skip
+    return PodContext(Kubectl("ns"), "kodama-s", spec, repo), tmp_path / "pids"
+
+
+def started(pids: Path) -> list[int]:
+    try:
+        return [int(p) for p in pids.read_text().split()]
+    except OSError:
+        return []
+
+
+def gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1].startswith("Z")
+    except OSError:
+        return True
+
+
+def cancel_once_started(call: Callable[[CancelToken], Any], pids: Path) -> BaseException | None:
+    """Run `call` in a thread, cancel it once kubectl runs; return what it raised."""
+    token = CancelToken()
+    raised: list[BaseException | None] = [None]
+
+    def body() -> None:
+        try:
+            call(token)
+        except BaseException as exc:
+            raised[0] = exc
+
+    t = threading.Thread(target=body, daemon=True)
+    t.start()
+    while not started(pids) and t.is_alive():
+        time.sleep(0.05)
+    token.cancel()
+    t.join(120)  # a guard against a hang, not a measurement
+    assert not t.is_alive(), "the operation ignored the cancel"
+    for pid in started(pids):
+        for _ in range(100):  # killed processes are reaped by whoever adopted them
+            if gone(pid):
+                break
+            time.sleep(0.05)
+        assert gone(pid), f"kubectl {pid} was left running"
+    return raised[0]
+
+
+def fetch(ctx: PodContext, cancel: CancelToken, **kw: Any) -> Any:
+    assert ctx.local_path is not None
+    return git.fetch(
+        ctx, ctx.local_path, into="x", force=False, reporter=Reporter(lambda e: None, "s"),
+        cancel=cancel, **kw,
+    )  # fmt: skip
+
+
+def test_fetch_obeys_cancel(hung: tuple[PodContext, Path]) -> None:
+    ctx, pids = hung
+    assert isinstance(cancel_once_started(lambda c: fetch(ctx, c), pids), Cancelled)
+
+
+def test_pull_obeys_cancel(hung: tuple[PodContext, Path]) -> None:
+    ctx, pids = hung
+    assert ctx.local_path is not None
+    root = ctx.local_path
+    assert isinstance(
+        cancel_once_started(lambda c: sync_copy.pull(ctx, root, cancel=c), pids), Cancelled
+    )
+
+
+def test_push_obeys_cancel(hung: tuple[PodContext, Path]) -> None:
+    ctx, pids = hung
+    assert ctx.local_path is not None
+    root = ctx.local_path
+    assert isinstance(
+        cancel_once_started(lambda c: sync_copy.push(ctx, root, cancel=c), pids), Cancelled
+    )
+
+
+@pytest.mark.parametrize("op", ["fetch", "push", "pull"])
+def test_fetch_push_pull_time_out(hung: tuple[PodContext, Path], op: str) -> None:
+    ctx, pids = hung
+    assert ctx.local_path is not None
+    root = ctx.local_path
+    with pytest.raises(KodamaError, match=r"timed out after 0\.5s"):
+        if op == "fetch":
+            fetch(ctx, CancelToken(), timeout=0.5)
+        elif op == "push":
+            sync_copy.push(ctx, root, cancel=CancelToken(), timeout=0.5)
+        else:
+            sync_copy.pull(ctx, root, cancel=CancelToken(), timeout=0.5)
+    assert started(pids)
