@@ -110,7 +110,11 @@ class ClusterHarness(Harness):
         self.kubeconfig = kubeconfig
         self.ns = f"kodama-bench-{uuid.uuid4().hex[:6]}"
         (self.home / "config.yaml").write_text(
+            # The simulated node (host exec): the sync benchmark measures Kodama and mutagen,
+            # not the real node's 2 cores.
             f'image: busybox\nagent:\n  command: "{AGENT}"\n  kind: other\n'
+            "nodeSelector:\n  kubernetes.io/hostname: kodama-testenv-node\n"
+            "tolerations:\n- {key: kodama.dev/simulated, operator: Exists, effect: NoSchedule}\n"
             "resources:\n  cpu: 100m\n  memory: 128Mi\n"
         )
         self.kubectl("create", "namespace", self.ns)

@@ -16,7 +16,7 @@ import pytest
 from kodama import manifests
 from kodama.models import SessionSpec
 
-from .conftest import STANDIN_AGENT, Kodama
+from .conftest import STANDIN_AGENT, Kodama, session_image
 
 pytestmark = pytest.mark.cluster
 
@@ -201,7 +201,7 @@ def test_a_failed_rollback_is_reported_as_failed(
 
 
 SYNC_CONFIG = (
-    "image: busybox\n"
+    "image: {image}\n"
     f'agent:\n  command: "{STANDIN_AGENT}"\n  kind: other\n'
     "resources:\n  cpu: 100m\n  memory: 128Mi\n"
     "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
@@ -209,9 +209,9 @@ SYNC_CONFIG = (
 
 
 @pytest.fixture
-def with_mutagen(kodama: Kodama, mutagen_bin: Any) -> Iterator[Kodama]:
+def with_mutagen(kodama: Kodama, mutagen_bin: Any, testenv: Any) -> Iterator[Kodama]:
     kodama.env["PATH"] = f"{mutagen_bin}{os.pathsep}{os.environ['PATH']}"
-    kodama.write_config(SYNC_CONFIG)
+    kodama.write_config(SYNC_CONFIG.replace("{image}", session_image(testenv)))
     try:
         yield kodama
     finally:
