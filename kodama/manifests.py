@@ -261,3 +261,29 @@ def secret_file_key(index: int, dest: str) -> str:
         or "file"
     )
     return f"f{index}-{safe}"[:253]
+
+
+def probe_pod(spec: SessionSpec, name: str) -> dict[str, Any]:
+    """A session pod without volumes or Secrets: `doctor --image-check` pulls the image with it."""
+    body = pod(
+        spec.model_copy(
+            update={
+                "credential_keys": [],
+                "env_secret_keys": [],
+                "secret_files": [],
+                "git_secret": None,
+            }
+        )
+    )
+    body["metadata"] = {
+        "name": name,
+        "namespace": spec.namespace,
+        "labels": {MANAGED_BY: MANAGER, COMPONENT_LABEL: "doctor"},
+    }
+    body["spec"]["volumes"] = []
+    body["spec"]["restartPolicy"] = "Never"
+    body["spec"]["terminationGracePeriodSeconds"] = 0
+    container = body["spec"]["containers"][0]
+    container.pop("volumeMounts", None)
+    container["workingDir"] = "/"
+    return body
