@@ -14,6 +14,7 @@ from . import (
     doctor_cmds,
     fanout_cmds,
     git_cmds,
+    image_cmds,
     misc_cmds,
     pr_cmds,
     session_cmds,
@@ -52,6 +53,7 @@ for module in (
     pr_cmds,
     sync_cmds,
     doctor_cmds,
+    image_cmds,
     misc_cmds,
 ):
     for command in module.COMMANDS:
