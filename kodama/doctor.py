@@ -29,6 +29,8 @@ PSS_LABEL = "pod-security.kubernetes.io/enforce"
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 IMAGE_BUILD_HINT = "`kubectl kodama image build --push REGISTRY/kodama-agent:TAG` builds it"
 PROBE_TIMEOUT = 120.0
+IMAGE_TOOLS = ("git", "tmux")
+IMAGE_NEEDS = ("sh", "git")
 
 
 class Check(_Model):
@@ -317,12 +319,15 @@ class Doctor:
                     return True
             return False
 
+        missing: list[str] = []
         try:
             cluster.create(body)
             try:
                 cluster.wait_pod(name, ns, PROBE_TIMEOUT, cancel, done)
             except KodamaError as exc:
                 problem.append(exc.message)
+            if not problem:
+                missing = self._missing_tools(cluster, name, ns)
         except KodamaError as exc:
             problem.append(exc.message)
         finally:
@@ -335,5 +340,31 @@ class Doctor:
                 f"image {cfg.image} cannot run: {problem[0]}",
                 f"check the name and the registry's pull access; {IMAGE_BUILD_HINT}",
             )
+            return
+        report.add("image", "ok", f"image {cfg.image} pulled and started in a probe pod")
+        needed = [t for t in missing if t in IMAGE_NEEDS]
+        if needed or missing:
+            report.add(
+                "image-tools",
+                "failing" if needed else "warning",
+                f"the image lacks {', '.join(missing)}"
+                + ("" if needed else ": the agent ends when you detach"),
+                f"add them to the image; {IMAGE_BUILD_HINT}",
+            )
         else:
-            report.add("image", "ok", f"image {cfg.image} pulled and started in a probe pod")
+            report.add("image-tools", "ok", f"the image has {', '.join(IMAGE_TOOLS)}")
+
+    @staticmethod
+    def _missing_tools(cluster: Cluster, pod: str, ns: str) -> list[str]:
+        """What Kodama runs in the pod (sh, git; tmux keeps the agent across attaches)."""
+        script = 'for t in "$@"; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done; echo .'
+        try:
+            out = cluster.exec_output(
+                pod, ns, manifests.CONTAINER, ["sh", "-c", script, "sh", *IMAGE_TOOLS]
+            )
+        except KodamaError:
+            return []  # e.g. no pods/exec: the permissions line says so already
+        lines = out.split()
+        if not lines or lines[-1] != ".":
+            return ["sh"]
+        return lines[:-1]

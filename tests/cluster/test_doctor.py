@@ -37,7 +37,15 @@ def test_all_ok_for_the_admin_in_a_restricted_namespace(kodama: Kodama, testenv:
 def test_image_check_runs_a_probe_pod_and_removes_it(kodama: Kodama, testenv: Any) -> None:
     proc = kodama.run("doctor", "--image-check", "-o", "json", check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "pulled and started in a probe pod" in checks(proc)["image"]["message"]
+    got = checks(proc)
+    assert "pulled and started in a probe pod" in got["image"]["message"]
+    # The simulated node runs exec on this host, which has git and tmux.
+    assert got["image-tools"] == {
+        "name": "image-tools",
+        "status": "ok",
+        "message": "the image has git, tmux",
+        "fix": None,
+    }
     assert testenv.kubectl("get", "pods", "-n", kodama.namespace, "-o", "name").stdout == ""
 
 
