@@ -17,7 +17,7 @@ from pydantic import Field
 
 from . import manifests, rbac, sync
 from .cluster import Cluster
-from .config import DEFAULT_IMAGE, Config
+from .config import DEFAULT_IMAGE, Config, LoadedConfig
 from .errors import Forbidden, KodamaError
 from .events import CancelToken, EventSink, Reporter, null_sink
 from .kubectl import client_version
@@ -95,7 +95,7 @@ def probe_spec(cfg: Config, namespace: str, name: str) -> SessionSpec:
 class Doctor:
     def __init__(
         self,
-        config: Callable[[], Config],
+        config: Callable[[], LoadedConfig],
         cluster: Callable[[], Cluster],
         namespace: Callable[[], str],
     ) -> None:
@@ -152,12 +152,13 @@ class Doctor:
 
     def _check_config(self, report: DoctorReport) -> Config:
         try:
-            cfg = self._config()
+            loaded = self._config()
         except KodamaError as exc:
             report.add("config", "failing", exc.message, "fix the file and key named above")
             return Config.model_validate({})
-        report.add("config", "ok", "configuration files are valid")
-        return cfg.model_copy(deep=True)
+        files = ", ".join(loaded.sources) or "none (built-in defaults)"
+        report.add("config", "ok", f"configuration valid; files: {files}")
+        return loaded.config.model_copy(deep=True)
 
     def _check_local(self, report: DoctorReport, cfg: Config) -> None:
         version, binary = client_version()

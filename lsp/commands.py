@@ -397,7 +397,7 @@ async def doctor(call: Call) -> dict[str, Any]:
 
     a = call.parse(DoctorArgs)
     engine = call.engine()
-    doc = Doctor(lambda: engine.config().config, lambda: engine.cluster, engine.namespace)
+    doc = Doctor(engine.config, lambda: engine.cluster, engine.namespace)
     report = await call.with_progress(
         "Kodama: doctor",
         lambda sink, cancel: doc.run(

@@ -25,7 +25,7 @@ def doctor(image_check: bool, storage_class: str | None, output: str) -> None:
     from ..doctor import Doctor, render
 
     engine = get_obj().engine()
-    doc = Doctor(lambda: engine.config().config, lambda: engine.cluster, engine.namespace)
+    doc = Doctor(engine.config, lambda: engine.cluster, engine.namespace)
     with progress() as (render_events, cancel):
         report = doc.run(
             storage_class=storage_class,
