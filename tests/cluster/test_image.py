@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -112,3 +113,60 @@ def test_build_with_buildah_push_and_record(registry: str, tmp_path: Path) -> No
         )
     )  # fmt: skip
     assert len(manifest["layers"]) == 1
+
+
+def _base_archive() -> Path | None:
+    images = (
+        Path(os.environ.get("KODAMA_TESTENV_CACHE", Path.home() / ".cache" / "kodama-testenv"))
+        / "images"
+    )
+    found = sorted(images.glob("base-*.tar")) if images.is_dir() else []
+    return found[-1] if found else None
+
+
+def test_the_packaged_dockerfile_builds_and_pushes(
+    registry: str, tmp_path: Path, testenv: Any
+) -> None:
+    """The real agent Dockerfile from the package (apt, npm, Claude Code: 2 min idle, 6 under
+    load), FROM the test plane's Debian base archive through --base, pushed to the registry."""
+    if not (
+        getattr(testenv, "real_node", False) or os.environ.get("KODAMA_TEST_IMAGE_BUILD") == "1"
+    ):
+        pytest.skip(
+            "builds the whole agent image (apt, npm): runs with the real node, whose plane builds "
+            "images anyway, or with KODAMA_TEST_IMAGE_BUILD=1"
+        )
+    if shutil.which("buildah") is None:
+        pytest.skip("buildah is not installed (apt-get install buildah)")
+    base = _base_archive()
+    if base is None:
+        pytest.skip("no base image archive: tests/testenv/images.sh builds it for the real node")
+    storage = tmp_path / "storage.conf"
+    storage.write_text(
+        f'[storage]\ndriver = "overlay"\nrunroot = "{tmp_path / "run"}"\n'
+        f'graphroot = "{tmp_path / "root"}"\n'
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(
+        os.environ,
+        KODAMA_HOME=str(home),
+        CONTAINERS_STORAGE_CONF=str(storage),
+        BUILDAH_ISOLATION="chroot",
+    )
+    ref = f"{registry}/kodama/agent:full"
+    try:
+        proc = subprocess.run(
+            [cli_path(), "image", "build", "--builder", "buildah", "--base",
+             f"docker-archive:{base}", "--push", ref, "--no-tls-verify"],
+            env=env, capture_output=True, text=True, timeout=1200, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert proc.stdout.strip() == ref
+        assert "(Claude Code)" in proc.stderr  # the Dockerfile's own `claude --version` step
+        tags = json.load(urllib.request.urlopen(f"http://{registry}/v2/kodama/agent/tags/list"))
+        assert tags["tags"] == ["full"]
+        assert yaml.safe_load((home / "config.yaml").read_text()) == {"image": ref}
+    finally:
+        subprocess.run(["buildah", "rmi", "-a", "-f"], env=env, capture_output=True, check=False)
+        shutil.rmtree(tmp_path / "root", ignore_errors=True)
