@@ -18,9 +18,11 @@ this machine syncs the session (mutagen's coordinates: session, pod, container, 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -202,10 +204,23 @@ class Store:
                 os.unlink(tmp)
             raise
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Read-modify-write under one lock: `list` refreshing a file (an editor does it every
+        few seconds) must not drop the sync record `sync start` writes at the same moment."""
+        self.sessions_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.sessions_dir / ".lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     def update(self, namespace: str, name: str, **fields: Any) -> dict[str, Any]:
-        record = self.read(namespace, name) or {"name": name, "namespace": namespace}
-        record.update(fields)
-        self.write(namespace, name, record)
+        with self._locked():
+            record = self.read(namespace, name) or {"name": name, "namespace": namespace}
+            record.update(fields)
+            self.write(namespace, name, record)
         return record
 
     def refresh(
@@ -220,9 +235,11 @@ class Store:
         record = self.read(namespace, name)
         if record is not None and all(record.get(k) == cluster.get(k) for k in CLUSTER_FIELDS):
             return False
-        base = record or {"kubeconfig": None, "context": None, "localPath": None, **(new or {})}
-        base.update({k: cluster.get(k) for k in CLUSTER_FIELDS})
-        self.write(namespace, name, base)
+        with self._locked():
+            record = self.read(namespace, name)
+            base = record or {"kubeconfig": None, "context": None, "localPath": None, **(new or {})}
+            base.update({k: cluster.get(k) for k in CLUSTER_FIELDS})
+            self.write(namespace, name, base)
         return True
 
     def remove(self, namespace: str, name: str) -> None:
