@@ -23,7 +23,13 @@ def image_group() -> None:
     help="Builder to use (default: the first installed of these, in this order).",
 )
 @click.option("--base", metavar="IMAGE", help="Base image (the Dockerfile's FROM build argument).")
-@click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
+@click.option(
+    "--build-arg",
+    "build_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Build argument (repeatable).",
+)
 @click.option(
     "-f",
     "--file",
