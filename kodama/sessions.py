@@ -275,9 +275,10 @@ class SessionEngine:
                 if hopeless or time.monotonic() - since >= PULL_GRACE:
                     raise ImagePullFailed(
                         f"cannot pull image {image} ({why})",
-                        hint="build the agent image (images/agent/Dockerfile), push it where the "
-                        "cluster can pull it, and set `image:` in ~/.kodama/config.yaml "
-                        "(or --image)",
+                        hint="`kubectl kodama image build --push REGISTRY/kodama-agent:TAG` "
+                        "builds the agent image (images/agent/Dockerfile), pushes it where the "
+                        "cluster can pull it and records it as `image:` in ~/.kodama/config.yaml "
+                        "(or pass --image)",
                     )
             # Some problems are normal for a moment (PVCs binding, an image being pulled):
             # say so only when one lasts.

@@ -19,10 +19,6 @@ SLOW_WAITING = {"ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff"}
 PULL_WAITING = {"ErrImagePull", "ImagePullBackOff"}
 # Registry answers that no retry will change (a typo, an image never pushed, no access).
 _PULL_HOPELESS = ("not found", "manifest unknown", "name unknown", "unauthorized", "denied")
-IMAGE_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
-IMAGE_HINT = (
-    "to build the agent image: `kubectl kodama image build --push REGISTRY/kodama-agent:TAG`"
-)
 
 
 def pod_ready(pod: dict[str, Any] | None) -> bool:
@@ -66,13 +62,10 @@ def pod_problem(pod: dict[str, Any]) -> tuple[bool, str | None]:
     for cs in status.get("containerStatuses") or []:
         waiting = (cs.get("state") or {}).get("waiting") or {}
         reason = waiting.get("reason")
-        text = f"{reason}: {waiting.get('message', '')}".rstrip(": ")
-        if reason in IMAGE_REASONS:
-            text += f" ({IMAGE_HINT})"
         if reason in FATAL_WAITING:
-            return True, text
+            return True, f"{reason}: {waiting.get('message', '')}".rstrip(": ")
         if reason in SLOW_WAITING:
-            return False, text
+            return False, f"{reason}: {waiting.get('message', '')}".rstrip(": ")
     for cond in status.get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
             return (

@@ -59,7 +59,6 @@ def test_image_pull_backoff_is_starting_with_reason() -> None:
         pod(phase="Pending", ready=False, containerStatuses=cs, startTime="x"),
     )
     assert status == Status.STARTING and reason is not None and "ImagePullBackOff" in reason
-    assert "kubectl kodama image build --push" in reason
 
 
 def test_config_error_is_failed() -> None:
