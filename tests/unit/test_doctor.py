@@ -40,4 +40,4 @@ def test_probe_pod_has_no_volumes_and_stays_restricted() -> None:
 def test_permissions_cover_exec_and_the_rbac_role() -> None:
     perms = rbac.permissions()
     assert ("create", "pods/exec") in perms and ("patch", "persistentvolumeclaims") in perms
-    assert len(perms) == len(set(perms)) == 18
+    assert len(perms) == len(set(perms)) == 15
