@@ -155,7 +155,8 @@ class Cluster:
 
     # -- generic create/delete ----------------------------------------------------------------
 
-    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, body: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """Create an object; `dry_run` runs admission (Pod Security, quota) and stores nothing."""
         kind = body["kind"]
         ns = body["metadata"]["namespace"]
         fn: Callable[..., Any] = {
@@ -168,7 +169,8 @@ class Cluster:
             "PersistentVolumeClaim": "persistentvolumeclaims",
             "Secret": "secrets",
         }[kind]
-        obj = self._call(f"create {plural} in namespace {ns}", fn, ns, body)
+        extra = {"dry_run": "All"} if dry_run else {}
+        obj = self._call(f"create {plural} in namespace {ns}", fn, ns, body, **extra)
         return self.to_dict(obj)
 
     def delete(self, kind: str, name: str, namespace: str, grace: int | None = None) -> bool:
@@ -338,3 +340,35 @@ class Cluster:
         except Exception as exc:
             raise translate(exc, f"exec into pods in namespace {namespace}") from exc
         return str(out)
+
+    # -- what `doctor` asks -------------------------------------------------------------------
+
+    def server_version(self) -> str:
+        api = client.VersionApi(self.api.api_client)
+        return str(self._call("get the server version", api.get_code).git_version)
+
+    def can_i(self, verb: str, resource: str, namespace: str) -> tuple[bool, str]:
+        """SelfSubjectAccessReview (creates nothing); `resource` may be `pods/exec`."""
+        res, _, sub = resource.partition("/")
+        attrs = client.V1ResourceAttributes(
+            namespace=namespace, verb=verb, resource=res, subresource=sub or None, group=""
+        )
+        body = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attrs)
+        )
+        api = client.AuthorizationV1Api(self.api.api_client)
+        out = self._call(
+            "create selfsubjectaccessreviews", api.create_self_subject_access_review, body
+        )
+        return bool(out.status.allowed), str(out.status.reason or "")
+
+    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
+        """The namespace's labels; None when it does not exist. Forbidden is raised."""
+        obj = self._maybe(f"get namespaces/{namespace}", self.api.read_namespace, namespace)
+        return None if obj is None else dict(obj.metadata.labels or {})
+
+    def storage_classes(self) -> list[dict[str, Any]]:
+        api = client.StorageV1Api(self.api.api_client)
+        res = self._call("list storageclasses", api.list_storage_class, _preload_content=False)
+        items: list[dict[str, Any]] = json.loads(res.data).get("items") or []
+        return items

@@ -20,6 +20,26 @@ def kubectl_binary() -> str:
     return os.environ.get("KODAMA_KUBECTL") or shutil.which("kubectl") or "kubectl"
 
 
+def client_version() -> tuple[str | None, str]:
+    """(kubectl's client version or None when it does not run, the binary used)."""
+    import json
+
+    binary = kubectl_binary()
+    try:
+        proc = subprocess.run(
+            [binary, "version", "--client", "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        info = json.loads(proc.stdout).get("clientVersion") or {}
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None, binary
+    return (str(info.get("gitVersion")) if info.get("gitVersion") else None), binary
+
+
 @dataclass(frozen=True)
 class Kubectl:
     namespace: str

@@ -321,3 +321,29 @@ def without_missing_secrets(spec: SessionSpec, present: set[str]) -> tuple[Sessi
     if files_secret_name(spec.name) in held and files_secret_name(spec.name) not in present:
         update["secret_files"] = []
     return (spec.model_copy(update=update) if update else spec), lost
+
+
+def probe_pod(spec: SessionSpec, name: str) -> dict[str, Any]:
+    """A session pod without volumes or Secrets: `doctor --image-check` pulls the image with it."""
+    body = pod(
+        spec.model_copy(
+            update={
+                "credential_keys": [],
+                "env_secret_keys": [],
+                "secret_files": [],
+                "git_secret": None,
+            }
+        )
+    )
+    body["metadata"] = {
+        "name": name,
+        "namespace": spec.namespace,
+        "labels": {MANAGED_BY: MANAGER, COMPONENT_LABEL: "doctor"},
+    }
+    body["spec"]["volumes"] = []
+    body["spec"]["restartPolicy"] = "Never"
+    body["spec"]["terminationGracePeriodSeconds"] = 0
+    container = body["spec"]["containers"][0]
+    container.pop("volumeMounts", None)
+    container["workingDir"] = "/"
+    return body

@@ -91,6 +91,7 @@ class SessionSpec(_Model):
     secret_files: list[SecretFile] = Field(default_factory=list)
     git_secret: str | None = None  # existing Secret named by git.secretName
     branch: str | None = None
+    auto_branch: bool | None = None  # named by Kodama (branchPrefix + NAME), not by --branch
     base_branch: str | None = None
     base_commit: str | None = None
     repo: str | None = None  # remote URL when cloned with --repo (credential-free)

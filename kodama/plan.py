@@ -184,6 +184,7 @@ def build(
         secret_files=files,
         git_secret=None if git_creds else cfg.git.secret_name,  # local flags win
         branch=gplan.branch,
+        auto_branch=req.branch is None,
         base_branch=gplan.base_branch,
         base_commit=gplan.base_commit,
         repo=gplan.repo,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import agent, fanout, git, manifests, plan, sync, usage
+from . import store as store_mod
 from .agent_state import parse_status
 from .cluster import Cluster, KubeTarget, context_namespace
 from .config import LoadedConfig, load_config
@@ -284,9 +285,10 @@ class SessionEngine:
                 if hopeless or time.monotonic() - since >= PULL_GRACE:
                     raise ImagePullFailed(
                         f"cannot pull image {image} ({why})",
-                        hint="build the agent image (images/agent/Dockerfile), push it where the "
-                        "cluster can pull it, and set `image:` in ~/.kodama/config.yaml "
-                        "(or --image)",
+                        hint="`kubectl kodama image build --push REGISTRY/kodama-agent:TAG` "
+                        "builds the agent image (images/agent/Dockerfile), pushes it where the "
+                        "cluster can pull it and records it as `image:` in ~/.kodama/config.yaml "
+                        "(or pass --image)",
                     )
             # Some problems are normal for a moment (PVCs binding, an image being pulled):
             # say so only when one lasts.
@@ -440,7 +442,7 @@ class SessionEngine:
             syncing = sync.statuses()
             for s in out:
                 s.sync = syncing.get((s.namespace, s.name))
-        self._rebuild_records(out)
+        self._rebuild_records(out, specs)
         return out
 
     def _fill_agent_states(
@@ -474,22 +476,19 @@ class SessionEngine:
         except Exception:  # written by the pod: whatever it holds must not break other sessions
             return AgentState(message="the agent state file could not be read")
 
-    def _rebuild_records(self, sessions: list[Session]) -> None:
-        """A lost ~/.kodama is rebuilt from the cluster: every session gets a record again."""
+    def _rebuild_records(
+        self, sessions: list[Session], specs: dict[tuple[str, str], SessionSpec]
+    ) -> None:
+        """The session files follow the cluster: a lost file is written again, a stale one
+        refreshed (only when a cluster-derived field changed)."""
         for s in sessions:
-            if self.store.read(s.namespace, s.name) is None:
-                with contextlib.suppress(OSError):
-                    self.store.write(
-                        s.namespace,
-                        s.name,
-                        {
-                            "name": s.name,
-                            "namespace": s.namespace,
-                            "kubeconfig": self.target.kubeconfig,
-                            "context": self.target.context,
-                            "localPath": None,
-                        },
-                    )
+            spec = specs.get((s.namespace, s.name))
+            if spec is None:
+                continue
+            fields = store_mod.cluster_fields(spec, s, s.local_path)
+            new = {"kubeconfig": self.target.kubeconfig, "context": self.target.context}
+            with contextlib.suppress(OSError):
+                self.store.refresh(s.namespace, s.name, fields, new)
 
     def get(self, name: str, *, events: bool = True, details: bool = False) -> Session:
         spec, ws = self.spec_of(name)
@@ -498,7 +497,7 @@ class SessionEngine:
         home = c.get_pvc(manifests.home_pvc_name(name), ns)
         pod = c.get_pod(manifests.pod_name(name), ns)
         session = self._session(spec, ws, home, pod)
-        self._rebuild_records([session])
+        self._rebuild_records([session], {(ns, name): spec})
         if session.status == Status.RUNNING:
             ctx = self.pod_context(spec)
             with contextlib.suppress(KodamaError):

@@ -73,6 +73,11 @@ class DeleteArgs(NameArgs):
     keep_data: bool = False
 
 
+class DoctorArgs(_Args):
+    image_check: bool = False
+    storage_class: str | None = None
+
+
 class StartArgs(RootArgs):
     name: str | None = None
     image: str | None = None
@@ -386,6 +391,30 @@ def _sync_verb(verb: str) -> Callable[[Call], Awaitable[dict[str, Any]]]:
     return run
 
 
+async def doctor(call: Call) -> dict[str, Any]:
+    """The CLI's `doctor` checklist; the summary is shown, every line goes to the log."""
+    from kodama.doctor import Doctor, render
+
+    a = call.parse(DoctorArgs)
+    engine = call.engine()
+    doc = Doctor(engine.config, lambda: engine.cluster, engine.namespace)
+    report = await call.with_progress(
+        "Kodama: doctor",
+        lambda sink, cancel: doc.run(
+            storage_class=a.storage_class, image_check=a.image_check, events=sink, cancel=cancel
+        ),
+    )
+    text = render(report)
+    call.ls.log(f"kodama doctor:\n{text}", types.MessageType.Info)
+    bad = [c for c in report.checks if c.status != "ok"]
+    summary = "; ".join(f"{c.status}: {c.message}" for c in bad) or "all checks ok"
+    level = types.MessageType.Error if report.failing else types.MessageType.Info
+    call.ls.window_show_message(
+        types.ShowMessageParams(type=level, message=f"Kodama doctor: {summary}")
+    )
+    return {**report.to_json_dict(), "ok": not report.failing, "text": text}
+
+
 COMMANDS: dict[str, Callable[[Call], Awaitable[Any]]] = {
     "kodama.session.suggestName": suggest_name,
     "kodama.session.start": start,
@@ -400,6 +429,7 @@ COMMANDS: dict[str, Callable[[Call], Awaitable[Any]]] = {
     "kodama.sync.start": _sync_verb("start"),
     "kodama.sync.stop": _sync_verb("stop"),
     "kodama.sync.flush": _sync_verb("flush"),
+    "kodama.doctor": doctor,
 }
 
 

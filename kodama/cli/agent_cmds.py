@@ -31,7 +31,7 @@ def attach(name: str, command: tuple[str, ...]) -> None:
     close the terminal) and it keeps working; attach again to find it where it was.
     With a command, the exit code of the command is passed through (like kubectl exec).
     """
-    engine = get_obj().engine()
+    engine = get_obj().engine_for(name)
     cmd = list(command)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
@@ -107,7 +107,7 @@ def logs(name: str, follow: bool, tail: int, raw: bool) -> None:
 
     The log lives on the session's home PVC ($HOME/.kodama/agent.log) and survives stop/resume.
     """
-    argv = get_obj().engine().logs_argv(name, follow=follow, tail=tail)
+    argv = get_obj().engine_for(name).logs_argv(name, follow=follow, tail=tail)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     assert proc.stdout is not None
     try:
@@ -157,7 +157,7 @@ def wait(name: str, for_: str, timeout: str) -> None:
     from ..models import AgentStateName  # pydantic stays out of `--help` and `version`
 
     seconds = parse_duration(timeout) if timeout else None
-    engine = get_obj().engine()
+    engine = get_obj().engine_for(name)
     with cancellable() as cancel:
         state = engine.wait_agent(name, AgentStateName(for_), seconds, cancel)
     msg = f" — {state.message}" if state.message else ""

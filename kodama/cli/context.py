@@ -42,6 +42,17 @@ class Obj:
             KubeTarget(self.kubeconfig, self.context, self.namespace), cwd=Path.cwd()
         )
 
+    def engine_for(self, name: str) -> SessionEngine:
+        """The engine for a command on session NAME: without -n, the namespace recorded in its
+        session file when the current namespace has no such session (and a note on stderr)."""
+        from ..locate import resolve_namespace
+
+        engine = self.engine()
+        note = resolve_namespace(engine, name)
+        if note:
+            click.echo(f"note: {note}", err=True)
+        return engine
+
 
 def get_obj() -> Obj:
     ctx = click.get_current_context()

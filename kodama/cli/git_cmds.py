@@ -27,7 +27,7 @@ def fetch(name: str, into: str | None, force: bool, output: str | None) -> None:
     Needs no git credentials and works while the session runs; a stopped session is resumed
     first (`kubectl kodama resume NAME`).
     """
-    engine = get_obj().engine()
+    engine = get_obj().engine_for(name)
     with progress() as (render, cancel):
         result = engine.fetch(name, into=into, force=force, events=render, cancel=cancel)
     if output in ("json", "yaml"):

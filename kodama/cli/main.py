@@ -9,7 +9,17 @@ import click
 
 from ..errors import KodamaError
 from ..printable import printable
-from . import agent_cmds, fanout_cmds, git_cmds, misc_cmds, session_cmds, sync_cmds
+from . import (
+    agent_cmds,
+    doctor_cmds,
+    fanout_cmds,
+    git_cmds,
+    image_cmds,
+    misc_cmds,
+    pr_cmds,
+    session_cmds,
+    sync_cmds,
+)
 from .context import Obj, kube_options
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -35,7 +45,17 @@ def cli(ctx: click.Context) -> None:
         ctx.obj = Obj()
 
 
-for module in (session_cmds, fanout_cmds, agent_cmds, git_cmds, sync_cmds, misc_cmds):
+for module in (
+    session_cmds,
+    fanout_cmds,
+    agent_cmds,
+    git_cmds,
+    pr_cmds,
+    sync_cmds,
+    doctor_cmds,
+    image_cmds,
+    misc_cmds,
+):
     for command in module.COMMANDS:
         cli.add_command(command)
 

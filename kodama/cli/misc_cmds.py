@@ -9,27 +9,9 @@ from typing import Any
 import click
 
 from .. import __version__
+from ..rbac import RBAC_RULES
 from .context import get_obj, kube_options
 from .output import dump
-
-# Everything the whole lifecycle needs, in one namespace. No cluster scope, no watch (waits poll),
-# no pods/log (the agent log is read through exec). Secrets are never enumerated: their names
-# derive from the session name. RBAC cannot restrict `create` by name and the names of future
-# sessions are unknown, so the namespace stays the boundary: anyone bound here can exec into every
-# pod of it (pods/exec is namespace-wide) - one namespace per person.
-RBAC_RULES: list[dict[str, Any]] = [
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "create", "delete"]},
-    # Exec over WebSocket is a GET on older API servers, a create on newer ones.
-    {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
-    {
-        "apiGroups": [""],
-        "resources": ["persistentvolumeclaims"],
-        "verbs": ["get", "list", "create", "delete", "patch"],
-    },
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "delete"]},
-    {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
-]
-
 
 _SA_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 

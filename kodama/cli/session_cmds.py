@@ -255,7 +255,13 @@ def _emit_one(session: Any, output: str | None) -> None:
 )
 def list_(all_namespaces: bool, output: str) -> None:
     """List sessions (status derived from the cluster on every call)."""
-    sessions = get_obj().engine().list_sessions(all_namespaces)
+    engine = get_obj().engine()
+    sessions = engine.list_sessions(all_namespaces)
+    if not sessions and output in ("table", "wide"):
+        where = "any namespace" if all_namespaces else f"namespace {engine.namespace()}"
+        hint = "" if all_namespaces else " (-A lists every namespace)"
+        click.echo(f"No sessions found in {where}{hint}.", err=True)
+        return
     emit_sessions(sessions, output, all_namespaces=all_namespaces)
 
 
@@ -265,7 +271,7 @@ def list_(all_namespaces: bool, output: str) -> None:
 @click.option("-o", "--output", type=click.Choice(["json", "yaml", "name", "table"]), default=None)
 def get(name: str, output: str | None) -> None:
     """Show one session (recent events when it is not healthy)."""
-    session = get_obj().engine().get(name, details=True)
+    session = get_obj().engine_for(name).get(name, details=True)
     _emit_one(session, output)
 
 
@@ -276,7 +282,7 @@ def get(name: str, output: str | None) -> None:
 @click.option("-o", "--output", type=click.Choice(["json", "yaml", "name"]), default=None)
 def stop(name: str, no_wait: bool, output: str | None) -> None:
     """Stop NAME: delete its pod, keep its PVCs (and so its data)."""
-    engine = get_obj().engine()
+    engine = get_obj().engine_for(name)
     with progress() as (render, cancel):
         session = engine.stop(name, events=render, cancel=cancel, wait=not no_wait)
     if output:
@@ -290,7 +296,7 @@ def stop(name: str, no_wait: bool, output: str | None) -> None:
 @click.option("-o", "--output", type=click.Choice(["json", "yaml", "name"]), default=None)
 def resume(name: str, no_wait: bool, output: str | None) -> None:
     """Resume NAME: a new pod on the same PVCs; the agent continues its conversation."""
-    engine = get_obj().engine()
+    engine = get_obj().engine_for(name)
     with progress() as (render, cancel):
         session = engine.resume(name, events=render, cancel=cancel, wait=not no_wait)
     if output:
@@ -307,7 +313,7 @@ def delete(name: str, yes: bool, keep_data: bool) -> None:
     from ..validation import validate_session_name
 
     validate_session_name(name)
-    engine = get_obj().engine()
+    engine = get_obj().engine_for(name)
     if not yes:
         if not sys.stdin.isatty():
             raise InvalidInput("refusing to delete without confirmation: pass --yes")

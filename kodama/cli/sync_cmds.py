@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     from ..sync import SyncControl
 
 
-def _control() -> SyncControl:
+def _control(name: str) -> SyncControl:
     from ..sync import SyncControl
 
-    return SyncControl(get_obj().engine())
+    return SyncControl(get_obj().engine_for(name))
 
 
 def render_status(st: SyncStatus) -> str:
@@ -76,7 +76,7 @@ def sync_group() -> None:
 )
 def start_cmd(name: str, local: str | None) -> None:
     """Start (or keep) syncing the local checkout with the workspace."""
-    control = _control()
+    control = _control(name)
     with progress() as (renderer, token):
         control.start(name, local, events=renderer, cancel=token)
 
@@ -86,7 +86,7 @@ def start_cmd(name: str, local: str | None) -> None:
 @kube_options
 def stop_cmd(name: str) -> None:
     """Stop syncing (files stay as they are on both sides)."""
-    if _control().stop(name):
+    if _control(name).stop(name):
         click.echo(f"File sync of {name} stopped", err=True)
     else:
         click.echo(f"File sync of {name} was not running", err=True)
@@ -98,7 +98,7 @@ def stop_cmd(name: str) -> None:
 @click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default=None)
 def status_cmd(name: str, output: str | None) -> None:
     """Connection state, activity, last error and conflicts."""
-    st = _control().status(name)
+    st = _control(name).status(name)
     if output:
         click.echo(dump(st.to_json_dict(), output))
     else:
@@ -110,7 +110,7 @@ def _simple(action: str, doc: str, done: str) -> click.Command:
     @click.argument("name", shell_complete=complete_sessions)
     @kube_options
     def cmd(name: str) -> None:
-        _control().control(name, action)
+        _control(name).control(name, action)
         click.echo(done.format(name=name), err=True)
 
     return cmd
@@ -134,7 +134,7 @@ def push_cmd(name: str, path: str | None) -> None:
 
     Nothing in the pod is deleted. Skips .git, git-ignored files and sync.exclude."""
     with cancellable() as token:
-        n = _control().push(name, path, cancel=token)
+        n = _control(name).push(name, path, cancel=token)
     click.echo(f"Pushed {n} file{'s' if n != 1 else ''} to {name}", err=True)
 
 
@@ -149,7 +149,7 @@ def pull_cmd(name: str, path: str | None, force: bool) -> None:
     Nothing local is deleted. Skips .git, git-ignored files and sync.exclude. Refuses (naming
     them) to overwrite files with uncommitted local changes unless --force."""
     with cancellable() as token:
-        n = _control().pull(name, path, force=force, cancel=token)
+        n = _control(name).pull(name, path, force=force, cancel=token)
     click.echo(f"Pulled {n} file{'s' if n != 1 else ''} from {name}", err=True)
 
 

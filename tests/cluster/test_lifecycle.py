@@ -105,10 +105,10 @@ def test_pod_deleted_out_of_band_is_stopped(kodama: Kodama, testenv: Any) -> Non
 def test_lost_kodama_home_is_rebuilt(kodama: Kodama, testenv: Any) -> None:
     kodama.run("start", "lost")
     sessions = kodama.home / "sessions"
-    assert any(sessions.rglob("lost.json"))
+    assert (sessions / "lost.yaml").is_file()
     shutil.rmtree(sessions)
     assert [s["name"] for s in kodama.json("list")["items"]] == ["lost"]
-    record = next(sessions.rglob("lost.json"))
+    record = sessions / "lost.yaml"
     assert oct(record.stat().st_mode & 0o777) == "0o600"
     kodama.run("stop", "lost")
     kodama.run("delete", "lost", "--yes")

@@ -349,3 +349,25 @@ async def test_fanout_compare_and_usage_through_the_server(
         for n in ("fam-1", "fam-2"):
             await execute(client, "kodama.session.delete", {"name": n, "confirm": True})
     assert testenv.managed(namespace) == []
+
+
+async def test_doctor_through_the_server(
+    testenv: Any, namespace: str, repo: Path, home: Path
+) -> None:
+    write_config(home)
+    async with lsp_session(
+        client_name=CLIENTS[1], root=repo, home=home, init_options=init_options(testenv, namespace)
+    ) as (client, _answers):
+        report = await execute(client, "kodama.doctor", {"storageClass": "nosuch"})
+        checks = {c["name"]: c for c in report["checks"]}
+        assert report["ok"] is False and report["namespace"] == namespace
+        assert checks["permissions"]["status"] == "ok"
+        assert checks["storage"]["status"] == "failing"
+        assert "FAIL  storage" in report["text"]
+        shown = await eventually(
+            lambda: [m for m in client.messages if m.message.startswith("Kodama doctor:")],
+            15,
+            "doctor summary",
+        )
+        assert shown[0].type == types.MessageType.Error
+        assert "StorageClass nosuch does not exist" in shown[0].message

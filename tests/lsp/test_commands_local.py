@@ -28,6 +28,7 @@ SERVER_COMMANDS = {
     "kodama.session.usage",
     "kodama.family.compare",
     "kodama.family.diff",
+    "kodama.doctor",
 }
 
 
