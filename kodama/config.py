@@ -12,6 +12,7 @@ in the global file is never dropped by a repo file).
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -422,20 +423,36 @@ def layer_issues(layer: Layer, *, repo: bool = False) -> list[ConfigIssue]:
             line = _line_for(layer, loc)
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
-                msg = "unknown key"
+                msg = "unknown key" + _did_you_mean(loc)
             issues.append(ConfigIssue(loc, line, msg))
     except _LiftConflict as exc:
         issues.append(ConfigIssue(exc.path, _line_for(layer, exc.path), exc.message))
     return issues
 
 
+def _did_you_mean(loc: tuple[str | int, ...]) -> str:
+    """` (did you mean command?)` for a misspelt key, as click does for flags."""
+    if not loc or not isinstance(loc[-1], str):
+        return ""
+    parent = tuple(str(p) for p in loc[:-1])
+    keys = config_keys(parent) or []
+    names = {k.name: k.name for k in keys} | {_snake(k.name): k.name for k in keys}
+    close = difflib.get_close_matches(loc[-1], list(names), n=1, cutoff=0.6)
+    return f" (did you mean {names[close[0]]}?)" if close else ""
+
+
 def validate_layer(layer: Layer, *, repo: bool = False) -> None:
-    issues = layer_issues(layer, repo=repo)
-    if issues:
+    """Every mistake of the file in one line, so one edit fixes them all."""
+    issues = sorted(layer_issues(layer, repo=repo), key=lambda i: i.line or 0)
+    if len(issues) == 1:
         first = issues[0]
         where = f":{first.line}" if first.line else ""
-        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        raise ConfigError(f"{layer.source}{where}: {first.dotted()}: {first.message}{more}")
+        raise ConfigError(f"{layer.source}{where}: {first.dotted()}: {first.message}")
+    if issues:
+        parts = [
+            (f"line {i.line} " if i.line else "") + f"{i.dotted()}: {i.message}" for i in issues
+        ]
+        raise ConfigError(f"{layer.source}: {len(issues)} problems: {'; '.join(parts)}")
 
 
 def _line_for(layer: Layer, loc: tuple[str | int, ...]) -> int | None:

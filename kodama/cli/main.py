@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("error: aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        msg = exc.format_message()
+        # click lays some messages out on several lines (a Choice's values one per line):
+        # kubectl's convention, and our README, is one line.
+        msg = " ".join(exc.format_message().split())
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             msg += f" (see `{exc.ctx.command_path} --help`)"
         click.echo(f"error: {msg}", err=True)

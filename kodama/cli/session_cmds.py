@@ -303,6 +303,12 @@ def resume(name: str, no_wait: bool, output: str | None) -> None:
         _emit_one(session, output)
 
 
+def delete_question(name: str, keep_data: bool) -> str:
+    if keep_data:
+        return f"Delete the pod and Secrets of session {name}, keeping its PVCs (its data)?"
+    return f"Delete session {name} with its pod, Secrets and PVCs (all its data)?"
+
+
 @click.command()
 @click.argument("name", shell_complete=complete_sessions)
 @kube_options
@@ -317,8 +323,7 @@ def delete(name: str, yes: bool, keep_data: bool) -> None:
     if not yes:
         if not sys.stdin.isatty():
             raise InvalidInput("refusing to delete without confirmation: pass --yes")
-        what = "pod and Secrets" if keep_data else "pod, Secrets and PVCs (all its data)"
-        click.confirm(f"Delete session {name} ({what})?", abort=True, err=True)
+        click.confirm(delete_question(name, keep_data), abort=True, err=True)
     with progress() as (render, cancel):
         engine.delete(name, events=render, cancel=cancel, keep_data=keep_data)
 

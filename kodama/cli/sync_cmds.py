@@ -30,7 +30,8 @@ def render_status(st: SyncStatus) -> str:
     state = st.state
     if st.activity and st.activity != st.state:
         state += f" ({st.activity})"
-    if st.state not in ("off", "stopped", "unavailable"):
+    # mutagen's activity may already say it ("disconnected", "connecting"): say it once.
+    if st.state not in ("off", "stopped", "unavailable") and "connect" not in (st.activity or ""):
         state += ", connected" if st.connected else ", not connected"
     lines.append(f"State:       {state}")
     lines.append(f"Last error:  {st.last_error or '-'}")

@@ -339,3 +339,34 @@ def test_start_needs_exactly_the_repo_changes_the_user_accepted(home: Path, tmp_
         engine().start(req.model_copy(update={"accepted_repo_changes": asked.value.changes}))
     with pytest.raises(ClusterUsed):
         engine().start(req.model_copy(update={"accept_repo_config": True}))
+
+
+def test_every_mistake_in_one_line_with_suggestions(home: Path, repo: Path) -> None:
+    """issue 21: two mistakes were reported as the first and "(and 1 more)", without hints."""
+    (home / "config.yaml").write_text(
+        "image: x\nagent:\n  comand: claude\nresources:\n  cpu: lots\n  memroy: 1Gi\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(repo)
+    assert err.value.message == (
+        f"{home / 'config.yaml'}: 3 problems: "
+        "line 3 agent.comand: unknown key (did you mean command?); "
+        "line 5 resources.cpu: invalid cpu: 'lots' is not a Kubernetes quantity (e.g. 500m, 2, 4Gi); "
+        "line 6 resources.memroy: unknown key (did you mean memory?)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("agent:\n  comand: x\n", "f.yaml:2: agent.comand: unknown key (did you mean command?)"),
+        ("branchprefix: x\n", "f.yaml:1: branchprefix: unknown key (did you mean branchPrefix?)"),
+        ("zzz: 1\n", "f.yaml:1: zzz: unknown key"),
+    ],
+)
+def test_one_mistake_keeps_file_line_form(text: str, expected: str) -> None:
+    from kodama.config import validate_layer
+
+    with pytest.raises(ConfigError) as err:
+        validate_layer(parse_yaml_text(text, "f.yaml"))
+    assert err.value.message == expected
