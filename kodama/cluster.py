@@ -67,6 +67,22 @@ def context_namespace(target: KubeTarget) -> tuple[str | None, str | None]:
     return chosen.get("name"), (chosen.get("context") or {}).get("namespace")
 
 
+def _check_context(path: str, context: str) -> None:
+    """The client says "Invalid kube-config file. Expected object with name …" for a context
+    that is not there, which blames the file: name the context and the ones that exist."""
+    try:
+        contexts, _ = config.list_kube_config_contexts(config_file=path)
+    except (ConfigException, OSError, ValueError):
+        return  # a broken file gets the client's own message below
+    names = [str(c.get("name")) for c in contexts or []]
+    if context not in names:
+        have = f"its contexts: {', '.join(names)}" if names else "it has no contexts"
+        raise ClusterError(
+            f"context {context!r} does not exist in kubeconfig {path} ({have})",
+            hint="`kubectl config get-contexts` lists them",
+        )
+
+
 def translate(exc: Exception, action: str) -> KodamaError:
     """Turn client exceptions into one-line KodamaErrors. `action` like 'create pods'."""
     if isinstance(exc, KodamaError):
@@ -124,6 +140,8 @@ class Cluster:
             raise ClusterError(
                 f"no kubeconfig at {path}", hint="pass --kubeconfig or set KUBECONFIG"
             )
+        if Path(path).is_file() and target.context:
+            _check_context(path, target.context)
         try:
             if Path(path).is_file():
                 api_client = config.new_client_from_config(config_file=path, context=target.context)

@@ -142,3 +142,39 @@ async def test_start_asks_before_using_what_the_repository_config_sets(
         message = answers.asked[-1].message
         assert "image: evil.example/miner" in message and "env.A: 1" in message
         assert [a.title for a in answers.asked[-1].actions or []] == ["Start", "Cancel"]
+
+
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: dev, context: {cluster: c, user: u}}]
+current-context: dev
+"""
+
+
+@pytest.mark.lsp
+async def test_unknown_context_and_config_mistakes_reach_the_editor(
+    repo: Path, home: Path, tmp_path: Path
+) -> None:
+    """issue 21: the editors get the CLI's message for these failures too."""
+    kc = tmp_path / "kc"
+    kc.write_text(KUBECONFIG)
+    opts = {"kubeconfig": str(kc), "context": "nosuch"}
+    async with lsp_session(
+        client_name=CLIENTS[0], root=repo, home=home, init_options=opts
+    ) as (client, _):
+        with pytest.raises(JsonRpcException) as info:
+            await execute(client, "kodama.session.list", {})
+        assert info.value.message == (
+            f"context 'nosuch' does not exist in kubeconfig {kc} (its contexts: dev)"
+        )
+        (home / "config.yaml").write_text("agent:\n  comand: x\nsync:\n  enabeld: false\n")
+        with pytest.raises(JsonRpcException) as info:
+            await execute(client, "kodama.session.start", {"name": "fix", "root": str(repo)})
+        assert info.value.message == (
+            f"{home / 'config.yaml'}: 2 problems: "
+            "line 2 agent.comand: unknown key (did you mean command?); "
+            "line 4 sync.enabeld: unknown key (did you mean enabled?)"
+        )
