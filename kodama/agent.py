@@ -408,11 +408,25 @@ def attach_command(ctx: PodContext, command: list[str] | None) -> list[str]:
     )
 
 
+NO_LOG_EXIT = 3  # kodama-agent follow: there is no headless run log
+
+
 def logs_command(ctx: PodContext, *, follow: bool = False, tail: int | None = None) -> list[str]:
     """argv of `kubectl exec` printing the headless log ($HOME/.kodama/agent.log)."""
     n = "+1" if tail is None or tail < 0 else str(tail)
-    script = f'[ -f {_HELPER} ] || {{ echo "no agent run yet" >&2; exit 1; }}; exec sh {_HELPER} follow "$1" "$2"'
+    script = f'[ -f {_HELPER} ] || exit {NO_LOG_EXIT}; exec sh {_HELPER} follow "$1" "$2"'
     return ctx.kubectl.exec_argv(ctx.pod, ["sh", "-c", script, "kodama", n, "1" if follow else "0"])
+
+
+def logs_error(name: str, exit_code: int, stderr: list[str]) -> KodamaError:
+    """What a failed `logs` means, in one line (kubectl's own lines are already filtered out)."""
+    if exit_code == NO_LOG_EXIT:
+        return KodamaError(
+            f"session {name} has no headless run log: its agent was not started with --prompt",
+            hint=f"`kubectl kodama attach {name}` opens the agent's terminal",
+        )
+    why = stderr[-1] if stderr else f"exit code {exit_code}"
+    return KodamaError(f"cannot read the log of session {name}: {why}")
 
 
 STATE_COMMAND = ["sh", "-c", f"[ -f {_HELPER} ] || exit 0; exec sh {_HELPER} status"]

@@ -243,6 +243,16 @@ class Cluster:
         )
         return None if obj is None else self.to_dict(obj)
 
+    def namespace_exists(self, namespace: str) -> bool | None:
+        """None when we may not look (a namespaced Role cannot read namespaces)."""
+        try:
+            self._call(f"get namespaces {namespace}", self.api.read_namespace, namespace)
+        except NotFound:
+            return False
+        except KodamaError:
+            return None
+        return True
+
     def list_objects(self, kind: str, selector: str, namespace: str | None) -> list[dict[str, Any]]:
         """One label-selector list call; namespace None means all namespaces."""
         fn_ns: Callable[..., Any]

@@ -26,6 +26,7 @@ from .git_remote import RepoURL as RepoURL
 from .git_remote import credentials as credentials
 from .git_remote import ls_remote
 from .git_remote import parse_repo as parse_repo
+from .kubectl import meaningful
 from .models import FetchResult
 from .runtime import PodContext
 
@@ -171,6 +172,22 @@ def _plan_repo(
         return GitPlan(validate_branch(name), base, commit, url.url, None)
     if branch and refs.get(f"refs/heads/{branch}"):
         return GitPlan(name, branch, refs[f"refs/heads/{branch}"], url.url, None)
+    if "HEAD" not in refs:
+        # `git init --bare` then a push of `main` leaves HEAD on a branch that does not exist.
+        heads = {
+            ref.removeprefix("refs/heads/"): commit
+            for ref, commit in (ls_remote(url.url, []) or {}).items()
+            if ref.startswith("refs/heads/")
+        }
+        if len(heads) == 1:
+            (only, commit), *_ = heads.items()
+            return GitPlan(validate_branch(name), only, commit, url.url, None)
+        if heads:
+            shown = ", ".join(sorted(heads)[:5]) + (", …" if len(heads) > 5 else "")
+            raise InvalidInput(
+                f"--repo {url.url}: its HEAD names no branch and it has {len(heads)} "
+                f"branches ({shown}): choose one with --base BRANCH"
+            )
     default = refs.get("HEAD@symref", "").removeprefix("refs/heads/") or None
     return GitPlan(validate_branch(name), default, refs.get("HEAD"), url.url, None)
 
@@ -379,5 +396,5 @@ def _fetch_error(stderr: str, name: str, branch: str, target: str) -> KodamaErro
         return KodamaError(f"the session branch {branch} does not exist in the workspace")
     if "does not appear to be a git repository" in text or "not a git repository" in text:
         return KodamaError(f"the workspace of session {name} has no git repository")
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+    lines = meaningful(text)
     return KodamaError(f"fetch failed: {lines[-1] if lines else 'git fetch failed'}")

@@ -7,13 +7,82 @@ exactly the cluster the engine talks to.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
 import subprocess
+import sys
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import IO
 
 from .errors import ClusterError, KodamaError, RemoteCommandFailed
 from .manifests import CONTAINER
+
+# kubectl's own diagnostics, which mean nothing to a Kodama user: klog lines such as
+# "E1130 05:14:47.123456   4242 websocket.go:296] Unknown stream id 1, discarding message" and
+# exec's "command terminated with exit code N" (the exit code itself is passed through).
+_KLOG = re.compile(r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+\s+[\w./-]+:\d+\] ")
+_TERMINATED = re.compile(r"^command terminated with exit code \d+\s*$")
+
+
+def is_kubectl_noise(line: str) -> bool:
+    return bool(_KLOG.match(line) or _TERMINATED.match(line))
+
+
+def meaningful(stderr: bytes | str) -> list[str]:
+    """The lines of a kubectl's stderr a user should see (the remote command's own, mostly)."""
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
+    return [ln for ln in text.splitlines() if ln.strip() and not is_kubectl_noise(ln)]
+
+
+@dataclass
+class StderrFilter:
+    """Reads a child's stderr in a thread: kubectl's noise is dropped, other lines are passed
+    on to `forward` (our stderr by default) as they come, or only kept when forward is None."""
+
+    stream: IO[bytes]
+    forward: IO[bytes] | None = None
+    kept: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        for raw in iter(self.stream.readline, b""):
+            line = raw.decode(errors="replace")
+            if is_kubectl_noise(line.rstrip("\r\n")):
+                continue
+            self.kept.append(line.rstrip("\r\n"))
+            if self.forward is not None:
+                self.forward.write(raw)
+                self.forward.flush()
+
+    def join(self) -> list[str]:
+        self._thread.join()
+        return self.kept
+
+
+def run_interactive(argv: list[str]) -> int:
+    """Run kubectl on this terminal (stdin and stdout inherited), its stderr filtered; return
+    its exit code. Ctrl-C belongs to the remote side (a raw terminal sends it as a byte)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        try:
+            proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
+        except FileNotFoundError:
+            raise ClusterError(
+                "kubectl not found", hint="install kubectl or set KODAMA_KUBECTL"
+            ) from None
+        assert proc.stderr is not None
+        errors = StderrFilter(proc.stderr, sys.stderr.buffer)
+        rc = proc.wait()
+        errors.join()
+        return rc
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def kubectl_binary() -> str:
@@ -111,7 +180,7 @@ class Kubectl:
         except subprocess.TimeoutExpired:
             raise KodamaError(f"{what} timed out after {timeout:g}s") from None
         if check and proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace").strip().splitlines()
+            err = meaningful(proc.stderr)
             last = err[-1] if err else f"exit code {proc.returncode}"
             raise RemoteCommandFailed(f"{what} failed: {last}", proc.returncode)
         return proc

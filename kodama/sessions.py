@@ -22,6 +22,7 @@ from .errors import (
     AgentLaunchFailed,
     AlreadyExists,
     Cancelled,
+    Forbidden,
     ImagePullFailed,
     InvalidInput,
     KodamaError,
@@ -50,12 +51,14 @@ from .runtime import PodContext
 from .spec_check import spec_from_pvc
 from .status import (
     crash_loop,
+    current_events,
     derive,
     finished_at,
     image_pull_problem,
     pod_ended,
     pod_problem,
     pod_ready,
+    unschedulable,
 )
 from .store import Store
 from .validation import (
@@ -69,6 +72,13 @@ PULL_GRACE = 20.0
 DELETE_WAIT = 60.0  # seconds delete/rollback wait for the objects to be gone
 # Everything a session owns, in deletion order (the pod before what it mounts).
 SESSION_KINDS = ("Pod", "Secret", "PersistentVolumeClaim")
+
+
+def _not_found(name: str, ns: str) -> NotFound:
+    return NotFound(
+        f"session {name!r} not found in namespace {ns}",
+        hint="pass -n NAMESPACE if it lives elsewhere; `kubectl kodama list -A` lists every namespace",
+    )
 
 
 class SessionEngine:
@@ -189,7 +199,7 @@ class SessionEngine:
                 rep.done(f"Session {spec.name} created (not waiting for it to be Ready)")
                 return self.get(spec.name)
             timeout = plan.config.timeout
-            self._wait_ready(spec, timeout, rep, cancel)
+            self._wait_ready(spec, timeout, rep, cancel, starting=True)
             ready: dict[str, str | None] = {PHASE_ANNOTATION: "ready"}
             ws_pvc = manifests.workspace_pvc_name(spec.name)
             try:
@@ -229,6 +239,11 @@ class SessionEngine:
                 hint=f"if an earlier start was interrupted: `kubectl kodama resume {name}` finishes it, "
                 f"`kubectl kodama delete {name}` removes it",
             )
+        if pod_ready(self.cluster.get_pod(manifests.pod_name(name), ns)):
+            return AlreadyExists(
+                f"session {name!r} already exists in namespace {ns} and is running",
+                hint=f"`kubectl kodama attach {name}` opens it, or pick another name",
+            )
         return AlreadyExists(
             f"session {name!r} already exists in namespace {ns}",
             hint=f"use `kubectl kodama resume {name}`, or pick another name",
@@ -260,9 +275,21 @@ class SessionEngine:
         return None
 
     def _wait_ready(
-        self, spec: SessionSpec, timeout: float, rep: Reporter, cancel: CancelToken
+        self,
+        spec: SessionSpec,
+        timeout: float,
+        rep: Reporter,
+        cancel: CancelToken,
+        *,
+        starting: bool = False,
     ) -> dict[str, Any]:
         rep.step("wait", f"Waiting for pod {manifests.pod_name(spec.name)} to be Ready")
+        unschedulable_hint = (
+            "ask for less (--cpu, --memory, --resource) or other nodes (--node-selector, "
+            "--toleration), or get capacity added"
+            if starting
+            else f"free capacity, or `kubectl kodama stop {spec.name}`"
+        )
         warned: set[str] = set()
         first_seen: dict[str, float] = {}
 
@@ -290,6 +317,14 @@ class SessionEngine:
                         "cluster can pull it and records it as `image:` in ~/.kodama/config.yaml "
                         "(or pass --image)",
                     )
+            cause = unschedulable(pod)
+            # A short grace absorbs a verdict taken while capacity was being freed (a pod of
+            # a deleted session still terminating); an autoscaler that is adding a node wins.
+            lasted = cause and time.monotonic() - first_seen.setdefault(cause, time.monotonic())
+            if cause and lasted and lasted >= WARN_AFTER and not self._scaling_up(pod):
+                raise KodamaError(
+                    f"session {spec.name} cannot be scheduled: {cause}", hint=unschedulable_hint
+                )
             # Some problems are normal for a moment (PVCs binding, an image being pulled):
             # say so only when one lasts.
             if reason and reason not in warned:
@@ -311,6 +346,12 @@ class SessionEngine:
             ) from None
         assert pod is not None
         return pod
+
+    def _scaling_up(self, pod: dict[str, Any]) -> bool:
+        """A cluster autoscaler says it is adding a node for this pod."""
+        meta = pod.get("metadata") or {}
+        events = self.cluster.events_for(meta.get("name", ""), meta.get("namespace", ""))
+        return any(e.get("reason") == "TriggeredScaleUp" for e in current_events(events, pod))
 
     def _diagnose(self, name: str, ns: str) -> str:
         c = self.cluster
@@ -369,10 +410,7 @@ class SessionEngine:
         validate_session_name(name)
         pvc = self.cluster.get_pvc(manifests.workspace_pvc_name(name), ns)
         if pvc is None:
-            raise NotFound(
-                f"session {name!r} not found in namespace {ns}",
-                hint="`kubectl kodama list` shows sessions",
-            )
+            raise _not_found(name, ns)
         return self._spec_from_pvc(pvc), pvc
 
     @staticmethod
@@ -413,7 +451,17 @@ class SessionEngine:
     ) -> list[Session]:
         ns = None if all_namespaces else self.namespace()
         c = self.cluster
-        pvcs = c.list_objects("PersistentVolumeClaim", SELECTOR, ns)
+        try:
+            pvcs = c.list_objects("PersistentVolumeClaim", SELECTOR, ns)
+        except Forbidden:
+            if ns is not None:
+                raise
+            # The generic hint (`kubectl kodama rbac`) would not help: that Role is per namespace.
+            raise Forbidden(
+                "forbidden: cannot list sessions in all namespaces "
+                "(-A needs list access to PVCs and pods cluster-wide)",
+                hint="Kodama's Role is per namespace: `kubectl kodama list -n NAMESPACE`",
+            ) from None
         pods = c.list_objects("Pod", SELECTOR, ns)
 
         def key(obj: dict[str, Any]) -> tuple[str, str]:
@@ -444,6 +492,15 @@ class SessionEngine:
                 s.sync = syncing.get((s.namespace, s.name))
         self._rebuild_records(out, specs)
         return out
+
+    def no_sessions_message(self, all_namespaces: bool = False) -> str:
+        """What an empty `list` says: which namespace, and whether it exists at all."""
+        if all_namespaces:
+            return "No sessions found in any namespace."
+        ns = self.namespace()
+        if self.cluster.namespace_exists(ns) is False:
+            return f"No sessions found: namespace {ns} does not exist."
+        return f"No sessions found in namespace {ns} (-A lists every namespace)."
 
     def _fill_agent_states(
         self, sessions: list[Session], specs: dict[tuple[str, str], SessionSpec] | None = None
@@ -506,8 +563,9 @@ class SessionEngine:
                 with contextlib.suppress(KodamaError):
                     session.ahead = git.ahead(ctx)
         elif events:
-            evs = c.events_for(manifests.pod_name(name), ns, limit=5)
-            evs += c.events_for(manifests.workspace_pvc_name(name), ns, limit=2)
+            evs = current_events(c.events_for(manifests.pod_name(name), ns), pod)[-5:]
+            if (ws.get("status") or {}).get("phase") != "Bound":  # else provisioning is history
+                evs += current_events(c.events_for(manifests.workspace_pvc_name(name), ns), ws)[-2:]
             session.events = [f"{e.get('type')} {e.get('reason')}: {e.get('message')}" for e in evs]
         with contextlib.suppress(KodamaError):
             session.sync = sync.status(ns, name)
@@ -663,7 +721,7 @@ class SessionEngine:
             for _, secret in objects:  # leftovers of a half-deleted session
                 self.cluster.delete("Secret", secret, ns)
             self.store.remove(ns, name)
-            raise NotFound(f"session {name!r} not found in namespace {ns}")
+            raise _not_found(name, ns)
         lost: list[str] = []
         if keep_data:
             with contextlib.suppress(KodamaError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .idle import WATCHER_NAME, idle_reason
@@ -189,3 +190,84 @@ def derive(
     if pphase == "Pending" and not pstatus.get("startTime") and reason:
         return Status.PENDING, reason
     return Status.STARTING, reason
+
+
+# Scheduler verdicts that no retry fixes while `start` waits: the pod asks for more than any
+# node has free, or for nodes that do not exist. Others (unbound PVCs, "Too many pods") pass.
+_PERMANENT = (
+    re.compile(r"^Insufficient \S+$"),
+    re.compile(r"node\(s\) didn't match Pod's node affinity/selector"),
+    re.compile(r"node\(s\) had untolerated taint"),
+    re.compile(r"node\(s\) didn't match pod anti-affinity rules"),
+)
+_AVAILABLE = re.compile(r"^0/\d+ nodes are available: (?P<why>.*?)\.?(?: preemption: .*)?$")
+
+
+def unschedulable(pod: dict[str, Any]) -> str | None:
+    """The scheduler's message when it says the pod fits no node for good, else None.
+
+    "0/1 nodes are available: 1 Insufficient cpu. preemption: …" -> "0/1 nodes are available:
+    1 Insufficient cpu" (the preemption part only says preemption would not help). A pod the
+    scheduler nominated a node for is being fitted by preemption: not permanent.
+    """
+    status = pod.get("status") or {}
+    if status.get("nominatedNodeName"):
+        return None
+    for cond in status.get("conditions") or []:
+        if cond.get("type") != "PodScheduled" or cond.get("status") != "False":
+            continue
+        if cond.get("reason") != "Unschedulable":
+            return None
+        message = " ".join(str(cond.get("message") or "").split())
+        m = _AVAILABLE.match(message)
+        if not m:
+            return None
+        reasons = [re.sub(r"^\d+ ", "", r.strip()) for r in m.group("why").split(", ")]
+        if reasons and all(any(p.search(r) for p in _PERMANENT) for r in reasons):
+            return message.split(" preemption: ")[0].rstrip(".")
+    return None
+
+
+def _when(event: dict[str, Any]) -> str:
+    return str(
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or (event.get("metadata") or {}).get("creationTimestamp")
+        or ""
+    )
+
+
+def current_events(
+    events: list[dict[str, Any]], obj: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The events that describe `obj` as it is now, oldest first.
+
+    Events outlive their object: those of an earlier pod of the same name (a stopped or
+    resumed session) are dropped by uid, scheduling failures from before the pod was scheduled
+    are dropped once it is, and of several FailedScheduling events only the newest is kept.
+    """
+    if obj is None:
+        return []
+    meta = obj.get("metadata") or {}
+    uid = meta.get("uid")
+    mine = [e for e in events if (e.get("involvedObject") or {}).get("uid") in (None, uid)]
+    scheduled_at = next(
+        (
+            str(c.get("lastTransitionTime") or "")
+            for c in (obj.get("status") or {}).get("conditions") or []
+            if c.get("type") == "PodScheduled" and c.get("status") == "True"
+        ),
+        None,
+    )
+    mine.sort(key=_when)
+    out: list[dict[str, Any]] = []
+    last_failed = max(
+        (i for i, e in enumerate(mine) if e.get("reason") == "FailedScheduling"), default=-1
+    )
+    for i, e in enumerate(mine):
+        if e.get("reason") == "FailedScheduling" and (
+            i != last_failed or (scheduled_at is not None and _when(e) <= scheduled_at)
+        ):
+            continue
+        out.append(e)
+    return out

@@ -18,6 +18,7 @@ from typing import IO
 from . import proc
 from .errors import KodamaError, RemoteCommandFailed
 from .events import CancelToken
+from .kubectl import meaningful
 from .runtime import PodContext
 from .sync_ignore import filter_incoming, is_git_dir_name, local_files
 
@@ -31,7 +32,7 @@ COPY_TIMEOUT = 1800.0
 
 
 def _failed(code: int, err: bytes, what: str) -> RemoteCommandFailed:
-    lines = [ln for ln in err.decode(errors="replace").strip().splitlines() if ln.strip()]
+    lines = meaningful(err)
     return RemoteCommandFailed(f"{what} failed: {lines[-1] if lines else code}", code)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -40,11 +39,12 @@ def attach(name: str, command: tuple[str, ...]) -> None:
     else:
         with progress() as (render, cancel):
             argv = engine.prepare_attach(name, events=render, cancel=cancel)
+    from ..kubectl import run_interactive
+
     sys.stdout.flush()
-    if not cmd and os.name == "posix":
-        os.execvp(argv[0], argv)
-    proc = subprocess.run(argv, check=False)
-    sys.exit(proc.returncode)
+    # Not exec'd: kubectl's stderr goes through a filter that drops its own diagnostics
+    # ("command terminated with exit code 7", websocket E-lines on detach).
+    sys.exit(run_interactive(argv))
 
 
 def _short(value: Any, limit: int = 120) -> str:
@@ -107,9 +107,15 @@ def logs(name: str, follow: bool, tail: int, raw: bool) -> None:
 
     The log lives on the session's home PVC ($HOME/.kodama/agent.log) and survives stop/resume.
     """
+    from ..agent import logs_error
+    from ..kubectl import StderrFilter
+
     argv = get_obj().engine_for(name).logs_argv(name, follow=follow, tail=tail)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    assert proc.stdout is not None
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    errors = StderrFilter(proc.stderr)
     try:
         for raw_line in proc.stdout:
             text = raw_line.decode(errors="replace")
@@ -120,7 +126,8 @@ def logs(name: str, follow: bool, tail: int, raw: bool) -> None:
     except KeyboardInterrupt:
         proc.terminate()
         sys.exit(130)
-    sys.exit(rc)
+    if rc != 0:
+        raise logs_error(name, rc, errors.join())
 
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")

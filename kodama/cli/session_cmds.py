@@ -258,9 +258,7 @@ def list_(all_namespaces: bool, output: str) -> None:
     engine = get_obj().engine()
     sessions = engine.list_sessions(all_namespaces)
     if not sessions and output in ("table", "wide"):
-        where = "any namespace" if all_namespaces else f"namespace {engine.namespace()}"
-        hint = "" if all_namespaces else " (-A lists every namespace)"
-        click.echo(f"No sessions found in {where}{hint}.", err=True)
+        click.echo(engine.no_sessions_message(all_namespaces), err=True)
         return
     emit_sessions(sessions, output, all_namespaces=all_namespaces)
 

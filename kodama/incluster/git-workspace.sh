@@ -123,6 +123,15 @@ clone)
     start=$(g rev-parse "refs/remotes/origin/$branch")
   else
     start=$(g rev-parse -q --verify "refs/remotes/origin/HEAD^{commit}" 2>/dev/null || true)
+    if [ -z "$start" ]; then  # HEAD names no branch (a bare repository pushed to): its only one
+      heads=$(g for-each-ref --format='%(refname)' refs/remotes/origin/ | grep -vx 'refs/remotes/origin/HEAD' || true)
+      n=$(printf '%s\n' "$heads" | grep -c . || true)
+      case $n in
+      0) ;;
+      1) start=$(g rev-parse "$heads") ;;
+      *) die "the HEAD of $url names no branch and it has several: choose one with --base BRANCH" ;;
+      esac
+    fi
   fi
   if [ -n "$start" ]; then
     g checkout -q -f -B "$branch" "$start"

@@ -154,6 +154,26 @@ def test_plan_repo_reads_the_remote(repo: Path, tmp_path: Path) -> None:
     assert (p.branch, p.base_branch, p.base_commit) == ("k/s", "dev", None)
 
 
+def test_plan_repo_whose_head_names_no_branch(repo: Path, tmp_path: Path) -> None:
+    """issue 21: `git init --bare` (HEAD on master) then a push of main: use main."""
+    bare = tmp_path / "bare.git"
+    sh(tmp_path, "git", "init", "-q", "--bare", "-b", "master", str(bare))
+    sh(repo, "git", "push", "-q", str(bare), "main")
+    head = sh(repo, "git", "rev-parse", "HEAD")
+    p = git.plan(tmp_path, "s", prefix="kodama/", branch=None, base=None, repo=str(bare), now=NOW)
+    assert (p.branch, p.base_branch, p.base_commit) == ("kodama/s", "main", head)
+    # Two branches and no default: one line, before anything exists.
+    sh(repo, "git", "push", "-q", str(bare), "main:dev")
+    with pytest.raises(InvalidInput) as err:
+        git.plan(tmp_path, "s", prefix="kodama/", branch=None, base=None, repo=str(bare), now=NOW)
+    assert err.value.message == (
+        f"--repo {bare}: its HEAD names no branch and it has 2 branches (dev, main): "
+        "choose one with --base BRANCH"
+    )
+    p = git.plan(tmp_path, "s", prefix="kodama/", branch=None, base="dev", repo=str(bare), now=NOW)
+    assert (p.base_branch, p.base_commit) == ("dev", head)
+
+
 # -- --repo URLs -------------------------------------------------------------------------------
 
 
