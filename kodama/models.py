@@ -201,3 +201,4 @@ class FetchResult(_Model):
     ahead: int | None = None
     base_branch: str | None = None
     base_commit: str | None = None
+    repository: str | None = None  # the local repository the branch was fetched into

@@ -804,11 +804,14 @@ class SessionEngine:
         """Bring the session branch back into the local repository (cwd's, else the recorded)."""
         spec, _ = self.spec_of(name)
         record = self.store.read(spec.namespace, name) or {}
-        root = git.repo_root(self.cwd) or (
-            Path(record["localPath"]) if record.get("localPath") else None
-        )
+        here = git.repo_root(self.cwd)
+        recorded = Path(record["localPath"]) if record.get("localPath") else None
+        root = here or recorded
         if root is None:
-            raise InvalidInput("fetch needs a local git repository: run it inside one")
+            raise InvalidInput(
+                "fetch needs a local git repository: run it inside one",
+                hint="the branch is fetched into the repository of the working directory",
+            )
         pod = self.cluster.get_pod(manifests.pod_name(name), spec.namespace)
         if not pod_ready(pod):
             raise KodamaError(
@@ -816,6 +819,11 @@ class SessionEngine:
                 hint=f"`kubectl kodama resume {name}` first, then fetch again",
             )
         rep = Reporter(events, name)
+        # Say which repository gets the branch whenever it is not the obvious one.
+        if here is None:
+            rep.info(f"Not in a git repository: fetching into {root}, where {name} was started")
+        elif recorded is not None and here.resolve() != recorded.resolve():
+            rep.warn(f"fetching into {here} (the repository you are in), not {recorded}")
         result = git.fetch(
             self.pod_context(spec, root),
             root,
@@ -824,7 +832,10 @@ class SessionEngine:
             reporter=rep,
             cancel=cancel or CancelToken(),
         )
-        rep.done(f"Fetched {spec.branch} into {result.local_branch} ({result.commit[:12]})")
+        result.repository = str(root)
+        rep.done(
+            f"Fetched {spec.branch} into {result.local_branch} of {root} ({result.commit[:12]})"
+        )
         return result
 
     # -- attach --------------------------------------------------------------------------------

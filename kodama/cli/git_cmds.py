@@ -48,7 +48,8 @@ def fetch(name: str, into: str | None, force: bool, output: str | None) -> None:
             if result.ahead is not None
             else "commits ahead of the base: unknown"
         )
-        click.echo(f"{result.local_branch} {result.commit[:12]} ({change}); {ahead}")
+        where = f" in {result.repository}" if result.repository else ""
+        click.echo(f"{result.local_branch} {result.commit[:12]}{where} ({change}); {ahead}")
 
 
 COMMANDS: list[click.Command] = [fetch]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Kodama, on_simulated_node
+from .conftest import Kodama, make_repo, on_simulated_node
 
 pytestmark = pytest.mark.cluster
 
@@ -52,7 +52,7 @@ def local_repo(kodama: Kodama, tmp_path: Path) -> Path:
     return repo
 
 
-def test_ship_commit_in_the_pod_and_fetch(kodama: Kodama, local_repo: Path) -> None:
+def test_ship_commit_in_the_pod_and_fetch(kodama: Kodama, local_repo: Path, tmp_path: Path) -> None:
     head = git(local_repo, "rev-parse", "HEAD")
     t0 = time.monotonic()
     started = kodama.run("start", "s1", "-o", "json")
@@ -79,11 +79,26 @@ def test_ship_commit_in_the_pod_and_fetch(kodama: Kodama, local_repo: Path) -> N
     t0 = time.monotonic()
     fetched = kodama.run("fetch", "s1")
     print(f"fetch wall time: {time.monotonic() - t0:.2f}s")
-    assert fetched.stdout.startswith(f"kodama/s1 {pod_head[:12]} (new branch); 1 commit ahead")
+    where = local_repo.resolve()
+    assert fetched.stdout.startswith(
+        f"kodama/s1 {pod_head[:12]} in {where} (new branch); 1 commit ahead"
+    )
     assert git(local_repo, "log", "-1", "--format=%H %s", "kodama/s1") == f"{pod_head} m"
     assert git(local_repo, "rev-parse", "kodama/s1~1") == head
     again = kodama.json("fetch", "s1")
     assert again["commit"] == again["previous"] == pod_head and again["ahead"] == 1
+    # issue 21: fetch says which repository it wrote to when that is not the obvious one.
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    away = Kodama(kodama.kubeconfig, kodama.namespace, kodama.home, outside).run("fetch", "s1")
+    assert f"Not in a git repository: fetching into {where}, where s1 was started" in away.stderr
+    assert f" in {where} (already up to date)" in away.stdout
+    other = make_repo(tmp_path / "other").resolve()
+    there = Kodama(kodama.kubeconfig, kodama.namespace, kodama.home, other).run("fetch", "s1")
+    assert f"warning: fetching into {other} (the repository you are in), not {where}" in (
+        there.stderr
+    )
+    assert git(other, "rev-parse", "kodama/s1") == pod_head
 
     # Re-running the ensure step (attach, resume) never reships over the agent's work.
     kodama.run("stop", "s1")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BIN = Path(sys.executable).parent
 
 KUBECONFIG = """\
@@ -68,3 +70,80 @@ def test_config_with_two_mistakes_lists_both(tmp_path: Path) -> None:
         "line 2 agent.comand: unknown key (did you mean command?); "
         "line 3 timeout: Input should be greater than 0"
     )
+
+
+def test_kubectl_noise_is_recognised_and_the_rest_kept() -> None:
+    from kodama.kubectl import is_kubectl_noise, meaningful
+
+    noise = [
+        "E1130 05:14:47.123456    4242 websocket.go:296] Unknown stream id 1, discarding message",
+        "W0102 10:00:00.5   1 reflector.go:12] watch ended",
+        "command terminated with exit code 7",
+    ]
+    assert all(is_kubectl_noise(line) for line in noise)
+    kept = ["fatal: not a git repository", "E1130 is a fine name for a file", "exit code 7"]
+    assert not any(is_kubectl_noise(line) for line in kept)
+    assert meaningful("\n".join([noise[0], kept[0], noise[2], ""]).encode()) == [kept[0]]
+
+
+def test_stderr_filter_forwards_only_what_the_user_should_see(tmp_path: Path) -> None:
+    from kodama.kubectl import StderrFilter
+
+    script = (
+        "import sys; sys.stderr.write('remote says hi\\n"
+        "E1130 05:14:47.123456 1 websocket.go:296] Unknown stream id 1, discarding message\\n"
+        "command terminated with exit code 7\\n'); sys.exit(7)"
+    )
+    out = tmp_path / "err"
+    with out.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        errors = StderrFilter(proc.stderr, sink)
+        assert proc.wait() == 7
+        assert errors.join() == ["remote says hi"]
+    assert out.read_text() == "remote says hi\n"
+
+
+def test_logs_errors_are_one_line() -> None:
+    from kodama.agent import NO_LOG_EXIT, logs_error
+
+    err = logs_error("fix", NO_LOG_EXIT, [])
+    assert err.message == (
+        "session fix has no headless run log: its agent was not started with --prompt"
+    )
+    assert err.hint == "`kubectl kodama attach fix` opens the agent's terminal"
+    assert logs_error("fix", 1, ["tail: boom"]).message == (
+        "cannot read the log of session fix: tail: boom"
+    )
+
+
+def test_sync_state_says_connected_once() -> None:
+    from kodama.cli.sync_cmds import render_status
+    from kodama.models import SyncStatus
+
+    st = SyncStatus(name="fix", state="paused", activity="disconnected", connected=False)
+    assert "State:       paused (disconnected)\n" in render_status(st)
+    st = SyncStatus(name="fix", state="watching", activity="watching", connected=True)
+    assert "State:       watching, connected\n" in render_status(st)
+
+
+def test_delete_question_reads_once(tmp_path: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    env = dict(os.environ, KODAMA_HOME=str(tmp_path))
+    child = pexpect.spawn(str(BIN / "kubectl-kodama"), ["delete", "fix"], env=env, timeout=30)
+    child.expect_exact(
+        "Delete session fix with its pod, Secrets and PVCs (all its data)? [y/N]: "
+    )
+    child.sendline("n")
+    child.expect_exact("error: aborted")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    child = pexpect.spawn(
+        str(BIN / "kubectl-kodama"), ["delete", "fix", "--keep-data"], env=env, timeout=30
+    )
+    child.expect_exact(
+        "Delete the pod and Secrets of session fix, keeping its PVCs (its data)? [y/N]: "
+    )
+    child.sendline("n")
+    child.expect(pexpect.EOF)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from kodama.manifests import PHASE_ANNOTATION
 from kodama.models import Status
-from kodama.status import derive
+from kodama.status import current_events, derive, unschedulable
 
 
 def pvc(
@@ -136,3 +138,84 @@ def test_image_pull_problems() -> None:
     )
     assert image_pull_problem(down) == ("reg.example/kodama/agent:1", "connection refused", False)
     assert image_pull_problem(_pulling("ContainerCreating", "")) is None
+
+
+# -- issue 21: unschedulable for good, and events that describe the pod as it is now ---------
+
+
+def pending(message: str, reason: str = "Unschedulable", **status: Any) -> dict[str, Any]:
+    cond = {"type": "PodScheduled", "status": "False", "reason": reason, "message": message}
+    return {
+        "metadata": {"name": "kodama-s", "uid": "u2"},
+        "status": {"phase": "Pending", "conditions": [cond], **status},
+    }
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
+            "1 No preemption victims found for incoming pod.",
+            "0/1 nodes are available: 1 Insufficient cpu",
+        ),
+        (
+            "0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match Pod's node "
+            "affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not "
+            "helpful for scheduling.",
+            "0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match Pod's node "
+            "affinity/selector",
+        ),
+        (
+            "0/1 nodes are available: 1 node(s) had untolerated taint {gpu: true}. preemption: "
+            "not eligible",
+            "0/1 nodes are available: 1 node(s) had untolerated taint {gpu: true}",
+        ),
+        # Fixes itself: the claims are being bound / a pod slot may free up.
+        ("0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.", None),
+        ("0/2 nodes are available: 1 Insufficient cpu, 1 Too many pods.", None),
+        ("something else entirely", None),
+    ],
+)
+def test_unschedulable_for_good(message: str, expected: str | None) -> None:
+    assert unschedulable(pending(message)) == expected
+
+
+def test_unschedulable_not_while_preempting_or_for_other_reasons() -> None:
+    msg = "0/1 nodes are available: 1 Insufficient cpu."
+    assert unschedulable(pending(msg, nominatedNodeName="n1")) is None
+    assert unschedulable(pending(msg, reason="SchedulingGated")) is None
+    assert unschedulable(pod()) is None
+
+
+def event(reason: str, when: str, uid: str = "u2", type_: str = "Warning") -> dict[str, Any]:
+    return {
+        "type": type_,
+        "reason": reason,
+        "message": f"{reason} at {when}",
+        "lastTimestamp": when,
+        "involvedObject": {"uid": uid},
+    }
+
+
+def test_current_events_drop_earlier_pods_and_old_scheduling_failures() -> None:
+    evs = [
+        event("FailedScheduling", "2026-01-01T00:00:01Z", uid="u1"),  # an earlier pod
+        event("FailedScheduling", "2026-01-01T00:01:00Z"),
+        event("FailedScheduling", "2026-01-01T00:02:00Z"),
+        event("Pulling", "2026-01-01T00:03:00Z", type_="Normal"),
+    ]
+    p = pending("0/1 nodes are available: 1 Insufficient cpu.")
+    assert [e["message"] for e in current_events(evs, p)] == [
+        "FailedScheduling at 2026-01-01T00:02:00Z",
+        "Pulling at 2026-01-01T00:03:00Z",
+    ]
+    # Once scheduled, scheduling failures from before are history.
+    scheduled = pod(phase="Pending", ready=False)
+    scheduled["metadata"]["uid"] = "u2"
+    scheduled["status"]["conditions"].append(
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-01-01T00:02:30Z"}
+    )
+    assert [e["reason"] for e in current_events(evs, scheduled)] == ["Pulling"]
+    # No pod (a stopped session): none of the old pods' events apply.
+    assert current_events(evs, None) == []
