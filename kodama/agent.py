@@ -18,6 +18,7 @@ from .agent_firstrun import KEY_TAIL_PLACEHOLDER, KeyStatus, merge_first_run
 from .agent_state import helper_script, merge_hooks, parse_status
 from .errors import AgentLaunchFailed, KodamaError, Timeout
 from .events import CancelToken, Reporter
+from .kubectl import meaningful
 from .manifests import secret_file_links
 from .models import AgentState, AgentStateName
 from .runtime import PodContext
@@ -77,7 +78,8 @@ link_files() {
     done
 }
 link_files "$@"
-echo "KODAMA tmux=$tmux running=$running key=$key kept=${kept#,}"
+last=$(sed -n 's/.*"mode":[[:space:]]*"\([a-z]*\)".*/\1/p' "$k/agent-run.json" 2>/dev/null)
+echo "KODAMA tmux=$tmux running=$running key=$key kept=${kept#,} last=$last"
 ws=$(cd "${KODAMA_WORKSPACE:-$HOME}" 2>/dev/null && pwd -P)
 printf '@@kodama workspace -\n%s\n' "$ws"
 if [ "$2" = claude ]; then
@@ -201,6 +203,7 @@ class Probe:
     running: bool
     key: KeyStatus
     workspace: str
+    last_mode: str = ""  # mode of the agent's last run: interactive, prompt, "" (never ran)
     files: dict[str, ClaudeFile] = field(default_factory=dict)
     kept: list[str] = field(default_factory=list)  # secret-file paths not linked (user's own)
 
@@ -234,6 +237,7 @@ def _parse_probe(out: str) -> Probe:
         running=fields.get("running") == "1",
         key=key,
         workspace=ws_lines[0] if ws_lines else "",
+        last_mode=fields.get("last", ""),
         files=files,
         kept=[p for p in fields.get("kept", "").split(",") if p],
     )
@@ -333,6 +337,20 @@ def ensure_agent(
         if prompt is not None:
             reporter.warn("the agent is already running; the prompt was not sent")
         return
+    if (
+        prompt is None
+        and resume
+        and probe.last_mode == "prompt"
+        and ctx.spec.agent_kind != "claude"
+    ):
+        # A headless run of another agent is a job that ended; running its command again
+        # (interactively, without the prompt) could repeat its side effects. Claude Code is
+        # different: it continues the conversation and does nothing until asked.
+        reporter.info(
+            "The agent's last run was headless and has ended: it is not started again "
+            f"(`kubectl kodama logs {ctx.spec.name}` shows that run; attach starts it interactively)"
+        )
+        return
     if prompt is None and not probe.tmux:
         reporter.info(
             "The image has no tmux: the agent starts when you attach and ends when you detach"
@@ -352,7 +370,7 @@ def ensure_agent(
     if proc.returncode == 3:
         raise _launch_failure(ctx, proc.stdout.decode(errors="replace"), reporter)
     if proc.returncode != 0:
-        detail = proc.stderr.decode(errors="replace").strip().splitlines()
+        detail = meaningful(proc.stderr)
         raise KodamaError(
             "could not launch the agent in the pod" + (f": {detail[-1]}" if detail else "")
         )

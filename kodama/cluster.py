@@ -26,6 +26,10 @@ from .errors import (
 )
 from .events import CancelToken
 
+# A kubeconfig with insecure-skip-tls-verify is the user's explicit choice; kubectl honours it
+# silently, while urllib3 would print a multi-line warning on every request.
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
 T = TypeVar("T")
 TIMEOUT = (5, 60)  # (connect, read) seconds for every API call
 

@@ -200,14 +200,15 @@ _PERMANENT = (
     re.compile(r"node\(s\) had untolerated taint"),
     re.compile(r"node\(s\) didn't match pod anti-affinity rules"),
 )
-_AVAILABLE = re.compile(r"^0/\d+ nodes are available: (?P<why>.*?)\.?(?: preemption: .*)?$")
+# "0/1 nodes are available: 1 Insufficient cpu. <more sentences, e.g. about preemption>"
+_AVAILABLE = re.compile(r"^(?P<head>0/\d+ nodes are available: (?P<why>.*?))(?:\.\s.*|\.)?$")
 
 
 def unschedulable(pod: dict[str, Any]) -> str | None:
     """The scheduler's message when it says the pod fits no node for good, else None.
 
     "0/1 nodes are available: 1 Insufficient cpu. preemption: …" -> "0/1 nodes are available:
-    1 Insufficient cpu" (the preemption part only says preemption would not help). A pod the
+    1 Insufficient cpu" (what follows says preemption or claims would not help). A pod the
     scheduler nominated a node for is being fitted by preemption: not permanent.
     """
     status = pod.get("status") or {}
@@ -224,7 +225,7 @@ def unschedulable(pod: dict[str, Any]) -> str | None:
             return None
         reasons = [re.sub(r"^\d+ ", "", r.strip()) for r in m.group("why").split(", ")]
         if reasons and all(any(p.search(r) for p in _PERMANENT) for r in reasons):
-            return message.split(" preemption: ")[0].rstrip(".")
+            return m.group("head")
     return None
 
 

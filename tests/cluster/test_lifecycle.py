@@ -338,18 +338,17 @@ def test_rbac_for_a_user_then_a_serviceaccount_binds_both(kodama: Kodama, testen
 
 
 def test_stuck_start_says_why_unschedulable(kodama: Kodama, testenv: Any) -> None:
+    # No node has the label: the scheduler's verdict ends the wait long before the timeout,
+    # and start rolls back like on any other problem that will not fix itself (issue 21).
     proc = kodama.run(
-        "start", "stuck", "--node-selector", "pool=nowhere", "--timeout", "8", check=False
+        "start", "stuck", "--node-selector", "pool=nowhere", "--timeout", "3600", check=False
     )
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
-    assert (
-        last.startswith("error: session stuck is not Ready after 8s") and "Unschedulable" in last
+    assert last.startswith(
+        "error: session stuck cannot be scheduled: 0/1 nodes are available: "
+        "1 node(s) didn't match Pod's node affinity/selector (hint: "
     ), last
-    # The session exists (it is Pending, not half-made) and says why; delete removes it.
-    got = kodama.json("get", "stuck")
-    assert got["status"] == "Pending" and "Unschedulable" in (got["reason"] or "")
-    kodama.run("delete", "stuck", "--yes")
     assert testenv.managed(kodama.namespace) == []
 
 

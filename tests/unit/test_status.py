@@ -171,6 +171,11 @@ def pending(message: str, reason: str = "Unschedulable", **status: Any) -> dict[
             "not eligible",
             "0/1 nodes are available: 1 node(s) had untolerated taint {gpu: true}",
         ),
+        (  # v1.34 wording, with dynamic resource allocation
+            "0/1 nodes are available: 1 Insufficient cpu. no new claims to deallocate, "
+            "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
+            "0/1 nodes are available: 1 Insufficient cpu",
+        ),
         # Fixes itself: the claims are being bound / a pod slot may free up.
         ("0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.", None),
         ("0/2 nodes are available: 1 Insufficient cpu, 1 Too many pods.", None),
