@@ -246,6 +246,28 @@ def test_resume_continues_the_conversation(agent_env: Kodama, testenv: Any) -> N
     poll(lambda: "continue=1" in screen(k, "cont"))
 
 
+def test_resume_does_not_rerun_a_finished_headless_job(agent_env: Kodama, testenv: Any) -> None:
+    """issue 21: a headless run of another agent is a job; resume must not run it again."""
+    k = agent_env
+    k.write_config(
+        f"image: {session_image(testenv)}\nagent:\n  command: sh -c 'echo ran >> \"$HOME/runs\"; cat'\n"
+        "  kind: other\nsync:\n  enabled: false\n"
+    )
+    k.run("start", "job", "--prompt", "do it once")
+    k.run("wait", "job", "--for=exited", "--timeout=60s")
+    k.run("stop", "job")
+    if testenv.simulated:
+        kill_namespace_processes(volumes_of(testenv, k.namespace))
+    resumed = k.run("resume", "job")
+    assert (
+        "The agent's last run was headless and has ended: it is not started again "
+        "(`kubectl kodama logs job` shows that run; attach starts it interactively)"
+    ) in resumed.stderr
+    assert in_pod(k, "job", 'cat "$HOME/runs"') == "ran\n"
+    assert "do it once" in k.run("logs", "job").stdout
+    assert agent_of(k, "job")["state"] == "exited"
+
+
 def test_other_agents_state_is_process_liveness(agent_env: Kodama, testenv: Any) -> None:
     k = agent_env
     k.write_config(
