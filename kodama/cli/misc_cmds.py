@@ -136,10 +136,49 @@ def view(output: str) -> None:
     click.echo(dump(data, output))
 
 
+# Completes both `kubectl-kodama …` and `kubectl kodama …`. Candidates come from
+# `kubectl_complete-kodama`, the executable kubectl >= 1.26 itself runs for plugin arguments
+# (words after the plugin name, the last one being completed; cobra's output: one candidate per
+# line, a `:N` directive last). `kubectl` keeps its own completion for everything else.
+BASH_COMPLETION = r"""
+_kubectl_kodama_words() {
+    local line
+    COMPREPLY=()
+    while IFS= read -r line; do
+        case $line in
+        :*) ;;
+        *) COMPREPLY+=("${line%%$'\t'*}") ;;
+        esac
+    done < <(kubectl_complete-kodama "$@" 2>/dev/null)
+}
+_kubectl_kodama() {
+    _kubectl_kodama_words "${COMP_WORDS[@]:1:COMP_CWORD}"
+}
+_kubectl_kodama_kubectl() {
+    if [[ $COMP_CWORD -ge 2 && ${COMP_WORDS[1]} == kodama ]]; then
+        _kubectl_kodama_words "${COMP_WORDS[@]:2:COMP_CWORD-1}"
+    elif [[ -n $_kubectl_kodama_previous ]]; then
+        "$_kubectl_kodama_previous" "$@"
+    fi
+}
+complete -o nosort -F _kubectl_kodama kubectl-kodama
+if [[ -z ${_kubectl_kodama_previous+set} ]]; then
+    _kubectl_kodama_previous=$(complete -p kubectl 2>/dev/null | sed -n 's/.* -F \([^ ]*\) .*/\1/p')
+fi
+complete -o default -F _kubectl_kodama_kubectl kubectl
+""".lstrip()
+
+
 @click.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
-    """Print a shell completion script (e.g. `source <(kubectl-kodama completion bash)`)."""
+    """Print a shell completion script (e.g. `source <(kubectl kodama completion bash)`).
+
+    The bash script completes `kubectl kodama …` as well as `kubectl-kodama …`.
+    """
+    if shell == "bash":
+        click.echo(BASH_COMPLETION, nl=False)
+        return
     from click.shell_completion import get_completion_class
 
     from .main import cli

@@ -106,6 +106,38 @@ def test_checkhealth_runs(nvim: str, repo: Path, tmp_path: Path) -> None:
     assert "mutagen" in text
 
 
+def test_checkhealth_honours_kodama_mutagen(nvim: str, repo: Path, tmp_path: Path) -> None:
+    """issue 21: sync runs through $KODAMA_MUTAGEN, so health must not say "not found"."""
+    fake = tmp_path / "bin" / "my-mutagen"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 0.18.1\n")
+    fake.chmod(0o755)
+    path = os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if not (Path(p) / "mutagen").exists()
+    )
+    run = run_nvim(
+        nvim,
+        "health.lua",
+        cwd=repo,
+        state_dir=tmp_path / "nvim",
+        timeout=30,
+        env={"KODAMA_MUTAGEN": str(fake), "PATH": path},
+    )
+    text = run.result["text"]
+    assert f"mutagen (KODAMA_MUTAGEN): {fake} (0.18.1)" in text
+    assert "not found on PATH: two-way file sync is off" not in text
+    missing = tmp_path / "nope"
+    run = run_nvim(
+        nvim,
+        "health.lua",
+        cwd=repo,
+        state_dir=tmp_path / "nvim2",
+        timeout=30,
+        env={"KODAMA_MUTAGEN": str(missing), "PATH": path},
+    )
+    assert f"KODAMA_MUTAGEN={missing} is not an executable: file sync is off" in run.result["text"]
+
+
 def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) -> None:
     log = tmp_path / "server.jsonl"
     run = run_nvim(

@@ -111,7 +111,7 @@ def test_kubectl_completion_hook(tmp_path: Path) -> None:
     assert {"start", "stop"} <= names
 
 
-@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+@pytest.mark.parametrize("shell", ["zsh", "fish"])
 def test_completion_scripts(shell: str) -> None:
     proc = run("completion", shell)
     assert proc.returncode == 0 and "_KUBECTL_KODAMA_COMPLETE" in proc.stdout

@@ -147,3 +147,50 @@ def test_delete_question_reads_once(tmp_path: Path) -> None:
     )
     child.sendline("n")
     child.expect(pexpect.EOF)
+
+
+def _complete_in_bash(setup: str, words: list[str], function: str) -> list[str]:
+    script = (
+        f"{setup}\nsource <({BIN / 'kubectl-kodama'} completion bash)\n"
+        f"COMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}\n"
+        f'{function}; printf "%s\\n" "${{COMPREPLY[@]}}"'
+    )
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    return [w for w in proc.stdout.splitlines() if w]
+
+
+def test_bash_completion_completes_kubectl_kodama_and_kubectl_dash_kodama() -> None:
+    """issue 21: `completion bash` completed only `kubectl-kodama`."""
+    plain = _complete_in_bash("", ["kubectl-kodama", "st"], "_kubectl_kodama")
+    assert plain == ["start", "stop"]
+    via_kubectl = _complete_in_bash("", ["kubectl", "kodama", "st"], "_kubectl_kodama_kubectl")
+    assert via_kubectl == ["start", "stop"]
+    values = _complete_in_bash(
+        "", ["kubectl", "kodama", "wait", "x", "--for", ""], "_kubectl_kodama_kubectl"
+    )
+    assert values == ["working", "waiting", "idle", "exited"]
+    # kubectl's own completion, loaded before ours, still completes everything else.
+    others = _complete_in_bash(
+        "_k() { COMPREPLY=(from-kubectl); }; complete -F _k kubectl",
+        ["kubectl", "ver"],
+        "_kubectl_kodama_kubectl",
+    )
+    assert others == ["from-kubectl"]
+
+
+def test_kubectl_runs_the_completion_hook() -> None:
+    """kubectl >= 1.26 runs `kubectl_complete-kodama WORDS… INCOMPLETE` for plugin arguments."""
+    import shutil
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: the hook is checked by the bash test only")
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run(
+        [kubectl, "__complete", "kodama", "st"], capture_output=True, text=True, env=env
+    )
+    names = [line.split("\t")[0] for line in proc.stdout.splitlines()]
+    assert names == ["start", "stop", ":4"]

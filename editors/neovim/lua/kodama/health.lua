@@ -96,10 +96,24 @@ local function check_kube()
 end
 
 local function check_mutagen()
+  -- The engine's rule (kodama/sync_mutagen.py): $KODAMA_MUTAGEN wins over PATH.
+  local env = vim.env.KODAMA_MUTAGEN
+  if env and env ~= '' then
+    if vim.fn.executable(env) ~= 1 then
+      health.warn(('KODAMA_MUTAGEN=%s is not an executable: file sync is off'):format(env), {
+        'point KODAMA_MUTAGEN at the mutagen binary (mutagen-agents.tar.gz beside it), or unset it',
+      })
+      return
+    end
+    local version = run({ env, 'version' })
+    health.ok(('mutagen (KODAMA_MUTAGEN): %s (%s)'):format(env, version and first_line(version) or 'version unknown'))
+    return
+  end
   local mutagen = vim.fn.exepath('mutagen')
   if mutagen == '' then
     health.warn('mutagen not found on PATH: two-way file sync is off (sessions still work)', {
-      'install mutagen (https://mutagen.io) to sync files between the editor and the pod',
+      'install mutagen (https://mutagen.io) to sync files between the editor and the pod,',
+      'or set KODAMA_MUTAGEN to its path',
     })
     return
   end
