@@ -190,3 +190,4 @@ def test_delete_keep_data_leaves_a_stopped_session(kodama: Kodama, testenv: Any)
     assert kodama.run("attach", "keep", "--", "cat", "kept.txt").stdout == "mine\n"
     kodama.run("delete", "keep", "--yes")
     assert testenv.managed(kodama.namespace) == []
+
