@@ -348,6 +348,35 @@ async def test_fanout_compare_and_usage_through_the_server(
         assert sorted(u["name"] for u in used) == ["fam-1", "fam-2"]
         for n in ("fam-1", "fam-2"):
             await execute(client, "kodama.session.delete", {"name": n, "confirm": True})
+
+
+async def test_issue21_messages_reach_the_editor(
+    testenv: Any, namespace: str, repo: Path, home: Path
+) -> None:
+    """The editors get the CLI's one-line messages: not found, taken name, unschedulable."""
+    write_config(home)
+    async with lsp_session(
+        client_name=CLIENTS[0], root=repo, home=home, init_options=init_options(testenv, namespace)
+    ) as (client, _):
+        with pytest.raises(JsonRpcException) as info:
+            await execute(client, "kodama.session.get", {"name": "nosuch"})
+        assert info.value.message == f"session 'nosuch' not found in namespace {namespace}"
+        await execute(client, "kodama.session.start", {"name": "taken", "root": str(repo)})
+        with pytest.raises(JsonRpcException) as info:
+            await execute(client, "kodama.session.start", {"name": "taken", "root": str(repo)})
+        assert info.value.message == (
+            f"session 'taken' already exists in namespace {namespace} and is running"
+        )
+        (home / "config.yaml").write_text(
+            CONFIG.replace("{kind}", "other") + "nodeSelector: {pool: nowhere}\n"
+        )
+        with pytest.raises(JsonRpcException) as info:
+            await execute(client, "kodama.session.start", {"name": "nowhere", "root": str(repo)})
+        assert info.value.message == (
+            "session nowhere cannot be scheduled: 0/1 nodes are available: "
+            "1 node(s) didn't match Pod's node affinity/selector"
+        )
+        await execute(client, "kodama.session.delete", {"name": "taken", "confirm": True})
     assert testenv.managed(namespace) == []
 
 
