@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,8 +37,8 @@ def meaningful(stderr: bytes | str) -> list[str]:
 
 @dataclass
 class StderrFilter:
-    """Reads a child's stderr in a thread: kubectl's noise is dropped, other lines are passed
-    on to `forward` (our stderr by default) as they come, or only kept when forward is None."""
+    """Reads a child's stderr in a thread: kubectl's noise is dropped, other lines are kept and,
+    when `forward` is given (the CLI's stderr), passed on as they come."""
 
     stream: IO[bytes]
     forward: IO[bytes] | None = None
@@ -63,26 +61,6 @@ class StderrFilter:
     def join(self) -> list[str]:
         self._thread.join()
         return self.kept
-
-
-def run_interactive(argv: list[str]) -> int:
-    """Run kubectl on this terminal (stdin and stdout inherited), its stderr filtered; return
-    its exit code. Ctrl-C belongs to the remote side (a raw terminal sends it as a byte)."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        try:
-            proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
-        except FileNotFoundError:
-            raise ClusterError(
-                "kubectl not found", hint="install kubectl or set KODAMA_KUBECTL"
-            ) from None
-        assert proc.stderr is not None
-        errors = StderrFilter(proc.stderr, sys.stderr.buffer)
-        rc = proc.wait()
-        errors.join()
-        return rc
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def kubectl_binary() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -39,12 +40,33 @@ def attach(name: str, command: tuple[str, ...]) -> None:
     else:
         with progress() as (render, cancel):
             argv = engine.prepare_attach(name, events=render, cancel=cancel)
-    from ..kubectl import run_interactive
-
     sys.stdout.flush()
     # Not exec'd: kubectl's stderr goes through a filter that drops its own diagnostics
     # ("command terminated with exit code 7", websocket E-lines on detach).
-    sys.exit(run_interactive(argv))
+    sys.exit(_run_on_terminal(argv))
+
+
+def _run_on_terminal(argv: list[str]) -> int:
+    """kubectl on this terminal (stdin and stdout inherited), its stderr filtered; its exit
+    code. Ctrl-C belongs to the remote side (a raw terminal sends it as a byte)."""
+    from ..errors import ClusterError
+    from ..kubectl import StderrFilter
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        try:
+            proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
+        except FileNotFoundError:
+            raise ClusterError(
+                "kubectl not found", hint="install kubectl or set KODAMA_KUBECTL"
+            ) from None
+        assert proc.stderr is not None
+        errors = StderrFilter(proc.stderr, sys.stderr.buffer)
+        rc = proc.wait()
+        errors.join()
+        return rc
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _short(value: Any, limit: int = 120) -> str:

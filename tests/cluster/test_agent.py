@@ -8,6 +8,7 @@ reads the hooks Kodama registered in $HOME/.claude/settings.json and fires them.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -152,8 +153,10 @@ def test_attach_through_a_terminal_detach_and_reattach(agent_env: Kodama) -> Non
     k.run("start", "tty")
     poll(lambda: agent_of(k, "tty")["state"] == "waiting")
 
+    screens: list[io.BytesIO] = []
+
     def spawn() -> Any:
-        return pexpect.spawn(
+        child = pexpect.spawn(
             k.argv("attach", "tty")[0],
             k.argv("attach", "tty")[1:],
             cwd=str(k.cwd),
@@ -161,6 +164,9 @@ def test_attach_through_a_terminal_detach_and_reattach(agent_env: Kodama) -> Non
             dimensions=(40, 140),
             timeout=30,
         )
+        screens.append(io.BytesIO())
+        child.logfile_read = screens[-1]
+        return child
 
     t0 = time.monotonic()
     child = spawn()
@@ -197,6 +203,11 @@ def test_attach_through_a_terminal_detach_and_reattach(agent_env: Kodama) -> Non
     child.close()
     st = poll(lambda: (a := agent_of(k, "tty"))["state"] == "exited" and a)
     assert st["exitCode"] == 0
+    # issue 21: kubectl's own lines (websocket E-lines on detach, "command terminated") never
+    # reach the terminal.
+    for seen in screens:
+        text = seen.getvalue().decode(errors="replace")
+        assert not re.search(r"(?m)^[IWEF]\d{4} \d\d:\d\d|command terminated with exit", text)
 
 
 def test_attach_runs_commands_with_their_exit_codes(agent_env: Kodama) -> None:
