@@ -347,7 +347,12 @@ async def fetch(call: Call) -> dict[str, Any]:
         f"Kodama: fetching {name}",
         lambda sink, cancel: engine.fetch(name, events=sink, cancel=cancel),
     )
-    return {"branch": result.local_branch, "commit": result.commit, "ahead": result.ahead}
+    return {
+        "branch": result.local_branch,
+        "commit": result.commit,
+        "ahead": result.ahead,
+        "repository": result.repository,
+    }
 
 
 async def sync_status(call: Call) -> dict[str, Any]:

@@ -279,6 +279,7 @@ async def test_stop_resume_fetch_get_through_the_server(
         )
         fetched = await execute(client, "kodama.session.fetch", {"name": "v1"})
         assert fetched["ahead"] == 1 and fetched["branch"] == "kodama/v1"
+        assert fetched["repository"] == str(repo.resolve())
         local = subprocess.run(
             ["git", "-C", str(repo), "log", "-1", "--format=%s", fetched["branch"]],
             capture_output=True,
