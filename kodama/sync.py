@@ -25,6 +25,7 @@ from .cluster import KubeTarget, context_namespace
 from .config import SyncConfig, load_config
 from .errors import KodamaError
 from .events import CancelToken, EventSink, Reporter, null_sink
+from .kubectl import meaningful
 from .models import SyncConflict, SyncStatus
 from .runtime import PodContext
 from .shims import host_for
@@ -109,6 +110,10 @@ def parse_status(name: str, doc: dict[str, Any], local_path: str | None = None) 
             for p in endpoint.get(key) or []:
                 problems.append(f"{side}: {p.get('path') or '.'}: {p.get('error')}")
     last_error = doc.get("lastError") or _HALTED.get(raw)
+    if last_error:
+        # The transport is `kubectl exec`: its own lines ("command terminated with exit code
+        # 1", klog E-lines) say nothing the rest of the message does not.
+        last_error = "; ".join(meaningful(str(last_error))) or str(last_error)
     return SyncStatus(
         name=name,
         state=state,

@@ -194,3 +194,15 @@ def test_kubectl_runs_the_completion_hook() -> None:
     )
     names = [line.split("\t")[0] for line in proc.stdout.splitlines()]
     assert names == ["start", "stop", ":4"]
+
+
+def test_sync_last_error_without_kubectl_lines() -> None:
+    from kodama import sync
+
+    doc = {
+        "status": "connecting-beta",
+        "lastError": "unable to connect to beta: kodama-ssh: pod is not running\n"
+        "command terminated with exit code 1",
+    }
+    st = sync.parse_status("s", doc)
+    assert st.last_error == "unable to connect to beta: kodama-ssh: pod is not running"
