@@ -368,9 +368,9 @@ async def test_issue21_messages_reach_the_editor(
         assert info.value.message == (
             f"session 'taken' already exists in namespace {namespace} and is running"
         )
-        (home / "config.yaml").write_text(
-            CONFIG.replace("{kind}", "other") + "nodeSelector: {pool: nowhere}\n"
-        )
+        write_config(home)
+        with (home / "config.yaml").open("a") as f:
+            f.write("nodeSelector: {pool: nowhere}\n")
         with pytest.raises(JsonRpcException) as info:
             await execute(client, "kodama.session.start", {"name": "nowhere", "root": str(repo)})
         assert info.value.message == (
