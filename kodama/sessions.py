@@ -70,6 +70,8 @@ WARN_AFTER = 5.0  # seconds a start-up problem must last before it is reported
 # gives up; a first error shows 2-15 s after the pod is created, so start fails within a minute.
 PULL_GRACE = 20.0
 DELETE_WAIT = 60.0  # seconds delete/rollback wait for the objects to be gone
+# Events of a claim that only waits for its pod to be scheduled (WaitForFirstConsumer binding).
+_WAITS_FOR_POD = ("WaitForFirstConsumer", "WaitForPodScheduled")
 # Everything a session owns, in deletion order (the pod before what it mounts).
 SESSION_KINDS = ("Pod", "Secret", "PersistentVolumeClaim")
 
@@ -360,6 +362,8 @@ class SessionEngine:
             pvc = c.get_pvc(pvc_name, ns)
             if pvc and (pvc.get("status") or {}).get("phase") == "Pending":
                 evs = c.events_for(pvc_name, ns, limit=1)
+                if evs and evs[-1].get("reason") in _WAITS_FOR_POD and pod:
+                    continue  # WaitForFirstConsumer binding: the pod's scheduling is the cause
                 detail = f" ({evs[-1].get('message')})" if evs else ""
                 return f"PVC {pvc_name} is Pending{detail}"
         if pod:
