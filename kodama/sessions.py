@@ -569,7 +569,10 @@ class SessionEngine:
         elif events:
             evs = current_events(c.events_for(manifests.pod_name(name), ns), pod)[-5:]
             if (ws.get("status") or {}).get("phase") != "Bound":  # else provisioning is history
-                evs += current_events(c.events_for(manifests.workspace_pvc_name(name), ns), ws)[-2:]
+                claim = current_events(c.events_for(manifests.workspace_pvc_name(name), ns), ws)
+                if pod is None:  # "waiting for its consumer": that pod is gone
+                    claim = [e for e in claim if e.get("reason") not in _WAITS_FOR_POD]
+                evs += claim[-2:]
             session.events = [f"{e.get('type')} {e.get('reason')}: {e.get('message')}" for e in evs]
         with contextlib.suppress(KodamaError):
             session.sync = sync.status(ns, name)
