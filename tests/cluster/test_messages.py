@@ -88,7 +88,10 @@ def test_not_found_and_empty_lists_name_the_namespace(kodama: Kodama, testenv: A
         f"error: session 'nosuch' not found in namespace {ns} {hint}",
     )
     proc = kodama.run("list")
-    assert (proc.stdout, proc.stderr) == ("", f"No sessions found in namespace {ns}.\n")
+    assert (proc.stdout, proc.stderr) == (
+        "",
+        f"No sessions found in namespace {ns} (-A lists every namespace).\n",
+    )
     proc = kodama.run("list", "-n", "no-such-ns", namespaced=False)
     assert proc.stderr == "No sessions found: namespace no-such-ns does not exist.\n"
 
@@ -97,7 +100,10 @@ def test_list_all_namespaces_with_the_namespaced_role(
     kodama: Kodama, testenv: Any, tmp_path: Path
 ) -> None:
     sa = sa_kodama(kodama, testenv, tmp_path)
-    assert sa.run("list").stderr == f"No sessions found in namespace {kodama.namespace}.\n"
+    assert (
+        sa.run("list").stderr
+        == f"No sessions found in namespace {kodama.namespace} (-A lists every namespace).\n"
+    )
     proc = sa.run("list", "-A", check=False)
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == [
@@ -190,4 +196,3 @@ def test_delete_keep_data_leaves_a_stopped_session(kodama: Kodama, testenv: Any)
     assert kodama.run("attach", "keep", "--", "cat", "kept.txt").stdout == "mine\n"
     kodama.run("delete", "keep", "--yes")
     assert testenv.managed(kodama.namespace) == []
-
