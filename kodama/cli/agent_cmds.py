@@ -48,11 +48,13 @@ def attach(name: str, command: tuple[str, ...]) -> None:
 
 def _run_on_terminal(argv: list[str]) -> int:
     """kubectl on this terminal (stdin and stdout inherited), its stderr filtered; its exit
-    code. Ctrl-C belongs to the remote side (a raw terminal sends it as a byte)."""
+    code. Ctrl-C is kubectl's to handle (a raw terminal sends it to the pod as a byte)."""
     from ..errors import ClusterError
     from ..kubectl import StderrFilter
 
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A no-op handler, not SIG_IGN: an ignored signal would stay ignored in kubectl after exec,
+    # and without a terminal of its own kubectl must still end on Ctrl-C (its code is passed on).
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: None)
     try:
         try:
             proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
