@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,18 @@ class Kodama:
 
     def write_config(self, text: str) -> None:
         (self.home / "config.yaml").write_text(text)
+
+
+def poll(fn: Any, timeout: float = 90, interval: float = 0.5) -> Any:
+    """Call `fn` until it returns something true (returned), or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not reached in {timeout}s (last: {last!r})")
 
 
 def make_repo(path: Path) -> Path:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from ..fixtures.pod_processes import kill_namespace_processes
-from .conftest import Kodama, make_repo, on_simulated_node, session_image
+from .conftest import Kodama, make_repo, on_simulated_node, poll, session_image
 
 pytestmark = pytest.mark.cluster
 
@@ -62,17 +62,6 @@ def in_pod(k: Kodama, name: str, script: str, check: bool = True) -> str:
 
 def agent_of(k: Kodama, name: str) -> dict[str, Any]:
     return dict(k.json("get", name)["agent"])
-
-
-def poll(fn: Any, timeout: float = 90, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not reached in {timeout}s (last: {last!r})")
 
 
 def send_keys(k: Kodama, name: str, *keys: str) -> None:

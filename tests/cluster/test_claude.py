@@ -17,7 +17,7 @@ import pytest
 
 from tests.fixtures.messages_api import MessagesApi, user_texts
 
-from .conftest import Kodama, make_repo, session_image
+from .conftest import Kodama, make_repo, poll, session_image
 
 pytestmark = pytest.mark.cluster
 
@@ -48,17 +48,6 @@ def claude(
     messages_api.clear()
     messages_api.script([])
     yield k
-
-
-def poll(fn: Any, timeout: float = 90, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not reached in {timeout}s (last: {last!r})")
 
 
 def prompts_seen(api: MessagesApi) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Kodama
+from .conftest import Kodama, poll
 
 pytestmark = pytest.mark.cluster
 
@@ -29,17 +29,6 @@ def real(kodama: Kodama, testenv: Any) -> Kodama:
 
 def in_pod(k: Kodama, name: str, script: str, check: bool = True) -> str:
     return k.run("attach", name, "--", "sh", "-c", script, check=check).stdout
-
-
-def poll(fn: Any, timeout: float = 90, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not reached in {timeout}s (last: {last!r})")
 
 
 def test_the_agent_user_owns_its_files_and_secrets_are_its_alone(

@@ -30,12 +30,17 @@ need() { local f; for f in "$@"; do [ -x "$BIN_DIR/$f" ] || return 0; done; retu
 K8S_MINOR=$(echo "$K8S_VERSION" | cut -d. -f2)
 K8S_LDFLAGS="$LDFLAGS -X k8s.io/component-base/version.gitVersion=$K8S_VERSION \
   -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$K8S_MINOR"
-if need kube-apiserver kube-controller-manager kube-scheduler kubelet; then
+if need kube-apiserver kube-controller-manager kube-scheduler; then
   say "building kube-apiserver, kube-controller-manager, kube-scheduler, kubelet $K8S_VERSION (first run: 20-30 min on 2 cores)"
   (cd "$BUILD/k8s" && go build -ldflags="$K8S_LDFLAGS" -o "$BIN_DIR/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet)
   built="$built kubernetes"
+elif need kubelet; then
+  # A cache from before the real node: only the kubelet is missing.
+  say "building kubelet $K8S_VERSION (for the real node)"
+  (cd "$BUILD/k8s" && go build -ldflags="$K8S_LDFLAGS" -o "$BIN_DIR/" k8s.io/kubernetes/cmd/kubelet)
+  built="$built kubelet"
 fi
 
 if need etcd; then
