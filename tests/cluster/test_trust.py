@@ -57,11 +57,20 @@ def test_a_crafted_pvc_writes_nothing_outside_kodama_home_and_others_still_list(
     listed = kodama.run("list", "-o", "json")
     names = [(s["name"], s["image"]) for s in json.loads(listed.stdout)["items"]]
     assert names == [("good", "busybox")], listed.stderr
-    assert not (tmp_path / "escaped.json").exists()
-    outside = [p for p in tmp_path.rglob("*.json") if kodama.home not in p.parents]
+    assert not (tmp_path / "escaped.json").exists() and not (tmp_path / "escaped.yaml").exists()
+    outside = [
+        p
+        for pattern in ("*.json", "*.yaml")
+        for p in tmp_path.rglob(pattern)
+        if kodama.home not in p.parents and p.name != "config.yaml"
+    ]
     assert outside == []
-    records = sorted(p.relative_to(kodama.home).as_posix() for p in kodama.home.rglob("*.json"))
-    assert records == [f"sessions/{ns}/good.json"]
+    records = sorted(
+        p.relative_to(kodama.home).as_posix()
+        for p in (kodama.home / "sessions").rglob("*.*")
+        if p.name != ".lock"
+    )
+    assert records == ["sessions/good.yaml"], records
     # `get` of a forged session says what is wrong with it, in one line.
     got = kodama.run("get", "evil", check=False)
     assert got.returncode == 1 and "spec annotation is invalid" in got.stderr, got.stderr

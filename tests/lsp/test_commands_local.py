@@ -162,9 +162,10 @@ async def test_unknown_context_and_config_mistakes_reach_the_editor(
     kc = tmp_path / "kc"
     kc.write_text(KUBECONFIG)
     opts = {"kubeconfig": str(kc), "context": "nosuch"}
-    async with lsp_session(
-        client_name=CLIENTS[0], root=repo, home=home, init_options=opts
-    ) as (client, _):
+    async with lsp_session(client_name=CLIENTS[0], root=repo, home=home, init_options=opts) as (
+        client,
+        _,
+    ):
         with pytest.raises(JsonRpcException) as info:
             await execute(client, "kodama.session.list", {})
         assert info.value.message == (
