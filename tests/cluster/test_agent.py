@@ -272,7 +272,7 @@ def test_other_agents_state_is_process_liveness(agent_env: Kodama, testenv: Any)
     k = agent_env
     k.write_config(
         f"image: {session_image(testenv)}\nagent:\n  command: sh -c 'sleep 20; exit 4'\n  kind: auto\n"
-        "sync:\n  enabled: false\n"
+        "sync:\n  enabled: false\nresources:\n  cpu: 100m\n  memory: 128Mi\n"
     )
     k.run("start", "other")
     assert agent_of(k, "other")["state"] == "working"
