@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.cluster.conftest import session_image
+
 from .nvim_runner import PLUGIN, REPO, find_nvim, run_nvim
 
 pytestmark = pytest.mark.editors
@@ -113,7 +115,9 @@ def test_checkhealth_honours_kodama_mutagen(nvim: str, repo: Path, tmp_path: Pat
     fake.write_text("#!/bin/sh\necho 0.18.1\n")
     fake.chmod(0o755)
     path = os.pathsep.join(
-        p for p in os.environ.get("PATH", "").split(os.pathsep) if not (Path(p) / "mutagen").exists()
+        p
+        for p in os.environ.get("PATH", "").split(os.pathsep)
+        if not (Path(p) / "mutagen").exists()
     )
     run = run_nvim(
         nvim,
@@ -304,7 +308,7 @@ def test_cluster_start_list_attach(
         json.dumps(
             {
                 "namespace": namespace,
-                "image": "ghcr.io/kodama-dev/agent:test",
+                "image": session_image(testenv),
                 "agent": {"command": STANDIN_AGENT, "kind": "other"},
                 "sync": {"enabled": False},
                 "resources": {"cpu": "100m", "memory": "128Mi"},

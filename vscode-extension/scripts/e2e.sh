@@ -17,7 +17,9 @@ KUBECONFIG_PATH="${KUBECONFIG_PATH:-$ROOT/.testenv/kubeconfig}"
 KODAMA_NAMESPACE="${KODAMA_NAMESPACE:-kodama-e2e-vscode}"
 KODAMA_LSP="${KODAMA_LSP:-$ROOT/.venv/bin/kodama-lsp}"
 ARTIFACTS="${E2E_ARTIFACTS:-$ROOT/artifacts}"
-IMAGE="${KODAMA_E2E_IMAGE:-kodama-e2e/agent:test}"
+# The test plane's agent image (its real node pulls it from the plane's registry).
+PLANE_IMAGE="$(cat "$ROOT/.testenv/agent-image" 2>/dev/null || true)"
+IMAGE="${KODAMA_E2E_IMAGE:-${PLANE_IMAGE:-kodama-e2e/agent:test}}"
 SESSION="${E2E_SESSION:-vsc-e2e-$(date +%s | tail -c 6)}"
 export KODAMA_E2E_CACHE="${KODAMA_E2E_CACHE:-$HOME/.cache/kodama-e2e}"
 
