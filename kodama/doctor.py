@@ -22,6 +22,7 @@ from .errors import Forbidden, KodamaError
 from .events import CancelToken, EventSink, Reporter, null_sink
 from .kubectl import client_version
 from .models import SessionSpec, _Model
+from .plan import pod_fields
 from .status import FATAL_WAITING, SLOW_WAITING, pod_ready
 
 CheckStatus = Literal["ok", "warning", "failing"]
@@ -77,17 +78,7 @@ def probe_spec(cfg: Config, namespace: str, name: str) -> SessionSpec:
     return SessionSpec(
         name=name,
         namespace=namespace,
-        image=cfg.image,
-        cpu=cfg.resources.cpu,
-        memory=cfg.resources.memory,
-        extra_resources=dict(cfg.resources.extra),
-        workspace_size=cfg.storage.workspace,
-        home_size=cfg.storage.claude_home,
-        storage_class=cfg.storage.storage_class,
-        node_selector=dict(cfg.node_selector),
-        tolerations=list(cfg.tolerations),
-        env=dict(cfg.env),
-        agent_command=cfg.agent.command,
+        **pod_fields(cfg),
         agent_kind="other",
     )
 

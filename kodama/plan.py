@@ -165,17 +165,7 @@ def build(
     spec = SessionSpec(
         name=name,
         namespace=namespace,
-        image=cfg.image,
-        cpu=cfg.resources.cpu,
-        memory=cfg.resources.memory,
-        extra_resources=dict(cfg.resources.extra),
-        workspace_size=cfg.storage.workspace,
-        home_size=cfg.storage.claude_home,
-        storage_class=cfg.storage.storage_class,
-        node_selector=dict(cfg.node_selector),
-        tolerations=list(cfg.tolerations),
-        env=dict(cfg.env),
-        agent_command=cfg.agent.command,
+        **pod_fields(cfg),
         agent_kind=kind,
         permission_mode=cfg.agent.permission_mode,
         interactive_permission_mode=cfg.agent.interactive_permission_mode,
@@ -263,3 +253,20 @@ def env_file(path_text: str) -> dict[str, str]:
         validate_env_name(key, "--env-file variable")
         out[key] = _b64(value or "")
     return out
+
+
+def pod_fields(cfg: Config) -> dict[str, Any]:
+    """The SessionSpec fields a configuration decides about the pod (image, sizes, placement)."""
+    return {
+        "image": cfg.image,
+        "cpu": cfg.resources.cpu,
+        "memory": cfg.resources.memory,
+        "extra_resources": dict(cfg.resources.extra),
+        "workspace_size": cfg.storage.workspace,
+        "home_size": cfg.storage.claude_home,
+        "storage_class": cfg.storage.storage_class,
+        "node_selector": dict(cfg.node_selector),
+        "tolerations": list(cfg.tolerations),
+        "env": dict(cfg.env),
+        "agent_command": cfg.agent.command,
+    }
