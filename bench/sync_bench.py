@@ -179,11 +179,11 @@ class FakeHarness(Harness):
 
     def start_sync(self) -> None:
         sys.path.insert(0, str(REPO))
-        from kodama import sync
         from kodama.events import CancelToken, Reporter
-        from kodama.kubectl import Kubectl
+        from kodama.k8s.kubectl import Kubectl
+        from kodama.k8s.runtime import PodContext
         from kodama.models import SessionSpec
-        from kodama.runtime import PodContext
+        from kodama.sync import session as sync
 
         spec = SessionSpec(
             name="bench",
@@ -198,12 +198,12 @@ class FakeHarness(Harness):
         sync.start(ctx, Reporter(lambda e: None, "bench"), CancelToken())
 
     def flush(self) -> None:
-        from kodama import sync
+        from kodama.sync import session as sync
 
         sync.control("bench", "bench", "flush")
 
     def close(self) -> None:
-        from kodama import sync
+        from kodama.sync import session as sync
 
         sync.stop("bench", "bench")
 

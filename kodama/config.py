@@ -22,10 +22,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from . import idle, validation
-from .errors import ConfigError, InvalidInput
-from .models import PermissionMode
-from .yaml_limits import bounded_compose
+from kodama import validation
+from kodama.agent import idle
+from kodama.errors import ConfigError, InvalidInput
+from kodama.models import PermissionMode
+from kodama.yaml_limits import bounded_compose
 
 DEFAULT_IMAGE = "ghcr.io/kodama-dev/agent:latest"
 REPO_CONFIG_NAME = ".kodama.yaml"

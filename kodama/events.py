@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .errors import Cancelled
+from kodama.errors import Cancelled
 
 
 class EventKind(StrEnum):

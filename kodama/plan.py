@@ -14,14 +14,15 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from . import git, manifests, spec_check
-from .config import REPO_CONFIG_NAME, Config, LoadedConfig
-from .errors import InvalidInput
-from .idle import parse_duration
-from .manifests import AGENT_CREDENTIAL_KEYS
-from .models import SecretFile, SessionSpec, StartRequest
-from .printable import printable
-from .validation import (
+from kodama.agent.idle import parse_duration
+from kodama.config import REPO_CONFIG_NAME, Config, LoadedConfig
+from kodama.errors import InvalidInput
+from kodama.git import session as git
+from kodama.k8s import manifests, spec_check
+from kodama.k8s.manifests import AGENT_CREDENTIAL_KEYS
+from kodama.models import SecretFile, SessionSpec, StartRequest
+from kodama.printable import printable
+from kodama.validation import (
     parse_toleration,
     validate_env_name,
     validate_label_value,

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import IO, Any
 
-from .errors import Cancelled, ClusterError, KodamaError
-from .events import CancelToken
+from kodama.errors import Cancelled, ClusterError, KodamaError
+from kodama.events import CancelToken
 
 POLL = 0.1  # seconds between the watchdog's looks at the token and the clock
 

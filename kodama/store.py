@@ -30,10 +30,10 @@ from typing import Any
 
 import yaml
 
-from . import manifests
-from .config import kodama_home
-from .errors import InvalidInput
-from .models import Session, SessionSpec
+from kodama.config import kodama_home
+from kodama.errors import InvalidInput
+from kodama.k8s import manifests
+from kodama.models import Session, SessionSpec
 
 # Session names and namespaces are DNS-1123 labels: names can come from objects others write in
 # a shared namespace, and a record must never land outside sessions_dir.

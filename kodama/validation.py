@@ -6,7 +6,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .errors import InvalidInput
+from kodama.errors import InvalidInput
 
 # Session names become part of object names such as "kodama-NAME-workspace" (63 max).
 MAX_SESSION_NAME = 40

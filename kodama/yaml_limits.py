@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import yaml
 
-from .errors import ConfigError
+from kodama.errors import ConfigError
 
 # Config files are a few dozen lines. The bounds refuse hostile files (a 10-line alias bomb
 # expands to hundreds of millions of values; deep nesting exhausts the composer's recursion) long

@@ -1,8 +1,8 @@
 """kodama-lsp: wires LSP methods once and delegates to the feature modules.
 
-commands.py (workspace/executeCommand), code_actions.py, config_docs.py (diagnostics,
-completion, hover of config files), progress.py (engine events -> $/progress), refresh.py
-(background notifications). Protocol reference: docs/lsp-protocol.md.
+features/: commands.py (workspace/executeCommand), code_actions.py, config_docs.py
+(diagnostics, completion, hover of config files), refresh.py (background notifications);
+progress.py turns engine events into $/progress. Protocol reference: docs/lsp-protocol.md.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ from kodama.errors import InvalidInput
 from kodama.events import CancelToken
 from kodama.validation import validate_namespace
 
-from . import code_actions, commands, config_docs, family
-from .refresh import Refresher
+from .features import code_actions, commands, config_docs, family
+from .features.refresh import Refresher
 
 if TYPE_CHECKING:  # the engine pulls in the kubernetes client: loaded on first use, not
     # before `initialize` is answered
-    from kodama.cluster import Cluster, KubeTarget
-    from kodama.sessions import SessionEngine
+    from kodama.engine import SessionEngine
+    from kodama.k8s.cluster import Cluster, KubeTarget
 
 T = TypeVar("T")
 log = logging.getLogger("kodama_lsp")
@@ -143,8 +143,8 @@ class KodamaServer(LanguageServer):
 
     def engine(self, root: Path | None = None, namespace: str | None = None) -> SessionEngine:
         """A fresh engine per call (config files are re-read); API clients are shared."""
-        from kodama.cluster import KubeTarget
-        from kodama.sessions import SessionEngine
+        from kodama.engine import SessionEngine
+        from kodama.k8s.cluster import KubeTarget
 
         opts = self.options
         target = KubeTarget(opts.kubeconfig, opts.context, namespace or opts.namespace)
@@ -153,7 +153,7 @@ class KodamaServer(LanguageServer):
         )
 
     def _cluster(self, target: KubeTarget) -> Cluster:
-        from kodama.cluster import Cluster
+        from kodama.k8s.cluster import Cluster
 
         with self._clusters_lock:
             cluster = self._clusters.get(target)

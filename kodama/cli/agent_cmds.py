@@ -11,11 +11,11 @@ from typing import Any
 
 import click
 
-from ..errors import InvalidInput
-from ..printable import printable
-from .context import cancellable, get_obj, kube_options, progress
-from .output import agent_cell
-from .session_cmds import complete_sessions
+from kodama.cli.context import cancellable, get_obj, kube_options, progress
+from kodama.cli.output import agent_cell
+from kodama.cli.session_cmds import complete_sessions
+from kodama.errors import InvalidInput
+from kodama.printable import printable
 
 
 # Options may follow NAME (`attach NAME -n NS`); the command starts after `--`, like kubectl exec.
@@ -49,8 +49,8 @@ def attach(name: str, command: tuple[str, ...]) -> None:
 def _run_on_terminal(argv: list[str]) -> int:
     """kubectl on this terminal (stdin and stdout inherited), its stderr filtered; its exit
     code. Ctrl-C is kubectl's to handle (a raw terminal sends it to the pod as a byte)."""
-    from ..errors import ClusterError
-    from ..kubectl import StderrFilter
+    from kodama.errors import ClusterError
+    from kodama.k8s.kubectl import StderrFilter
 
     # A no-op handler, not SIG_IGN: an ignored signal would stay ignored in kubectl after exec,
     # and without a terminal of its own kubectl must still end on Ctrl-C (its code is passed on).
@@ -131,8 +131,8 @@ def logs(name: str, follow: bool, tail: int, raw: bool) -> None:
 
     The log lives on the session's home PVC ($HOME/.kodama/agent.log) and survives stop/resume.
     """
-    from ..agent import logs_error
-    from ..kubectl import StderrFilter
+    from kodama.agent.launch import logs_error
+    from kodama.k8s.kubectl import StderrFilter
 
     argv = get_obj().engine_for(name).logs_argv(name, follow=follow, tail=tail)
     proc = subprocess.Popen(
@@ -185,7 +185,7 @@ def wait(name: str, for_: str, timeout: str) -> None:
       kubectl kodama start fix --prompt "fix the login bug" && \\
         kubectl kodama wait fix --for=exited --timeout=30m && kubectl kodama fetch fix
     """
-    from ..models import AgentStateName  # pydantic stays out of `--help` and `version`
+    from kodama.models import AgentStateName  # pydantic stays out of `--help` and `version`
 
     seconds = parse_duration(timeout) if timeout else None
     engine = get_obj().engine_for(name)

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..printable import printable
+from kodama.printable import printable
 
 if TYPE_CHECKING:
-    from ..events import CancelToken, Event
-    from ..sessions import SessionEngine
+    from kodama.engine import SessionEngine
+    from kodama.events import CancelToken, Event
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,9 +32,9 @@ class Obj:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def engine(self) -> SessionEngine:
-        from ..cluster import KubeTarget
-        from ..sessions import SessionEngine
-        from ..validation import validate_namespace
+        from kodama.engine import SessionEngine
+        from kodama.k8s.cluster import KubeTarget
+        from kodama.validation import validate_namespace
 
         if self.namespace:
             validate_namespace(self.namespace)
@@ -45,7 +45,7 @@ class Obj:
     def engine_for(self, name: str) -> SessionEngine:
         """The engine for a command on session NAME: without -n, the namespace recorded in its
         session file when the current namespace has no such session (and a note on stderr)."""
-        from ..locate import resolve_namespace
+        from kodama.engine.locate import resolve_namespace
 
         engine = self.engine()
         note = resolve_namespace(engine, name)
@@ -163,7 +163,7 @@ class ProgressRenderer:
 @contextmanager
 def cancellable() -> Iterator[CancelToken]:
     """First Ctrl-C asks the engine to stop cleanly (it rolls back); a second one aborts."""
-    from ..events import CancelToken
+    from kodama.events import CancelToken
 
     token = CancelToken()
     previous = signal.getsignal(signal.SIGINT)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .context import get_obj, kube_options, progress
-from .output import dump
+from kodama.cli.context import get_obj, kube_options, progress
+from kodama.cli.output import dump
 
 
 @click.command()
@@ -22,7 +22,7 @@ def doctor(image_check: bool, storage_class: str | None, output: str) -> None:
 
     Exits 1 when a check fails. Creates nothing, except the probe pod of --image-check.
     """
-    from ..doctor import Doctor, render
+    from kodama.engine.doctor import Doctor, render
 
     engine = get_obj().engine()
     doc = Doctor(engine.config, lambda: engine.cluster, engine.namespace)

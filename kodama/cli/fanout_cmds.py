@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .context import get_obj, kube_options
-from .output import dump, table
+from kodama.cli.context import get_obj, kube_options
+from kodama.cli.output import dump, table
 
 if TYPE_CHECKING:
-    from ..fanout import Comparison
-    from ..usage import Usage
+    from kodama.agent.usage import Usage
+    from kodama.engine.fanout import Comparison
 
 
 @click.command()
@@ -52,7 +52,7 @@ def compare(name: str, diff_session: str | None, output: str) -> None:
 
 
 def compare_text(rows: list[Comparison]) -> str:
-    from .output import agent_cell
+    from kodama.cli.output import agent_cell
 
     cells = []
     for r in rows:
@@ -94,7 +94,7 @@ def usage(name: str | None, all_namespaces: bool, output: str) -> None:
     Tokens are summed from Claude Code's transcripts in each running pod (and remembered for
     when it is stopped). The cost needs prices in the config's `pricing:` section.
     """
-    from ..validation import validate_session_name
+    from kodama.validation import validate_session_name
 
     if name:
         validate_session_name(name)
@@ -122,7 +122,7 @@ def _n(value: int) -> str:
 
 
 def usage_text(items: list[Usage], *, all_namespaces: bool = False) -> str:
-    from ..idle import format_duration
+    from kodama.agent.idle import format_duration
 
     headers = ["NAME", "STATUS", "RUN TIME", "CPU-H", "MEM GIB-H", "STORAGE", "TOKENS IN/OUT"]
     headers += ["CACHE R/W", "COST"]

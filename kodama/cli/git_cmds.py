@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .context import get_obj, kube_options, progress
-from .output import dump
-from .session_cmds import complete_sessions
+from kodama.cli.context import get_obj, kube_options, progress
+from kodama.cli.output import dump
+from kodama.cli.session_cmds import complete_sessions
 
 
 @click.command()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .context import kube_options, progress
-from .output import dump
+from kodama.cli.context import kube_options, progress
+from kodama.cli.output import dump
 
 
 @click.group(name="image")
@@ -61,8 +61,8 @@ def build_cmd(
       kubectl kodama image build --push registry.example.com/team/kodama-agent:1
     records `image: registry.example.com/team/kodama-agent:1` in ~/.kodama/config.yaml.
     """
-    from ..image import build
-    from ..validation import parse_key_value
+    from kodama.engine.image import build
+    from kodama.validation import parse_key_value
 
     args = [parse_key_value(a, "--build-arg") for a in build_args]
     with progress() as (render, cancel):
@@ -87,7 +87,7 @@ def build_cmd(
 @image_group.command(name="dockerfile")
 def dockerfile_cmd() -> None:
     """Print the Dockerfile of the agent image (to build it elsewhere or extend it)."""
-    from ..image import packaged_dockerfile
+    from kodama.engine.image import packaged_dockerfile
 
     click.echo(packaged_dockerfile(), nl=False)
 

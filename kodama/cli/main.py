@@ -7,9 +7,7 @@ import traceback
 
 import click
 
-from ..errors import KodamaError
-from ..printable import printable
-from . import (
+from kodama.cli import (
     agent_cmds,
     doctor_cmds,
     fanout_cmds,
@@ -20,7 +18,9 @@ from . import (
     session_cmds,
     sync_cmds,
 )
-from .context import Obj, kube_options
+from kodama.cli.context import Obj, kube_options
+from kodama.errors import KodamaError
+from kodama.printable import printable
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from .. import __version__
-from ..rbac import RBAC_RULES
-from .context import get_obj, kube_options
-from .output import dump
+from kodama import __version__
+from kodama.cli.context import get_obj, kube_options
+from kodama.cli.output import dump
+from kodama.k8s.rbac import RBAC_RULES
 
 _SA_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
@@ -84,8 +84,8 @@ def rbac(user: str | None, serviceaccount: str | None, output: str) -> None:
     """Print the minimal namespaced Role (and RoleBinding) Kodama needs: pipe to kubectl apply -f -."""
     import yaml
 
-    from ..errors import InvalidInput
-    from ..validation import validate_namespace
+    from kodama.errors import InvalidInput
+    from kodama.validation import validate_namespace
 
     if user is not None and not user.strip():
         raise InvalidInput("--user must not be empty")
@@ -116,7 +116,7 @@ def config() -> None:
 @config.command()
 def schema() -> None:
     """Print the JSON Schema of config.yaml and .kodama.yaml."""
-    from ..config import json_schema
+    from kodama.config import json_schema
 
     click.echo(dump(json_schema(), "json"))
 
@@ -128,7 +128,7 @@ def view(output: str) -> None:
     """Print the merged configuration and the files it came from."""
     from pathlib import Path
 
-    from ..config import load_config
+    from kodama.config import load_config
 
     loaded = load_config(Path.cwd())
     data = loaded.config.model_dump(mode="json", by_alias=True, exclude={"defaults"})
@@ -181,7 +181,7 @@ def completion(shell: str) -> None:
         return
     from click.shell_completion import get_completion_class
 
-    from .main import cli
+    from kodama.cli.main import cli
 
     cls = get_completion_class(shell)
     assert cls is not None

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..printable import printable
+from kodama.printable import printable
 
 if TYPE_CHECKING:  # models import pydantic: keep `--help` fast
-    from ..models import AgentState, Session
+    from kodama.models import AgentState, Session
 
 OUTPUT_CHOICES = ["table", "wide", "json", "yaml", "name"]
 
@@ -126,7 +126,7 @@ def describe(s: Session) -> str:
     if s.family:
         lines.append(f"Family:      {s.family} (`kubectl kodama compare {s.family}`)")
     if s.idle_stop:
-        from ..idle import format_duration
+        from kodama.agent.idle import format_duration
 
         lines.append(f"Idle stop:   after {format_duration(s.idle_stop)} idle, nobody attached")
     if s.repo:

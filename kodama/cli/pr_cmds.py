@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .context import get_obj, kube_options, progress
-from .output import dump
-from .session_cmds import complete_sessions
+from kodama.cli.context import get_obj, kube_options, progress
+from kodama.cli.output import dump
+from kodama.cli.session_cmds import complete_sessions
 
 
 @click.command()
@@ -34,7 +34,7 @@ def pr(
     credentials (never the pod's), then opens the pull request with `gh` when it is installed
     and logged in; otherwise prints the compare URL of GitHub or GitLab remotes.
     """
-    from ..pr import open_pull_request
+    from kodama.git.pr import open_pull_request
 
     engine = get_obj().engine_for(name)
     with progress() as (render, cancel):

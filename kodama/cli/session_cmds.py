@@ -8,17 +8,17 @@ from typing import Any
 
 import click
 
-from ..errors import InvalidInput, NeedsConfirmation
-from ..printable import printable
-from .context import get_obj, kube_options, progress
-from .output import OUTPUT_CHOICES, dump, emit_sessions
+from kodama.cli.context import get_obj, kube_options, progress
+from kodama.cli.output import OUTPUT_CHOICES, dump, emit_sessions
+from kodama.errors import InvalidInput, NeedsConfirmation
+from kodama.printable import printable
 
 
 def complete_sessions(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
     """Session names from the local records (fast; no cluster call while typing)."""
     from click.shell_completion import CompletionItem
 
-    from ..store import Store
+    from kodama.store import Store
 
     names = sorted({r.get("name", "") for r in Store().all()})
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]
@@ -163,8 +163,8 @@ def start(
     **kw: Any,
 ) -> None:
     """Start session NAME: PVCs, Secrets, pod, branch; ship the repo; launch the agent."""
-    from ..models import StartRequest
-    from ..validation import parse_key_value
+    from kodama.models import StartRequest
+    from kodama.validation import parse_key_value
 
     prompt = _read_prompt(kw.pop("prompt"), prompt_file)
     req = StartRequest(
@@ -179,7 +179,7 @@ def start(
     )
     engine = get_obj().engine()
     if count is not None:
-        from ..fanout import member_requests
+        from kodama.engine.fanout import member_requests
 
         reqs = member_requests(req, count)  # input errors before anything else
     if dry_run:
@@ -235,7 +235,7 @@ def _redact(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _emit_one(session: Any, output: str | None) -> None:
-    from .output import describe
+    from kodama.cli.output import describe
 
     if output in ("json", "yaml"):
         click.echo(dump(session.to_json_dict(), output))
@@ -314,7 +314,7 @@ def delete_question(name: str, keep_data: bool) -> str:
 @click.option("--keep-data", is_flag=True, help="Keep the PVCs (workspace and home).")
 def delete(name: str, yes: bool, keep_data: bool) -> None:
     """Delete NAME: pod, Secrets and (unless --keep-data) PVCs."""
-    from ..validation import validate_session_name
+    from kodama.validation import validate_session_name
 
     validate_session_name(name)
     engine = get_obj().engine_for(name)

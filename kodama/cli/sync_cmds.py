@@ -6,19 +6,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .context import cancellable, get_obj, kube_options, progress
-from .output import dump
-from .session_cmds import complete_sessions
+from kodama.cli.context import cancellable, get_obj, kube_options, progress
+from kodama.cli.output import dump
+from kodama.cli.session_cmds import complete_sessions
 
 if TYPE_CHECKING:
-    from ..models import SyncStatus
-    from ..sync import SyncControl
+    from kodama.engine import SessionEngine
+    from kodama.models import SyncStatus
 
 
-def _control(name: str) -> SyncControl:
-    from ..sync import SyncControl
-
-    return SyncControl(get_obj().engine_for(name))
+def _engine(name: str) -> SessionEngine:
+    return get_obj().engine_for(name)
 
 
 def render_status(st: SyncStatus) -> str:
@@ -77,9 +75,9 @@ def sync_group() -> None:
 )
 def start_cmd(name: str, local: str | None) -> None:
     """Start (or keep) syncing the local checkout with the workspace."""
-    control = _control(name)
+    engine = _engine(name)
     with progress() as (renderer, token):
-        control.start(name, local, events=renderer, cancel=token)
+        engine.sync_start(name, local, events=renderer, cancel=token)
 
 
 @sync_group.command("stop")
@@ -87,7 +85,7 @@ def start_cmd(name: str, local: str | None) -> None:
 @kube_options
 def stop_cmd(name: str) -> None:
     """Stop syncing (files stay as they are on both sides)."""
-    if _control(name).stop(name):
+    if _engine(name).sync_stop(name):
         click.echo(f"File sync of {name} stopped", err=True)
     else:
         click.echo(f"File sync of {name} was not running", err=True)
@@ -99,7 +97,7 @@ def stop_cmd(name: str) -> None:
 @click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default=None)
 def status_cmd(name: str, output: str | None) -> None:
     """Connection state, activity, last error and conflicts."""
-    st = _control(name).status(name)
+    st = _engine(name).sync_status(name)
     if output:
         click.echo(dump(st.to_json_dict(), output))
     else:
@@ -111,7 +109,7 @@ def _simple(action: str, doc: str, done: str) -> click.Command:
     @click.argument("name", shell_complete=complete_sessions)
     @kube_options
     def cmd(name: str) -> None:
-        _control(name).control(name, action)
+        _engine(name).sync_control(name, action)
         click.echo(done.format(name=name), err=True)
 
     return cmd
@@ -135,7 +133,7 @@ def push_cmd(name: str, path: str | None) -> None:
 
     Nothing in the pod is deleted. Skips .git, git-ignored files and sync.exclude."""
     with cancellable() as token:
-        n = _control(name).push(name, path, cancel=token)
+        n = _engine(name).sync_push(name, path, cancel=token)
     click.echo(f"Pushed {n} file{'s' if n != 1 else ''} to {name}", err=True)
 
 
@@ -150,7 +148,7 @@ def pull_cmd(name: str, path: str | None, force: bool) -> None:
     Nothing local is deleted. Skips .git, git-ignored files and sync.exclude. Refuses (naming
     them) to overwrite files with uncommitted local changes unless --force."""
     with cancellable() as token:
-        n = _control(name).pull(name, path, force=force, cancel=token)
+        n = _engine(name).sync_pull(name, path, force=force, cancel=token)
     click.echo(f"Pulled {n} file{'s' if n != 1 else ''} from {name}", err=True)
 
 

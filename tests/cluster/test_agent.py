@@ -315,9 +315,9 @@ def test_credentials_stay_in_the_secret(agent_env: Kodama, testenv: Any) -> None
 
 
 def test_state_read_cost(agent_env: Kodama, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kodama import agent
-    from kodama.cluster import KubeTarget
-    from kodama.sessions import SessionEngine
+    from kodama.agent import launch as agent
+    from kodama.engine import SessionEngine
+    from kodama.k8s.cluster import KubeTarget
     from kodama.store import Store
 
     k = agent_env

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kodama import manifests
+from kodama.k8s import manifests
 from kodama.models import SessionSpec
 
 from .conftest import STANDIN_AGENT, Kodama, session_image

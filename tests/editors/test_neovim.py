@@ -231,7 +231,7 @@ def _commands_the_plugin_calls() -> set[str]:
     lua = "\n".join(p.read_text() for p in (PLUGIN / "lua").rglob("*.lua"))
     found = set(re.findall(r"'(kodama\.(?:session|sync)\.[A-Za-z]+)'", lua))
     # `:Kodama sync VERB` builds the command ID from the verb.
-    found |= {f"kodama.sync.{verb}" for verb in ("status", "start", "stop", "flush")}
+    found |= {f"kodama.sync.session.{verb}" for verb in ("status", "start", "stop", "flush")}
     return found
 
 

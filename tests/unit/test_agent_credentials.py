@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kodama import manifests
-from kodama.cluster import KubeTarget
+from kodama.engine import SessionEngine
+from kodama.k8s import manifests
+from kodama.k8s.cluster import KubeTarget
 from kodama.models import StartRequest
-from kodama.sessions import SessionEngine
 from kodama.store import Store
 
 TOKEN = "sk-ant-test-Zm9vYmFy-never-print-me"

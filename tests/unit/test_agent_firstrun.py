@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from kodama.agent import _parse_probe
-from kodama.agent_firstrun import KEY_TAIL_PLACEHOLDER, KeyStatus, merge_first_run
+from kodama.agent.firstrun import KEY_TAIL_PLACEHOLDER, KeyStatus, merge_first_run
+from kodama.agent.launch import _parse_probe
 
 WS = "/workspace"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from kodama.agent_state import helper_script, parse_status
+from kodama.agent.state import helper_script, parse_status
 
 BASE = {
     "session_id": "0b5c-4f",

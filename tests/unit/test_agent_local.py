@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from kodama import agent
+from kodama.agent import launch as agent
 from kodama.errors import AgentLaunchFailed
 from kodama.events import CancelToken, Event, Reporter
-from kodama.kubectl import Kubectl
+from kodama.k8s.kubectl import Kubectl
+from kodama.k8s.runtime import PodContext
 from kodama.models import AgentStateName, SecretFile, SessionSpec
-from kodama.runtime import PodContext
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STAND_IN = f"{sys.executable} {FIXTURES / 'stand_in_agent.py'}"

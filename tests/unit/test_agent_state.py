@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from kodama import agent
-from kodama.agent_state import HOOK_COMMAND, HOOK_EVENTS, merge_hooks, parse_status
+from kodama.agent import launch as agent
+from kodama.agent.state import HOOK_COMMAND, HOOK_EVENTS, merge_hooks, parse_status
 from kodama.cli.agent_cmds import parse_duration, render_line
 from kodama.cli.output import agent_cell
 from kodama.errors import InvalidInput, KodamaError, Timeout
 from kodama.events import CancelToken
-from kodama.kubectl import Kubectl
+from kodama.k8s.kubectl import Kubectl
+from kodama.k8s.runtime import PodContext
 from kodama.models import AgentState, AgentStateName, SessionSpec
-from kodama.runtime import PodContext
 
 
 def ours(settings: dict[str, object], event: str) -> int:

@@ -299,10 +299,10 @@ def test_sync_exclude_refuses_negations() -> None:
 def test_start_needs_exactly_the_repo_changes_the_user_accepted(home: Path, tmp_path: Path) -> None:
     import subprocess
 
-    from kodama.cluster import KubeTarget
+    from kodama.engine import SessionEngine
     from kodama.errors import NeedsConfirmation
+    from kodama.k8s.cluster import KubeTarget
     from kodama.models import StartRequest
-    from kodama.sessions import SessionEngine
     from kodama.store import Store
 
     repo = tmp_path / "checkout"

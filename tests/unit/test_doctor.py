@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kodama import manifests, rbac
 from kodama.config import Config
-from kodama.doctor import DoctorReport, probe_spec, render
+from kodama.engine.doctor import DoctorReport, probe_spec, render
+from kodama.k8s import manifests, rbac
 
 
 def test_render_marks_and_fixes() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kodama import fanout
 from kodama.cli.fanout_cmds import compare_text
+from kodama.engine import fanout
 from kodama.errors import InvalidInput
 from kodama.models import AgentStateName, StartRequest, Status
 

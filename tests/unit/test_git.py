@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from kodama import git
+import kodama
 from kodama.errors import InvalidInput
+from kodama.git import session as git
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
-HELPER = Path(git.__file__).parent / "incluster" / "git-credential-kodama"
+HELPER = Path(kodama.__file__).parent / "incluster" / "git-credential-kodama"
 GIT_ENV = {
     "GIT_CONFIG_GLOBAL": "/dev/null",
     "GIT_CONFIG_NOSYSTEM": "1",

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from kodama import git
 from kodama.errors import KodamaError
 from kodama.events import CancelToken, Event, Reporter
-from kodama.kubectl import Kubectl
-from kodama.manifests import CONTAINER
+from kodama.git import session as git
+from kodama.k8s.kubectl import Kubectl
+from kodama.k8s.manifests import CONTAINER
+from kodama.k8s.runtime import PodContext
 from kodama.models import SessionSpec
-from kodama.runtime import PodContext
 
 from .test_git import GIT_ENV, sh
 

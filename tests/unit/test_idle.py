@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from kodama import idle, manifests
-from kodama.agent_state import helper_script
+from kodama.agent import idle
+from kodama.agent.state import helper_script
 from kodama.errors import InvalidInput
+from kodama.k8s import manifests
+from kodama.k8s.status import derive, pod_ended
 from kodama.models import SessionSpec, Status
-from kodama.status import derive, pod_ended
 
 
 @pytest.mark.parametrize(

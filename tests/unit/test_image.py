@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kodama import image
 from kodama.config import load_layer
+from kodama.engine import image
 from kodama.errors import InvalidInput, KodamaError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from kodama import git, sync_copy
 from kodama.errors import Cancelled, KodamaError
 from kodama.events import CancelToken, Reporter
-from kodama.kubectl import Kubectl
+from kodama.git import session as git
+from kodama.k8s.kubectl import Kubectl
+from kodama.k8s.runtime import PodContext
 from kodama.models import SessionSpec
-from kodama.runtime import PodContext
+from kodama.sync import tarcopy as sync_copy
 
 from .test_git import GIT_ENV
 

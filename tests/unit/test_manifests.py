@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from kodama import manifests
+from kodama.k8s import manifests
 from kodama.models import SecretFile, SessionSpec
 
 

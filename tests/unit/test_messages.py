@@ -73,7 +73,7 @@ def test_config_with_two_mistakes_lists_both(tmp_path: Path) -> None:
 
 
 def test_kubectl_noise_is_recognised_and_the_rest_kept() -> None:
-    from kodama.kubectl import is_kubectl_noise, meaningful
+    from kodama.k8s.kubectl import is_kubectl_noise, meaningful
 
     noise = [
         "E1130 05:14:47.123456    4242 websocket.go:296] Unknown stream id 1, discarding message",
@@ -87,7 +87,7 @@ def test_kubectl_noise_is_recognised_and_the_rest_kept() -> None:
 
 
 def test_stderr_filter_forwards_only_what_the_user_should_see(tmp_path: Path) -> None:
-    from kodama.kubectl import StderrFilter
+    from kodama.k8s.kubectl import StderrFilter
 
     script = (
         "import sys; sys.stderr.write('remote says hi\\n"
@@ -105,7 +105,7 @@ def test_stderr_filter_forwards_only_what_the_user_should_see(tmp_path: Path) ->
 
 
 def test_logs_errors_are_one_line() -> None:
-    from kodama.agent import NO_LOG_EXIT, logs_error
+    from kodama.agent.launch import NO_LOG_EXIT, logs_error
 
     err = logs_error("fix", NO_LOG_EXIT, [])
     assert err.message == (
@@ -197,7 +197,7 @@ def test_kubectl_runs_the_completion_hook() -> None:
 
 
 def test_sync_last_error_without_kubectl_lines() -> None:
-    from kodama import sync
+    from kodama.sync import session as sync
 
     doc = {
         "status": "connecting-beta",

@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-SHIMS = Path(__file__).resolve().parents[2] / "kodama" / "shims"
+SHIMS = Path(__file__).resolve().parents[2] / "kodama" / "sync" / "shims"
 
 
 def hostile_checkout(tmp_path: Path) -> tuple[Path, Path]:
     """A folder whose `kodama` package leaves a marker file when imported."""
     root = tmp_path / "checkout"
     marker = tmp_path / "imported-from-cwd"
-    for pkg in ("kodama", "kodama/shims", "kodama/cli"):
+    for pkg in ("kodama", "kodama/sync/shims", "kodama/cli"):
         (root / pkg).mkdir(parents=True)
         (root / pkg / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
-    (root / "kodama/shims/__main__.py").write_text("")
+    (root / "kodama/sync/shims/__main__.py").write_text("")
     (root / "kodama/cli/main.py").write_text("")
     return root, marker
 
@@ -47,7 +47,7 @@ def test_mutagen_shims_ignore_the_current_directory(tmp_path: Path, shim: str) -
 def test_lsp_attach_fallback_ignores_the_current_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lsp.commands import kodama_cli
+    from kodama_lsp.features.commands import kodama_cli
 
     root, marker = hostile_checkout(tmp_path)
     python = sys.executable

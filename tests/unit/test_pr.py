@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kodama.pr import compare_url, title_and_body, web_repo
+from kodama.git.pr import compare_url, title_and_body, web_repo
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from kodama import manifests
 from kodama.errors import InvalidInput, KodamaError
+from kodama.k8s import manifests
+from kodama.k8s.spec_check import InvalidSpec, spec_from_pvc
 from kodama.models import SessionSpec
-from kodama.spec_check import InvalidSpec, spec_from_pvc
 from kodama.store import Store
 
 GOOD = SessionSpec(

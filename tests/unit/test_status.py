@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from kodama.manifests import PHASE_ANNOTATION
+from kodama.k8s.manifests import PHASE_ANNOTATION
+from kodama.k8s.status import current_events, derive, unschedulable
 from kodama.models import Status
-from kodama.status import current_events, derive, unschedulable
 
 
 def pvc(
@@ -123,7 +123,7 @@ def _pulling(reason: str, message: str) -> dict:
 
 
 def test_image_pull_problems() -> None:
-    from kodama.status import image_pull_problem
+    from kodama.k8s.status import image_pull_problem
 
     missing = _pulling(
         "ErrImagePull",

@@ -7,16 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from kodama import shims, sync
-from kodama.shims import ShimError, parse_host, parse_scp, parse_ssh, split_options
 from kodama.store import Store
-from kodama.sync_ignore import (
+from kodama.sync import session as sync
+from kodama.sync import shims
+from kodama.sync.ignore import (
     GIT_LOOKALIKES,
     local_files,
     mutagen_ignores,
     translate,
     translate_line,
 )
+from kodama.sync.shims import ShimError, parse_host, parse_scp, parse_ssh, split_options
 
 # -- shims -------------------------------------------------------------------------------------
 
@@ -309,10 +310,10 @@ def test_status_is_none_without_a_sync_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KODAMA_HOME", str(tmp_path))
-    assert sync.status("ns", "nothing") is None
+    assert sync.status(Store(), "ns", "nothing") is None
     Store(tmp_path).write("ns", "s", {"name": "s", "sync": {"session": "kodama-ns-s"}})
     monkeypatch.setenv("KODAMA_MUTAGEN", str(tmp_path / "missing"))
-    st = sync.status("ns", "s")
+    st = sync.status(Store(), "ns", "s")
     assert st is not None and st.state == "unavailable"
 
 

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from kodama import sync, sync_copy
 from kodama.errors import KodamaError
 from kodama.events import CancelToken, Event, Reporter
-from kodama.kubectl import Kubectl
+from kodama.k8s.kubectl import Kubectl
+from kodama.k8s.runtime import PodContext
 from kodama.models import SessionSpec
-from kodama.runtime import PodContext
+from kodama.store import Store
+from kodama.sync import session as sync
+from kodama.sync import tarcopy as sync_copy
 
 
 def find_mutagen() -> str | None:
@@ -100,7 +102,7 @@ def bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PodConte
         yield ctx
     finally:
         if MUTAGEN is not None:
-            sync.stop("team-a", "demo")
+            sync.stop(Store(), "team-a", "demo")
             m = sync.Mutagen()
             if m.daemon_running():  # never leave a daemon behind, even when the test failed
                 m.run("daemon", "stop", check=False)
@@ -112,7 +114,7 @@ def test_live_sync_both_ways_safely(bridge: PodContext) -> None:
     assert bridge.local_path is not None
     repo = bridge.local_path
     ws = repo.parent / "pod" / "workspace"
-    st = sync.start(bridge, Reporter(events.append, "demo"), CancelToken())
+    st = sync.start(bridge, Store(), Reporter(events.append, "demo"), CancelToken())
     assert st is not None and st.mutagen_session == "kodama-team-a-demo"
     assert (repo.parent / "pod" / "home" / ".mutagen" / "agents").is_dir()  # installed via scp
     wait_for(lambda: read(ws / "b.txt") == "two\n", "the initial sync")
@@ -125,22 +127,22 @@ def test_live_sync_both_ways_safely(bridge: PodContext) -> None:
     wait_for(lambda: read(repo / "c.txt") == "from the agent\n", "pod -> local")
 
     # A conflicting edit on both sides: reported, neither side overwritten.
-    sync.control("team-a", "demo", "pause")
+    sync.control(Store(), "team-a", "demo", "pause")
     (repo / "a.txt").write_text("mine\n")
     (ws / "a.txt").write_text("theirs\n")
-    sync.control("team-a", "demo", "resume")
-    sync.control("team-a", "demo", "flush")
-    wait_for(lambda: bool((sync.status("team-a", "demo") or st).conflicts), "the conflict")
-    st2 = sync.status("team-a", "demo")
+    sync.control(Store(), "team-a", "demo", "resume")
+    sync.control(Store(), "team-a", "demo", "flush")
+    wait_for(lambda: bool((sync.status(Store(), "team-a", "demo") or st).conflicts), "the conflict")
+    st2 = sync.status(Store(), "team-a", "demo")
     assert st2 is not None and [c.path for c in st2.conflicts] == ["a.txt"]
     assert (repo / "a.txt").read_text() == "mine\n" and (ws / "a.txt").read_text() == "theirs\n"
 
     # Starting again is a no-op.
-    assert sync.start(bridge, Reporter(events.append, "demo"), CancelToken()) is not None
+    assert sync.start(bridge, Store(), Reporter(events.append, "demo"), CancelToken()) is not None
     assert len(sync.Mutagen().list()) == 1
 
     # Stop: the mutagen session and the daemon go away; both sides keep their files.
-    assert sync.stop("team-a", "demo") is True
+    assert sync.stop(Store(), "team-a", "demo") is True
     assert not sync.Mutagen().daemon_running()
     assert (ws / "c.txt").exists() and (repo / "c.txt").exists()
 
@@ -150,14 +152,14 @@ def test_deleting_the_local_root_never_empties_the_pod(bridge: PodContext) -> No
     assert bridge.local_path is not None
     repo = bridge.local_path
     ws = repo.parent / "pod" / "workspace"
-    sync.start(bridge, Reporter(lambda e: None, "demo"), CancelToken())
+    sync.start(bridge, Store(), Reporter(lambda e: None, "demo"), CancelToken())
     wait_for(lambda: read(ws / "b.txt") == "two\n", "the initial sync")
     shutil.rmtree(repo)
     wait_for(
-        lambda: (sync.status("team-a", "demo") or sync.SyncStatus(name="x")).state == "halted",
+        lambda: (sync.status(Store(), "team-a", "demo") or sync.SyncStatus(name="x")).state == "halted",
         "mutagen to halt",
     )
-    st = sync.status("team-a", "demo")
+    st = sync.status(Store(), "team-a", "demo")
     assert st is not None and "deleted" in (st.last_error or "")
     assert sorted(p.name for p in ws.iterdir()) == [".gitignore", "a.txt", "b.txt"]
 
@@ -265,13 +267,13 @@ def test_live_sync_never_brings_a_git_lookalike(bridge: PodContext) -> None:
     """Issue 16 item 1: on macOS or Windows `.GIT/config` from the pod would be `.git/config`."""
     assert bridge.local_path is not None
     repo, ws = bridge.local_path, _pod_ws(bridge)
-    sync.start(bridge, Reporter(lambda e: None, "demo"), CancelToken())
+    sync.start(bridge, Store(), Reporter(lambda e: None, "demo"), CancelToken())
     wait_for(lambda: read(ws / "b.txt") == "two\n", "the initial sync")
     for evil in (".GIT/config", ".Git/hooks/post-checkout", "sub/.gIt/config", "GIT~1/config"):
         (ws / evil).parent.mkdir(parents=True, exist_ok=True)
         (ws / evil).write_text("[core]\n\tfsmonitor = touch /tmp/pwned\n")
     (ws / "marker.txt").write_text("after\n")
-    sync.control("team-a", "demo", "flush")
+    sync.control(Store(), "team-a", "demo", "flush")
     wait_for(lambda: read(repo / "marker.txt") == "after\n", "pod -> local")
     assert sorted(p.name for p in repo.iterdir()) == [
         ".git",

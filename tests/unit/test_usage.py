@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from kodama import manifests, usage
+from kodama.agent import usage
 from kodama.config import PricingConfig
+from kodama.k8s import manifests
 from kodama.models import SessionSpec, Status
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "claude_transcript.jsonl"

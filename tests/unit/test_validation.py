@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from kodama.errors import InvalidInput
-from kodama.manifests import home_pvc_name, workspace_pvc_name
+from kodama.k8s.manifests import home_pvc_name, workspace_pvc_name
 from kodama.validation import (
     MAX_SESSION_NAME,
     parse_key_value,

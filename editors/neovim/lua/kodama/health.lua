@@ -96,7 +96,7 @@ local function check_kube()
 end
 
 local function check_mutagen()
-  -- The engine's rule (kodama/sync_mutagen.py): $KODAMA_MUTAGEN wins over PATH.
+  -- The engine's rule (kodama/sync/mutagen.py): $KODAMA_MUTAGEN wins over PATH.
   local env = vim.env.KODAMA_MUTAGEN
   if env and env ~= '' then
     if vim.fn.executable(env) ~= 1 then

@@ -1,0 +1,488 @@
+"""The agent in the pod: launch (idempotent), attach, headless prompts, logs, state.
+
+Everything happens through exec with the helper `$HOME/.kodama/bin/kodama-agent`
+(kodama/incluster/kodama-agent), which this module installs on every ensure step. With tmux in
+the image the agent runs in the tmux session `kodama` on Kodama's own socket, so it keeps
+working while nobody is attached; without tmux an interactive agent runs in the attach terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kodama.agent.firstrun import KEY_TAIL_PLACEHOLDER, KeyStatus, merge_first_run
+from kodama.agent.state import helper_script, merge_hooks, parse_status
+from kodama.errors import AgentLaunchFailed, KodamaError, Timeout
+from kodama.events import CancelToken, Reporter
+from kodama.k8s.kubectl import meaningful
+from kodama.k8s.manifests import secret_file_links
+from kodama.k8s.runtime import PodContext
+from kodama.models import AgentState, AgentStateName
+
+TMUX_SESSION = "kodama"
+_HELPER = '"$HOME/.kodama/bin/kodama-agent"'
+
+# Install the helper (stdin), the agent command and its run options, then report what the pod
+# has: a header line, then sections "@@kodama NAME CKSUM" (CKSUM "-" when the file is absent).
+# $1 command, $2 kind, $3 tmux session, $4/$5 permission mode of headless/interactive runs.
+_PROBE = r"""
+k="$HOME/.kodama"
+mkdir -p "$k/bin" || exit 1
+cat >"$k/bin/kodama-agent.tmp.$$" && chmod 755 "$k/bin/kodama-agent.tmp.$$" &&
+    mv -f "$k/bin/kodama-agent.tmp.$$" "$k/bin/kodama-agent" || exit 1
+put() { printf '%s\n' "$2" >"$k/$1.tmp.$$" && mv -f "$k/$1.tmp.$$" "$k/$1"; }
+put agent-command "$1"; put agent-kind "$2"; put permission-prompt "$4"; put permission-interactive "$5"
+a="$k/bin/kodama-agent"
+# This pod is set up (the idle watcher, kodama/agent/idle.py, waits for its token to come back).
+if [ -f "$k/boot" ]; then cp -f "$k/boot" "$k/ensured.tmp.$$" && mv -f "$k/ensured.tmp.$$" "$k/ensured"; fi
+tmux=0; running=0
+if command -v tmux >/dev/null 2>&1; then
+    tmux=1
+    if sh "$a" tmux has-session -t "$3" 2>/dev/null; then
+        # A pane kept after its agent failed (remain-on-exit) is no running agent.
+        [ "$(sh "$a" tmux display-message -p -t "$3" '#{pane_dead}' 2>/dev/null)" = 1 ] || running=1
+    fi
+fi
+[ "$running" = 1 ] || { sh "$a" alive && running=1; }
+key=none
+if [ "$2" = claude ] && [ -n "${ANTHROPIC_API_KEY:-}" ]; then
+    t=$(printf '%s' "$ANTHROPIC_API_KEY" | tail -c 20)
+    flat=$(tr -d ' \t\r\n' <"$HOME/.claude.json" 2>/dev/null)
+    list() { printf '%s' "$flat" | sed -n 's/.*"customApiKeyResponses":{[^}]*"'"$1"'":\[\([^]]*\)\].*/\1/p'; }
+    case "$t" in
+    *[!A-Za-z0-9_-]*) key=odd ;;
+    *) case ",$(list rejected)," in
+       *"\"$t\""*) key=rejected ;;
+       *) case ",$(list approved)," in *"\"$t\""*) key=approved ;; *) key=new ;; esac ;;
+       esac ;;
+    esac
+fi
+# --secret-file files under HOME: links from Kodama's read-only mount (see manifests.FILES_DIR).
+# A file of the user's own at that path is left alone and reported.
+kept=
+link_files() {
+    shift 5
+    while [ "$#" -ge 2 ]; do
+        dst="$HOME/$2"
+        if [ -e "$dst" ] && [ ! -L "$dst" ]; then
+            kept="$kept,$2"
+        else
+            mkdir -p "$(dirname "$dst")" && rm -f "$dst" &&
+                ln -s "${KODAMA_FILES:-/var/run/kodama/files}/$1" "$dst" || kept="$kept,$2"
+        fi
+        shift 2
+    done
+}
+link_files "$@"
+last=$(sed -n 's/.*"mode":[[:space:]]*"\([a-z]*\)".*/\1/p' "$k/agent-run.json" 2>/dev/null)
+echo "KODAMA tmux=$tmux running=$running key=$key kept=${kept#,} last=$last"
+ws=$(cd "${KODAMA_WORKSPACE:-$HOME}" 2>/dev/null && pwd -P)
+printf '@@kodama workspace -\n%s\n' "$ws"
+if [ "$2" = claude ]; then
+    for f in settings:.claude/settings.json claude.json:.claude.json; do
+        p="$HOME/${f#*:}"
+        if [ -f "$p" ]; then
+            printf '@@kodama %s %s\n' "${f%%:*}" "$(cksum <"$p" | tr ' ' _)"
+            cat "$p"
+            echo
+        else
+            printf '@@kodama %s -\n' "${f%%:*}"
+        fi
+    done
+fi
+"""
+
+# Replace ~/.claude/settings.json ($1=settings) or ~/.claude.json ($1=claude.json) with stdin,
+# unless it changed since the probe read it ($2: its cksum, "-" when it was absent). In
+# ~/.claude.json the placeholder becomes the last 20 characters of the pod's API key.
+_WRITE_CLAUDE_FILE = r"""
+case "$1" in
+settings) f="$HOME/.claude/settings.json" ;;
+claude.json) f="$HOME/.claude.json" ;;
+*) exit 2 ;;
+esac
+mkdir -p "$(dirname "$f")" || exit 1
+if [ "$2" != - ]; then
+    [ -f "$f" ] && [ "$(cksum <"$f" | tr ' ' _)" = "$2" ] || { echo "$f changed" >&2; exit 75; }
+else
+    [ ! -f "$f" ] || { echo "$f appeared" >&2; exit 75; }
+fi
+t=$(printf '%s' "${ANTHROPIC_API_KEY:-}" | tail -c 20)
+case "$t" in *[!A-Za-z0-9_-]*) t= ;; esac
+umask 077
+cat >"$f.kodama.$$" || exit 1
+if [ "$1" = claude.json ] && grep -q "$3" "$f.kodama.$$"; then
+    if [ -z "$t" ]; then rm -f "$f.kodama.$$"; echo "no usable API key in the pod" >&2; exit 76; fi
+    sed "s/$3/$t/g" "$f.kodama.$$" >"$f.kodama2.$$" && mv -f "$f.kodama2.$$" "$f.kodama.$$" || exit 1
+fi
+mv -f "$f.kodama.$$" "$f"
+"""
+
+# Launch the agent unless it runs already. $1 mode, $2 continue (0|1), $3 tmux session.
+# Exit 3 with "ended" lines (the run record, then the agent's last output) when the agent ended
+# within about a second: a missing command or a broken set-up, which `start` must not call Running.
+_LAUNCH = r"""
+k="$HOME/.kodama"; a="$k/bin/kodama-agent"; run="$k/agent-run.json"
+if [ "$1" = prompt ]; then
+    cat >"$k/prompt.tmp.$$" && mv -f "$k/prompt.tmp.$$" "$k/prompt" || exit 1
+fi
+old=$(cat "$run" 2>/dev/null)
+nap() { sleep "$1" 2>/dev/null || sleep 1; }
+# Returning only once the launcher has recorded its run makes `start --prompt; logs -f` and
+# `list` right after a launch see this run, not the previous one.
+started() {
+    i=0
+    while [ "$i" -lt 100 ] && [ "$(cat "$run" 2>/dev/null)" = "$old" ]; do nap 0.05; i=$((i + 1)); done
+    i=0
+    while [ "$i" -lt 10 ] && sh "$a" alive; do nap 0.1; i=$((i + 1)); done
+    sh "$a" alive && exit 0
+    [ "$1" = prompt ] && grep -q '"exitCode":0}' "$run" && exit 0
+    echo "ended"
+    cat "$run"
+    if [ "$1" = prompt ]; then
+        tail -n 15 "$k/agent.log"
+    else
+        sh "$a" tmux capture-pane -p -t "$3" -S -60 2>/dev/null | grep -v '^[[:space:]]*$' | tail -n 15
+    fi
+    exit 3
+}
+if command -v tmux >/dev/null 2>&1; then
+    if sh "$a" tmux has-session -t "$3" 2>/dev/null; then
+        [ "$(sh "$a" tmux display-message -p -t "$3" '#{pane_dead}')" = 1 ] || exit 0
+        sh "$a" tmux kill-session -t "$3"
+    fi
+    # remain-on-exit=failed keeps the pane of an agent that failed, so its last words can be
+    # read (here and by whoever attaches); a clean exit closes it as before.
+    sh "$a" tmux start-server \; set-option -g remain-on-exit failed \; \
+        new-session -d -s "$3" -x 200 -y 50 -c "${KODAMA_WORKSPACE:-$HOME}" \
+        "sh \"\$HOME/.kodama/bin/kodama-agent\" run $1 $2" ||
+        sh "$a" tmux has-session -t "$3" || exit 1
+    started "$1" "$2" "$3"
+fi
+[ "$1" = prompt ] || exit 0
+sh "$a" alive && exit 0
+if command -v setsid >/dev/null 2>&1; then
+    setsid sh "$a" run prompt "$2" </dev/null >/dev/null 2>&1 &
+else
+    nohup sh "$a" run prompt "$2" </dev/null >/dev/null 2>&1 &
+fi
+started "$1" "$2" "$3"
+"""
+
+# Attach: tmux attach-or-create; without tmux the agent runs in this very terminal.
+_ATTACH = r"""
+[ -n "$1" ] && export TERM="$1"
+export TERM="${TERM:-xterm-256color}"
+a="$HOME/.kodama/bin/kodama-agent"
+if [ ! -f "$a" ]; then echo "kodama: the agent helper is not installed yet" >&2; exit 1; fi
+if command -v tmux >/dev/null 2>&1; then
+    exec sh "$a" tmux -u new-session -A -s "$2" -c "${KODAMA_WORKSPACE:-$HOME}" \
+        "sh \"\$HOME/.kodama/bin/kodama-agent\" run interactive 1"
+fi
+echo "kodama: this image has no tmux: the agent runs in this terminal, and detaching (or a dropped connection) ends it" >&2
+exec sh "$a" run interactive 1
+"""
+
+
+@dataclass
+class ClaudeFile:
+    """A file of Claude Code's as the probe saw it (`text` None when absent)."""
+
+    name: str  # "settings" (~/.claude/settings.json) or "claude.json" (~/.claude.json)
+    sum: str  # cksum at probe time, "-" when absent
+    text: str | None
+
+
+@dataclass
+class Probe:
+    tmux: bool
+    running: bool
+    key: KeyStatus
+    workspace: str
+    last_mode: str = ""  # mode of the agent's last run: interactive, prompt, "" (never ran)
+    files: dict[str, ClaudeFile] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)  # secret-file paths not linked (user's own)
+
+
+def _parse_probe(out: str) -> Probe:
+    head, _, rest = out.partition("\n")
+    if not head.startswith("KODAMA "):
+        raise KodamaError(f"unexpected answer from the pod while preparing the agent: {head!r}")
+    fields = dict(item.split("=", 1) for item in head[len("KODAMA ") :].split() if "=" in item)
+    sections: dict[str, tuple[str, list[str]]] = {}
+    current: list[str] | None = None
+    for line in rest.split("\n"):
+        if line.startswith("@@kodama "):
+            _, name, sum_ = [*line.split(" "), "-"][:3]
+            current = []
+            sections[name] = (sum_, current)
+        elif current is not None:
+            current.append(line)
+    files = {}
+    for name in ("settings", "claude.json"):
+        if name in sections:
+            sum_, lines = sections[name]
+            files[name] = ClaudeFile(name, sum_, "\n".join(lines) if sum_ != "-" else None)
+    try:
+        key = KeyStatus(fields.get("key", "none"))
+    except ValueError:
+        key = KeyStatus.NONE
+    ws_lines = sections.get("workspace", ("-", []))[1]
+    return Probe(
+        tmux=fields.get("tmux") == "1",
+        running=fields.get("running") == "1",
+        key=key,
+        workspace=ws_lines[0] if ws_lines else "",
+        last_mode=fields.get("last", ""),
+        files=files,
+        kept=[p for p in fields.get("kept", "").split(",") if p],
+    )
+
+
+def _merge_claude_file(
+    ctx: PodContext,
+    probe: Probe,
+    name: str,
+    merge: Callable[[str | None], tuple[str | None, str | None]],
+    reporter: Reporter,
+    what: str,
+) -> None:
+    """Read-merge-write one of Claude Code's files, again if someone wrote it meanwhile."""
+    for attempt in range(3):
+        current = probe.files.get(name) or ClaudeFile(name, "-", None)
+        new, warning = merge(current.text)
+        if warning:
+            reporter.warn(warning)
+        if new is None:
+            return
+        proc = ctx.script(
+            _WRITE_CLAUDE_FILE,
+            [name, current.sum, KEY_TAIL_PLACEHOLDER],
+            input=new.encode(),
+            check=False,
+            timeout=60,
+            what=what,
+        )
+        if proc.returncode == 0:
+            return
+        if proc.returncode != 75 or attempt == 2:
+            reporter.warn(
+                f"could not update {'~/.claude/settings.json' if name == 'settings' else '~/.claude.json'} ({what})"
+            )
+            return
+        probe = _probe(ctx)  # someone wrote the file meanwhile: merge again with theirs
+
+
+def _prepare_claude(ctx: PodContext, probe: Probe, reporter: Reporter) -> None:
+    """Hooks for the agent state, and the first-run answers Claude Code would have asked for."""
+    _merge_claude_file(ctx, probe, "settings", merge_hooks, reporter, "registering the agent hooks")
+    if not probe.workspace:
+        reporter.warn("could not resolve the workspace folder in the pod; first-run screens kept")
+        return
+    _merge_claude_file(
+        ctx,
+        probe,
+        "claude.json",
+        lambda text: merge_first_run(text, probe.workspace, probe.key),
+        reporter,
+        "skipping Claude Code's first-run screens",
+    )
+
+
+def _probe(ctx: PodContext) -> Probe:
+    spec = ctx.spec
+    proc = ctx.script(
+        _PROBE,
+        [
+            spec.agent_command,
+            spec.agent_kind,
+            TMUX_SESSION,
+            spec.permission_mode or "",
+            spec.interactive_permission_mode or "",
+            *(part for link in secret_file_links(spec) for part in link),
+        ],
+        input=helper_script(),
+        timeout=60,
+        what="installing the agent helper",
+    )
+    return _parse_probe(proc.stdout.decode(errors="replace"))
+
+
+def ensure_agent(
+    ctx: PodContext,
+    reporter: Reporter,
+    cancel: CancelToken,
+    *,
+    prompt: str | None = None,
+    resume: bool = False,
+) -> None:
+    """Install the helper, register hooks (Claude Code), launch the agent unless it runs.
+
+    Idempotent: start, resume and attach all call it. One exec when everything is in place.
+    """
+    cancel.check()
+    probe = _probe(ctx)
+    for path in probe.kept:
+        reporter.warn(
+            f"~/{path} exists in the pod and is not Kodama's link: --secret-file not linked"
+        )
+    if ctx.spec.agent_kind == "claude":
+        _prepare_claude(ctx, probe, reporter)
+    cancel.check()
+    if probe.running:
+        if prompt is not None:
+            reporter.warn("the agent is already running; the prompt was not sent")
+        return
+    if (
+        prompt is None
+        and resume
+        and probe.last_mode == "prompt"
+        and ctx.spec.agent_kind != "claude"
+    ):
+        # A headless run of another agent is a job that ended; running its command again
+        # (interactively, without the prompt) could repeat its side effects. Claude Code is
+        # different: it continues the conversation and does nothing until asked.
+        reporter.info(
+            "The agent's last run was headless and has ended: it is not started again "
+            f"(`kubectl kodama logs {ctx.spec.name}` shows that run; attach starts it interactively)"
+        )
+        return
+    if prompt is None and not probe.tmux:
+        reporter.info(
+            "The image has no tmux: the agent starts when you attach and ends when you detach"
+        )
+        return
+    mode = "prompt" if prompt is not None else "interactive"
+    what = "headless run" if prompt is not None else f"tmux session {TMUX_SESSION!r}"
+    reporter.step("agent", f"Launching the agent ({what}): {ctx.spec.agent_command}")
+    proc = ctx.script(
+        _LAUNCH,
+        [mode, "1" if resume else "0", TMUX_SESSION],
+        input=prompt.encode() if prompt is not None else None,
+        check=False,
+        timeout=60,
+        what="launching the agent",
+    )
+    if proc.returncode == 3:
+        raise _launch_failure(ctx, proc.stdout.decode(errors="replace"), reporter)
+    if proc.returncode != 0:
+        detail = meaningful(proc.stderr)
+        raise KodamaError(
+            "could not launch the agent in the pod" + (f": {detail[-1]}" if detail else "")
+        )
+
+
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f]"
+)
+
+
+def _printable(line: str) -> str:
+    """A line from the pod without terminal control sequences (they could rewrite the screen)."""
+    return _CONTROL.sub("", line.replace("\t", " ")).strip()
+
+
+def _launch_failure(ctx: PodContext, out: str, reporter: Reporter) -> KodamaError:
+    """The agent ended at once: show its last lines, say what to do."""
+    lines = out.split("\n")
+    record = lines[1] if len(lines) > 1 else ""
+    match = re.search(r'"exitCode":(-?\d+)', record)
+    code = f" with code {match.group(1)}" if match else ""
+    # tmux's own "Pane is dead (status N, <date>)" says nothing the exit code does not.
+    tail = [
+        _printable(line)
+        for line in lines[2:]
+        if line.strip() and not line.startswith("Pane is dead")
+    ]
+    for line in tail:
+        reporter.warn(f"agent: {line}")
+    last = tail[-1] if tail else ""
+    name = ctx.spec.name
+    return AgentLaunchFailed(
+        f"the agent ({ctx.spec.agent_command}) exited at once{code}"
+        + (f": {last}" if last else ""),
+        hint=(
+            f"the session is kept: fix the image or agent.command and `kubectl kodama resume "
+            f"{name}`, or `kubectl kodama delete {name}`"
+        ),
+    )
+
+
+def attach_command(ctx: PodContext, command: list[str] | None) -> list[str]:
+    """argv of `kubectl exec` that attaches to the agent, or runs `command` in the workspace."""
+    if command:
+        return ctx.kubectl.exec_argv(
+            ctx.pod,
+            ["sh", "-c", 'cd "$KODAMA_WORKSPACE" && exec "$@"', "kodama", *command],
+            stdin=True,
+        )
+    term = os.environ.get("TERM", "")
+    return ctx.kubectl.exec_argv(
+        ctx.pod, ["sh", "-c", _ATTACH, "kodama", term, TMUX_SESSION], stdin=True, tty=True
+    )
+
+
+NO_LOG_EXIT = 3  # kodama-agent follow: there is no headless run log
+
+
+def logs_command(ctx: PodContext, *, follow: bool = False, tail: int | None = None) -> list[str]:
+    """argv of `kubectl exec` printing the headless log ($HOME/.kodama/agent.log)."""
+    n = "+1" if tail is None or tail < 0 else str(tail)
+    script = f'[ -f {_HELPER} ] || exit {NO_LOG_EXIT}; exec sh {_HELPER} follow "$1" "$2"'
+    return ctx.kubectl.exec_argv(ctx.pod, ["sh", "-c", script, "kodama", n, "1" if follow else "0"])
+
+
+def logs_error(name: str, exit_code: int, stderr: list[str]) -> KodamaError:
+    """What a failed `logs` means, in one line (kubectl's own lines are already filtered out)."""
+    if exit_code == NO_LOG_EXIT:
+        return KodamaError(
+            f"session {name} has no headless run log: its agent was not started with --prompt",
+            hint=f"`kubectl kodama attach {name}` opens the agent's terminal",
+        )
+    why = stderr[-1] if stderr else f"exit code {exit_code}"
+    return KodamaError(f"cannot read the log of session {name}: {why}")
+
+
+STATE_COMMAND = ["sh", "-c", f"[ -f {_HELPER} ] || exit 0; exec sh {_HELPER} status"]
+
+
+def read_state(ctx: PodContext) -> AgentState:
+    """The agent's state through one exec (called concurrently for every Running session)."""
+    proc = ctx.run(STATE_COMMAND, check=False, timeout=20, what="reading the agent state")
+    if proc.returncode != 0:
+        return AgentState()
+    return parse_status(proc.stdout.decode(errors="replace"), ctx.spec.agent_kind)
+
+
+def wait_for(
+    read: Callable[[], AgentState],
+    want: AgentStateName,
+    timeout: float | None,
+    cancel: CancelToken,
+    *,
+    interval: float = 1.0,
+    name: str = "the agent",
+) -> AgentState:
+    """Poll `read` until the agent reaches `want`; an exited agent never reaches anything else."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        cancel.check()
+        state = read()
+        if state.state == want:
+            return state
+        if state.state == AgentStateName.EXITED and want != AgentStateName.EXITED:
+            code = "" if state.exit_code is None else f" with code {state.exit_code}"
+            raise KodamaError(f"{name} exited{code} before reaching {want.value}")
+        if deadline is not None and time.monotonic() >= deadline:
+            raise Timeout(
+                f"timed out after {timeout:g}s waiting for {name} to be {want.value} "
+                f"(it is {state.state.value})"
+            )
+        pause = (
+            interval if deadline is None else min(interval, max(0.0, deadline - time.monotonic()))
+        )
+        cancel.sleep(pause)

@@ -1,0 +1,401 @@
+"""Git: the session branch, shipping the local repository in, cloning --repo, bringing work back.
+
+Local work runs the user's `git`; in-pod work runs `incluster/git-workspace.sh` through exec.
+No git credential is needed for shipping or fetching: both ride on `kubectl exec`. Credentials
+for --repo are files from a Secret, read in the pod by `incluster/git-credential-kodama`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+from kodama import proc
+from kodama.errors import InvalidInput, KodamaError, RemoteCommandFailed
+from kodama.events import CancelToken, Reporter
+from kodama.git import ship as git_ship
+from kodama.git.remote import RepoURL as RepoURL
+from kodama.git.remote import credentials as credentials
+from kodama.git.remote import ls_remote
+from kodama.git.remote import parse_repo as parse_repo
+from kodama.k8s.kubectl import meaningful
+from kodama.k8s.runtime import PodContext
+from kodama.models import FetchResult
+
+
+def incluster_file(name: str) -> str:
+    return resources.files("kodama").joinpath("incluster", name).read_text()
+
+
+def _git(root: Path | None, *args: str, check: bool = True, timeout: float = 60) -> str:
+    argv = ["git", *(["-C", str(root)] if root else []), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout)
+    if check and proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        raise KodamaError(f"git {args[0]} failed: {lines[-1] if lines else proc.returncode}")
+    return proc.stdout.strip()
+
+
+def _ok(root: Path, *args: str) -> bool:
+    argv = ["git", "-C", str(root), *args]
+    return subprocess.run(argv, capture_output=True, check=False).returncode == 0
+
+
+def repo_root(cwd: Path) -> Path | None:
+    proc = subprocess.run(
+        ["git", "-C", str(cwd), "rev-parse", "--show-toplevel"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+# -- branch names ------------------------------------------------------------------------------
+
+_BAD_CHARS = re.compile(r"[\x00-\x20~^:?*\[\\\x7f]")
+
+
+def validate_branch(name: str) -> str:
+    """git check-ref-format's rules for a branch name, checked without a repository."""
+    why = None
+    if not name or name == "@":
+        why = "it is empty" if not name else "'@' is reserved"
+    elif _BAD_CHARS.search(name):
+        why = "it contains a space, a control character or one of ~ ^ : ? * [ \\"
+    elif name.startswith("-"):
+        why = "it starts with '-'"
+    elif ".." in name or "@{" in name or "//" in name:
+        why = "it contains '..', '@{' or '//'"
+    elif name.startswith("/") or name.endswith("/") or name.endswith("."):
+        why = "it starts or ends with '/', or ends with '.'"
+    elif any(part.startswith(".") or part.endswith(".lock") for part in name.split("/")):
+        why = "a component starts with '.' or ends with '.lock'"
+    if why:
+        raise InvalidInput(f"invalid branch name {name!r}: {why}")
+    return name
+
+
+def _stamped(name: str, now: datetime | None) -> str:
+    return f"{name}-{(now or datetime.now(UTC)).strftime('%Y%m%d-%H%M%S')}"
+
+
+# -- planning ----------------------------------------------------------------------------------
+
+
+@dataclass
+class GitPlan:
+    branch: str
+    base_branch: str | None
+    base_commit: str | None
+    repo: str | None
+    local_root: Path | None
+
+
+def current_branch(root: Path) -> str | None:
+    name = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    return name or None
+
+
+def _taken_locally(root: Path, name: str) -> bool:
+    refs = _git(root, "for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes")
+    return any(r == f"refs/heads/{name}" or r.endswith(f"/{name}") for r in refs.splitlines())
+
+
+def plan(
+    cwd: Path,
+    session: str,
+    *,
+    prefix: str,
+    branch: str | None,
+    base: str | None,
+    repo: str | None,
+    now: datetime | None = None,
+) -> GitPlan:
+    """Decide the session branch and its base. Local git reads (and ls-remote) only."""
+    if branch:
+        validate_branch(branch)
+    if base is not None and (not base.strip() or base.startswith("-")):
+        raise InvalidInput(f"invalid --base {base!r}: it must not be empty or start with '-'")
+    if repo:
+        return _plan_repo(parse_repo(repo, cwd), session, prefix, branch, base, now)
+    root = repo_root(cwd)
+    if root is None:
+        if base:
+            raise InvalidInput("--base needs a git repository (run inside one, or use --repo)")
+        return GitPlan(validate_branch(branch or f"{prefix}{session}"), None, None, None, None)
+    name = branch or f"{prefix}{session}"
+    if branch and not base and _ok(root, "rev-parse", "-q", "--verify", f"refs/heads/{branch}"):
+        base = branch  # an existing branch named with --branch is continued, not reset
+    base_ref = base or current_branch(root) or "HEAD"
+    commit = _git(root, "rev-parse", "--verify", "--quiet", f"{base_ref}^{{commit}}", check=False)
+    if not commit:
+        if base:
+            raise InvalidInput(f"--base {base!r} is not a commit in {root}")
+        raise InvalidInput(f"the repository at {root} has no commits yet; commit something first")
+    if not branch and _taken_locally(root, name):
+        name = _stamped(name, now)
+    return GitPlan(
+        validate_branch(name), None if base_ref == "HEAD" else base_ref, commit, None, root
+    )
+
+
+def _plan_repo(
+    url: RepoURL,
+    session: str,
+    prefix: str,
+    branch: str | None,
+    base: str | None,
+    now: datetime | None,
+) -> GitPlan:
+    name = branch or f"{prefix}{session}"
+    wanted = ["HEAD", f"refs/heads/{name}"] + ([f"refs/heads/{base}", base] if base else [])
+    refs = ls_remote(url.url, wanted)
+    if refs is None:  # unknown here; the pod resolves the base when it clones
+        return GitPlan(validate_branch(name), base, None, url.url, None)
+    if refs.get(f"refs/heads/{name}") and not branch:
+        name = _stamped(name, now)
+    if base:
+        commit = (
+            refs.get(f"refs/heads/{base}")
+            or refs.get(f"refs/tags/{base}^{{}}")
+            or refs.get(f"refs/tags/{base}")
+        )
+        return GitPlan(validate_branch(name), base, commit, url.url, None)
+    if branch and refs.get(f"refs/heads/{branch}"):
+        return GitPlan(name, branch, refs[f"refs/heads/{branch}"], url.url, None)
+    if "HEAD" not in refs:
+        # `git init --bare` then a push of `main` leaves HEAD on a branch that does not exist.
+        heads = {
+            ref.removeprefix("refs/heads/"): commit
+            for ref, commit in (ls_remote(url.url, []) or {}).items()
+            if ref.startswith("refs/heads/")
+        }
+        if len(heads) == 1:
+            (only, commit), *_ = heads.items()
+            return GitPlan(validate_branch(name), only, commit, url.url, None)
+        if heads:
+            shown = ", ".join(sorted(heads)[:5]) + (", …" if len(heads) > 5 else "")
+            raise InvalidInput(
+                f"--repo {url.url}: its HEAD names no branch and it has {len(heads)} "
+                f"branches ({shown}): choose one with --base BRANCH"
+            )
+    default = refs.get("HEAD@symref", "").removeprefix("refs/heads/") or None
+    return GitPlan(validate_branch(name), default, refs.get("HEAD"), url.url, None)
+
+
+# -- in the pod --------------------------------------------------------------------------------
+
+
+def _identity(root: Path | None) -> tuple[str, str]:
+    name = _git(root, "config", "user.name", check=False) or "Kodama agent"
+    email = _git(root, "config", "user.email", check=False) or "kodama@localhost"
+    return name, email
+
+
+def _sender(data: bytes) -> Callable[[IO[bytes]], None]:
+    def write(stream: IO[bytes]) -> None:
+        stream.write(data)
+
+    return write
+
+
+# git-workspace.sh's exit code for "this workspace holds something Kodama did not put there".
+NOT_OURS = 3
+
+
+def _workspace(
+    ctx: PodContext,
+    cmd: str,
+    args: list[str],
+    *,
+    write: Callable[[IO[bytes]], None] | None = None,
+    what: str,
+    cancel: CancelToken | None = None,
+) -> str:
+    name, email = _identity(ctx.local_path)
+    argv = ctx.kubectl.script_argv(
+        ctx.pod, incluster_file("git-workspace.sh"), [cmd, name, email, *args], stdin=bool(write)
+    )
+    done = proc.run(argv, cancel=cancel or CancelToken(), timeout=1800, what=what, write=write)
+    err = done.stderr.decode(errors="replace").strip().splitlines()
+    if done.returncode == NOT_OURS:
+        raise KodamaError(
+            f"{what}: {err[0].removeprefix('kodama: ') if err else 'the workspace is not empty'}",
+            hint=f"nothing was changed in it; `kubectl kodama attach {ctx.spec.name} -- sh` "
+            "shows what is there",
+        )
+    if done.returncode != 0:
+        raise RemoteCommandFailed(
+            f"{what} failed: {err[-1] if err else f'exit code {done.returncode}'}", done.returncode
+        )
+    return done.stdout.decode(errors="replace").strip()
+
+
+def ensure_workspace(
+    ctx: PodContext, reporter: Reporter, cancel: CancelToken, *, filled: bool = False
+) -> None:
+    """Fill the workspace once (ship, clone or init); later calls only check. Idempotent.
+
+    `filled`: the session's PVC says the workspace was filled once (the agent cannot change
+    that). Then it is never filled again, whatever the agent did to the repository in it.
+    """
+    spec = ctx.spec
+    if not spec.branch:
+        return
+    cancel.check()
+    if _workspace(ctx, "probe", [], what="checking the workspace", cancel=cancel) == "ready":
+        return
+    if filled:
+        reporter.warn(
+            f"the workspace of {spec.name} has lost Kodama's kodama.ready marker (was its .git "
+            "replaced?); it is left as it is and not filled again"
+        )
+        return
+    cancel.check()
+    if spec.repo:
+        url = parse_repo(spec.repo, Path("/"))
+        reporter.step("clone", f"Cloning {spec.repo} in the pod (branch {spec.branch})")
+        _workspace(
+            ctx,
+            "clone",
+            [
+                url.url,
+                url.credential_scope or "",
+                spec.branch,
+                spec.base_branch or "",
+                spec.base_commit or "",
+            ],
+            write=_sender(incluster_file("git-credential-kodama").encode()),
+            what=f"cloning {spec.repo}",
+            cancel=cancel,
+        )
+    elif spec.base_commit:
+        if ctx.local_path is None:
+            raise KodamaError(
+                f"the workspace of session {spec.name} was never filled and the local "
+                "repository it was started from is unknown here",
+                hint=f"`kubectl kodama delete {spec.name}` and start it again from the repository",
+            )
+        started = time.monotonic()
+        reporter.step("ship", f"Shipping {ctx.local_path} into the workspace")
+        with git_ship.payload(
+            ctx.local_path, spec.base_commit, spec.base_branch, ignored=spec.ship_ignored
+        ) as (write, summary):
+            _workspace(
+                ctx,
+                "ship",
+                [spec.branch, spec.base_commit, spec.base_branch or ""],
+                write=write,
+                what="shipping the repository",
+                cancel=cancel,
+            )
+        reporter.info(f"{summary}, in {time.monotonic() - started:.1f}s")
+    else:
+        _workspace(
+            ctx, "init", [spec.branch], what="creating the workspace repository", cancel=cancel
+        )
+
+
+def ahead(ctx: PodContext) -> int | None:
+    """How many commits the session branch is ahead of its base commit (None if unknown)."""
+    script = (
+        'cd "$KODAMA_WORKSPACE" && base=${1:-$(git config --get kodama.base)} && '
+        'tip=$(git rev-parse -q --verify "refs/heads/$2" || git rev-parse HEAD) && '
+        'git rev-list --count "$base..$tip"'
+    )
+    proc = ctx.run(
+        ["sh", "-c", script, "kodama", ctx.spec.base_commit or "", ctx.spec.branch or ""],
+        check=False,
+        timeout=30,
+    )
+    text = proc.stdout.decode().strip()
+    return int(text) if proc.returncode == 0 and text.isdigit() else None
+
+
+# -- fetch -------------------------------------------------------------------------------------
+
+# Generous for a large history over exec, and still an end for a wedged pod or a dead link.
+FETCH_TIMEOUT = 1800.0
+
+
+def fetch(
+    ctx: PodContext,
+    root: Path,
+    *,
+    into: str | None,
+    force: bool,
+    reporter: Reporter,
+    cancel: CancelToken,
+    timeout: float | None = FETCH_TIMEOUT,
+) -> FetchResult:
+    """Bring the session branch into `root` as a local branch, over `kubectl exec` upload-pack."""
+    spec = ctx.spec
+    if not spec.branch:
+        raise KodamaError(f"session {spec.name} has no branch")
+    target = validate_branch(into or spec.branch)
+    cancel.check()
+    # git runs the upload-pack command through the shell and appends the (dummy) repository
+    # path; the in-pod script ignores it and serves the workspace.
+    upload_pack = shlex.join(
+        ctx.kubectl.script_argv(ctx.pod, 'exec git upload-pack "$KODAMA_WORKSPACE"', stdin=True)
+    )
+    previous = _git(root, "rev-parse", "-q", "--verify", f"refs/heads/{target}", check=False)
+    reporter.step("fetch", f"Fetching {spec.branch} from session {spec.name}")
+    refspec = f"{'+' if force else ''}refs/heads/{spec.branch}:refs/heads/{target}"
+    argv = ["git", "-C", str(root), "fetch", "--no-tags", "--no-write-fetch-head"]
+    done = proc.run(
+        [*argv, f"--upload-pack={upload_pack}", "--", f"/dev/null/kodama-{spec.name}", refspec],
+        cancel=cancel,
+        timeout=timeout,
+        what=f"fetching {spec.branch} from session {spec.name}",
+        env=dict(os.environ, GIT_TERMINAL_PROMPT="0"),
+    )
+    if done.returncode != 0:
+        raise _fetch_error(done.stderr.decode(errors="replace"), spec.name, spec.branch, target)
+    commit = _git(root, "rev-parse", f"refs/heads/{target}")
+    base = spec.base_commit
+    count: int | None
+    if base and _ok(root, "cat-file", "-e", f"{base}^{{commit}}"):
+        count = int(_git(root, "rev-list", "--count", f"{base}..{commit}"))
+    else:
+        count = ahead(ctx)
+    return FetchResult(
+        name=spec.name,
+        branch=spec.branch,
+        local_branch=target,
+        commit=commit,
+        previous=previous or None,
+        ahead=count,
+        base_branch=spec.base_branch,
+        base_commit=base,
+    )
+
+
+def _fetch_error(stderr: str, name: str, branch: str, target: str) -> KodamaError:
+    text = stderr.strip()
+    if "non-fast-forward" in text or "[rejected]" in text:
+        return KodamaError(
+            f"local branch {target} has commits that are not on the session branch",
+            hint="`--force` replaces it, or `--into OTHER` fetches beside it",
+        )
+    if "checked out" in text:
+        return KodamaError(
+            f"local branch {target} is checked out; git does not update it by fetching",
+            hint="switch to another branch, or `--into OTHER` and merge it",
+        )
+    if "couldn't find remote ref" in text:
+        return KodamaError(f"the session branch {branch} does not exist in the workspace")
+    if "does not appear to be a git repository" in text or "not a git repository" in text:
+        return KodamaError(f"the workspace of session {name} has no git repository")
+    lines = meaningful(text)
+    return KodamaError(f"fetch failed: {lines[-1] if lines else 'git fetch failed'}")

@@ -1,0 +1,5 @@
+import sys
+
+from kodama.sync.shims import main
+
+sys.exit(main())
