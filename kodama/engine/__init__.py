@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kodama.agent import usage
-from kodama.engine import fanout
+from kodama.engine import accounting, fanout
 from kodama.engine.core import not_found
 from kodama.engine.lifecycle import Lifecycle
 from kodama.engine.syncing import Syncing
@@ -27,7 +26,7 @@ class SessionEngine(Lifecycle, Syncing):
 
     def usage(self, name: str | None = None, *, all_namespaces: bool = False) -> list[Any]:
         """Run time, requested resources x time, PVC sizes, tokens and estimated cost."""
-        return usage.collect(self, name, all_namespaces=all_namespaces)
+        return accounting.collect(self, name, all_namespaces=all_namespaces)
 
     def start_family(
         self,

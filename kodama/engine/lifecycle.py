@@ -13,6 +13,7 @@ from typing import Any
 
 from kodama.agent import launch as agent
 from kodama.agent import usage
+from kodama.engine import accounting
 from kodama.engine.deletion import Deletion
 from kodama.engine.reads import Reads
 from kodama.engine.waiting import Waiting
@@ -291,7 +292,7 @@ class Lifecycle(Reads, Deletion, Waiting):
         end = usage.parse_time(finished_at(pod)) if pod_ended(pod) else now
         if pod_ready(pod) and spec.agent_kind == "claude":
             with contextlib.suppress(KodamaError):
-                usage.remember_tokens(self, spec, now)
+                accounting.remember_tokens(self, spec, now)
         with contextlib.suppress(KodamaError):
             self.cluster.patch_annotations(
                 "PersistentVolumeClaim",
