@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field
 
@@ -25,9 +25,6 @@ from kodama.k8s.manifests import RUNS_ANNOTATION, TOKENS_ANNOTATION
 from kodama.k8s.status import derive, finished_at, pod_ended
 from kodama.models import SessionSpec, Status, _Model
 from kodama.validation import parse_quantity
-
-if TYPE_CHECKING:
-    pass
 
 MAX_RUNS = 500  # intervals kept in the annotation (oldest dropped)
 HOURS = Decimal(3600)
