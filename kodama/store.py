@@ -1,6 +1,6 @@
 """Session files under KODAMA_HOME (~/.kodama/sessions). Atomic writes, mode 0600.
 
-One YAML file per session, in the layout the Kodama README documents (`name, namespace, repo,
+One YAML file per session, in the layout README.md documents ("Session files") (`name, namespace, repo,
 branch, baseBranch, autoBranch, podName, workspacePVC, claudeHomePVC, commitHash, sync {enabled,
 localPath, mutagenSession}, status, createdAt, updatedAt, resources`). The cluster stays the
 source of truth: those fields are a readable cache refreshed by every command that reads the

@@ -1,4 +1,4 @@
-"""The boundaries of DESIGN.md, checked on the source: no import cycle, one module imports
+"""The architecture's boundaries, checked on the source: no import cycle, one module imports
 `kubernetes`, the engine imports no front-end library, and no module grows past 400 lines."""
 
 from __future__ import annotations
