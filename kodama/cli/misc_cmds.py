@@ -2,66 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
-from typing import Any
-
 import click
 
 from kodama import __version__
 from kodama.cli.context import get_obj, kube_options
 from kodama.cli.output import dump
-from kodama.k8s.rbac import RBAC_RULES
-
-_SA_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-
-
-def _binding_name(base: str, kind: str, subject: str) -> str:
-    """One RoleBinding per subject, so binding a second person never replaces the first."""
-    slug = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")[:32].strip("-") or "x"
-    digest = hashlib.sha256(f"{kind}:{subject}".encode()).hexdigest()[:8]
-    return f"{base}-{kind}-{slug}-{digest}"
-
-
-def rbac_objects(
-    namespace: str, user: str | None, serviceaccount: str | None, name: str = "kodama"
-) -> list[dict[str, Any]]:
-    bindings: list[tuple[str, dict[str, Any]]] = []
-    if user:
-        bindings.append(
-            (
-                _binding_name(name, "user", user),
-                {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user},
-            )
-        )
-    if serviceaccount:
-        sa_ns, _, sa_name = serviceaccount.rpartition(":")
-        sa_ns = sa_ns or namespace
-        bindings.append(
-            (
-                _binding_name(name, "sa", f"{sa_ns}:{sa_name}"),
-                {"kind": "ServiceAccount", "name": sa_name, "namespace": sa_ns},
-            )
-        )
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": name, "namespace": namespace},
-        "rules": RBAC_RULES,
-    }
-    return [
-        role,
-        *(
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "RoleBinding",
-                "metadata": {"name": bname, "namespace": namespace},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-                "subjects": [subject],
-            }
-            for bname, subject in bindings
-        ),
-    ]
+from kodama.k8s.rbac import SA_NAME, rbac_objects
 
 
 @click.command()
@@ -93,7 +39,7 @@ def rbac(user: str | None, serviceaccount: str | None, output: str) -> None:
         sa_ns, _, sa_name = serviceaccount.rpartition(":")
         if sa_ns:
             validate_namespace(sa_ns)
-        if not _SA_NAME.match(sa_name):
+        if not SA_NAME.match(sa_name):
             raise InvalidInput(
                 f"invalid --serviceaccount {serviceaccount!r}: expected [NAMESPACE:]NAME"
             )

@@ -1,7 +1,12 @@
-"""The permissions Kodama uses: the Role `kubectl kodama rbac` prints and `doctor` checks."""
+"""The permissions Kodama uses: the Role `kubectl kodama rbac` prints and `doctor` checks.
+
+Pure: the Role and its RoleBindings as objects, no I/O.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 # Everything the whole lifecycle needs, in one namespace. No cluster scope, no watch (waits poll),
@@ -26,3 +31,54 @@ RBAC_RULES: list[dict[str, Any]] = [
 def permissions() -> list[tuple[str, str]]:
     """(verb, resource) pairs of RBAC_RULES, e.g. ("create", "pods/exec")."""
     return [(v, r) for rule in RBAC_RULES for r in rule["resources"] for v in rule["verbs"]]
+
+
+SA_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def _binding_name(base: str, kind: str, subject: str) -> str:
+    """One RoleBinding per subject, so binding a second person never replaces the first."""
+    slug = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")[:32].strip("-") or "x"
+    digest = hashlib.sha256(f"{kind}:{subject}".encode()).hexdigest()[:8]
+    return f"{base}-{kind}-{slug}-{digest}"
+
+
+def rbac_objects(
+    namespace: str, user: str | None, serviceaccount: str | None, name: str = "kodama"
+) -> list[dict[str, Any]]:
+    bindings: list[tuple[str, dict[str, Any]]] = []
+    if user:
+        bindings.append(
+            (
+                _binding_name(name, "user", user),
+                {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user},
+            )
+        )
+    if serviceaccount:
+        sa_ns, _, sa_name = serviceaccount.rpartition(":")
+        sa_ns = sa_ns or namespace
+        bindings.append(
+            (
+                _binding_name(name, "sa", f"{sa_ns}:{sa_name}"),
+                {"kind": "ServiceAccount", "name": sa_name, "namespace": sa_ns},
+            )
+        )
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": name, "namespace": namespace},
+        "rules": RBAC_RULES,
+    }
+    return [
+        role,
+        *(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": bname, "namespace": namespace},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                "subjects": [subject],
+            }
+            for bname, subject in bindings
+        ),
+    ]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kodama.cli.misc_cmds import rbac_objects
 from kodama.cli.output import age, sessions_table
+from kodama.k8s.rbac import rbac_objects
 from kodama.models import AgentState, AgentStateName, Session, Status
 
 BIN = Path(sys.executable).parent
