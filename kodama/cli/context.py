@@ -74,42 +74,31 @@ def _store(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
     return cb
 
 
+# kubectl's own flags: (flags, metavar or None for a switch, where the value goes, help)
+KUBE_FLAGS = [
+    (("--kubeconfig",), "PATH", "kubeconfig", "Path to the kubeconfig file."),
+    (("--context",), "NAME", "context", "The kubeconfig context to use."),
+    (
+        ("-n", "--namespace"),
+        "NS",
+        "namespace",
+        "Namespace (default: the context's, then the config file's).",
+    ),
+    (("-v", "--verbose"), None, "verbose", "Show tracebacks and debug details."),
+]
+
+
 def kube_options(f: F) -> F:
     """kubectl's flags, accepted on the group and on every sub-command."""
-    opts = [
-        click.option(
-            "--kubeconfig",
-            metavar="PATH",
+    for flags, metavar, attr, help_text in reversed(KUBE_FLAGS):
+        f = click.option(
+            *flags,
+            metavar=metavar,
+            is_flag=metavar is None,
             expose_value=False,
-            callback=_store("kubeconfig"),
-            help="Path to the kubeconfig file.",
-        ),
-        click.option(
-            "--context",
-            metavar="NAME",
-            expose_value=False,
-            callback=_store("context"),
-            help="The kubeconfig context to use.",
-        ),
-        click.option(
-            "-n",
-            "--namespace",
-            metavar="NS",
-            expose_value=False,
-            callback=_store("namespace"),
-            help="Namespace (default: the context's, then the config file's).",
-        ),
-        click.option(
-            "-v",
-            "--verbose",
-            is_flag=True,
-            expose_value=False,
-            callback=_store("verbose"),
-            help="Show tracebacks and debug details.",
-        ),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
+            callback=_store(attr),
+            help=help_text,
+        )(f)
     return f
 
 

@@ -1,7 +1,7 @@
 """`image build`: the default agent image, built with whatever builder is installed.
 
-The Dockerfile ships inside the package (kodama/agent_image/Dockerfile, kept identical to
-images/agent/Dockerfile by a unit test) so `pipx install kodama` is all a user needs. A pushed
+The Dockerfile ships inside the package (kodama/agent_image/Dockerfile, a link to
+images/agent/Dockerfile that a build copies in) so `pipx install kodama` is all a user needs. A pushed
 image is recorded as `image:` in ~/.kodama/config.yaml, editing that one line so the user's
 comments and layout stay.
 """

@@ -15,8 +15,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_packaged_dockerfile_is_images_agent_dockerfile() -> None:
-    # images/agent/Dockerfile is the one people edit; the package carries a copy for
-    # `image build` after `pipx install`. Copy it again when this fails.
+    # images/agent/Dockerfile is the one people edit; the package links to it, and a build
+    # copies it in for `image build` after `pipx install`. A copy in its place would drift.
+    packaged = REPO / "kodama" / "agent_image" / "Dockerfile"
+    assert packaged.is_symlink()
+    assert packaged.resolve() == (REPO / "images" / "agent" / "Dockerfile").resolve()
     assert image.packaged_dockerfile() == (REPO / "images" / "agent" / "Dockerfile").read_text()
 
 
