@@ -141,7 +141,7 @@ def _terminal_safe(text: str) -> bool:
 
 
 def test_pod_text_is_neutralised_in_get_list_and_logs() -> None:
-    from kodama.cli.agent_cmds import render_line
+    from kodama.agent.logs import render_line
     from kodama.cli.output import describe
 
     s = Session(
