@@ -133,7 +133,10 @@ class Server:
         if command == "kodama.session.list":
             return list(self.sessions.values()), None
         if command == "kodama.config.view":
-            return {"text": "image: agent:test\nnamespace: fake-ns\n", "sources": ["/fake/config.yaml"]}, None
+            return {
+                "text": "image: agent:test\nnamespace: fake-ns\n",
+                "sources": ["/fake/config.yaml"],
+            }, None
         if command == "kodama.session.start":
             self.progress(f"Starting {name}", ["creating volumes", "waiting for the pod"])
             self.sessions[name] = self.session(name)

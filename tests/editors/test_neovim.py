@@ -181,7 +181,10 @@ def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) 
         "prompt": "Kodama session name: ",
         "default": "suggested-name",
     }
-    assert r["prompts"][1] == {"kind": "input", "prompt": "Task for the agent (empty: interactive): "}
+    assert r["prompts"][1] == {
+        "kind": "input",
+        "prompt": "Task for the agent (empty: interactive): ",
+    }
     # Enter, Enter: the suggestion is taken as it is and no prompt is sent.
     assert commands[3] == ("kodama.session.start", {"name": "suggested-name", "root": str(repo)})
     assert r["started_suggested"] == "Kodama: session suggested-name started: Running"
@@ -205,7 +208,11 @@ def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) 
     assert r["fetch"] == "Kodama: fetched kodama/alpha at fedcba987654 (2 commit(s) ahead)"
     assert r["stop"] == "Kodama: session alpha stopped: Stopped"
     # The server's title already says "Kodama: ": shown once, on one line.
-    assert r["stop_echoes"] == ["Kodama: stop alpha", "Kodama: stop alpha: pod", "Kodama: stop alpha: done"]
+    assert r["stop_echoes"] == [
+        "Kodama: stop alpha",
+        "Kodama: stop alpha: pod",
+        "Kodama: stop alpha: done",
+    ]
     assert r["log_lines"] == ["[session s1 · model m]", "Looking."]
     assert r["log_modifiable"] is False
     assert ("kodama.session.logs", {"name": "alpha", "follow": True}) in commands
@@ -214,7 +221,11 @@ def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) 
     assert r["sync_pause"].startswith("Kodama: alpha\n  sync: watching")
     assert ("kodama.sync.pause", {"name": "alpha"}) in commands
     assert r["sync_push"] == "Kodama: pushed 3 file(s) to alpha"
-    assert r["config_lines"] == ["# sources: /fake/config.yaml", "image: agent:test", "namespace: fake-ns"]
+    assert r["config_lines"] == [
+        "# sources: /fake/config.yaml",
+        "image: agent:test",
+        "namespace: fake-ns",
+    ]
     assert r["config_filetype"] == "yaml"
     assert r["complete_wait"] == ["waiting", "idle", "exited", "working"]
     assert {"pause", "resume", "push", "pull"} <= set(r["complete_sync"])
