@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kodama_lsp import config_docs
+from kodama_lsp.features import config_docs
 from kodama_lsp.server import InitOptions
 from lsprotocol import types
 
