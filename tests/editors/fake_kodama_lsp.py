@@ -189,7 +189,8 @@ class Server:
                 return self.execute("kodama.session.attach", {"name": name})
             return {"name": name, "text": "[session s1 · model m]\nLooking.\n", "lines": 2}, None
         if command == "kodama.session.wait":
-            self.progress(f"Kodama: waiting for {name}", ["agent: working"])
+            # A step longer than the command line: the client must cut it, not stop at a prompt.
+            self.progress(f"Kodama: waiting for {name}", ["agent: working " + "x" * 300])
             return {"state": arg.get("for"), "message": None, "since": None, "exitCode": None}, None
         if command in ("kodama.sync.push", "kodama.sync.pull"):
             return {"name": name, "files": 3}, None

@@ -213,6 +213,9 @@ def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) 
         "Kodama: stop alpha: pod",
         "Kodama: stop alpha: done",
     ]
+    long_step = r["wait_echoes"][1]
+    assert long_step.startswith("Kodama: waiting for alpha: agent: working xxx")
+    assert long_step.endswith("…") and len(long_step) < r["columns"]
     assert r["log_lines"] == ["[session s1 · model m]", "Looking."]
     assert r["log_modifiable"] is False
     assert ("kodama.session.logs", {"name": "alpha", "follow": True}) in commands

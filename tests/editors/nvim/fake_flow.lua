@@ -116,6 +116,10 @@ T.run(function()
   r.progress_echoes = vim.tbl_filter(function(e)
     return e:find('^Kodama: Starting alpha')
   end, T.echoes)
+  r.columns = vim.o.columns
+  r.wait_echoes = vim.tbl_filter(function(e)
+    return e:find('waiting for alpha', 1, true) ~= nil
+  end, T.echoes)
   r.stop_echoes = vim.tbl_filter(function(e)
     return e:find('stop alpha', 1, true) ~= nil
   end, T.echoes)
