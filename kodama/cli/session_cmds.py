@@ -172,8 +172,8 @@ def start(
         from kodama.names import suggest_session_name
         from kodama.store import Store
 
+        # Not echoed here: bad input must stay one `error:` line; the result names the session.
         name = suggest_session_name(Path.cwd(), {str(r.get("name", "")) for r in Store().all()})
-        click.echo(f"Session name: {name} (from the current branch)", err=True)
 
     prompt = _read_prompt(kw.pop("prompt"), prompt_file)
     req = StartRequest(

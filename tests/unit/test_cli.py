@@ -88,7 +88,7 @@ def test_help_lists_verbs() -> None:
 
 
 def test_usage_error_is_one_line_exit_1() -> None:
-    proc = run("start")
+    proc = run("get")  # `start` without NAME is valid: it names the session after the branch
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("error: Missing argument 'NAME'")
     assert len(proc.stderr.strip().splitlines()) == 1
