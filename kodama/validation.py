@@ -186,3 +186,15 @@ def validate_toleration(t: dict[str, Any]) -> dict[str, Any]:
     ):
         raise InvalidInput("tolerationSeconds must be an integer, and only with effect NoExecute")
     return t
+
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_timeout(text: str) -> float:
+    """`90`, `90s`, `2m`, `1h30m`, `1m30s` -> seconds (kubectl wait's --timeout spelling)."""
+    m = _DURATION.match(text.strip())
+    if not text.strip() or m is None or not any(m.groups()):
+        raise InvalidInput(f"invalid --timeout {text!r}: use e.g. 30s, 5m, 1h")
+    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mi * 60 + s

@@ -1,8 +1,9 @@
 """kodama-lsp: wires LSP methods once and delegates to the feature modules.
 
-features/: commands.py (workspace/executeCommand), code_actions.py, config_docs.py
-(diagnostics, completion, hover of config files), refresh.py (background notifications);
-progress.py turns engine events into $/progress. Protocol reference: docs/lsp-protocol.md.
+features/: registry.py (the server commands, workspace/executeCommand, in *_cmds.py by verb
+family; commands.py holds what they share), code_actions.py, config_docs.py (diagnostics,
+completion, hover of config files), refresh.py (background notifications); progress.py turns
+engine events into $/progress. Protocol reference: docs/lsp-protocol.md.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from kodama.errors import InvalidInput
 from kodama.events import CancelToken
 from kodama.validation import validate_namespace
 
-from .features import code_actions, commands, config_docs, family
+from .features import code_actions, commands, config_docs, registry
 from .features.refresh import Refresher
 
 if TYPE_CHECKING:  # the engine pulls in the kubernetes client: loaded on first use, not
@@ -204,9 +205,8 @@ class KodamaServer(LanguageServer):
 def build() -> KodamaServer:
     server = KodamaServer()
 
-    commands.COMMANDS.update(family.COMMANDS)  # one table: `execute` dispatches from it
-    for name in commands.COMMANDS:
-        server.command(name)(commands.COMMANDS[name])
+    for name, handler in registry.COMMANDS.items():  # `execute` dispatches from the same table
+        server.command(name)(handler)
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: KodamaServer, params: types.InitializeParams) -> None:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import re
 import signal
 import subprocess
 import sys
-from typing import Any
 
 import click
 
+from kodama.agent.logs import render_line
 from kodama.cli.context import cancellable, get_obj, kube_options, progress
 from kodama.cli.output import agent_cell
 from kodama.cli.session_cmds import complete_sessions
-from kodama.errors import InvalidInput
 from kodama.printable import printable
+from kodama.validation import parse_timeout
 
 
 # Options may follow NAME (`attach NAME -n NS`); the command starts after `--`, like kubectl exec.
@@ -71,55 +69,6 @@ def _run_on_terminal(argv: list[str]) -> int:
         signal.signal(signal.SIGINT, previous)
 
 
-def _short(value: Any, limit: int = 120) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def render_line(line: str) -> str | None:
-    """One line of the headless log, readable and safe to print (see _render_line)."""
-    shown = _render_line(line)
-    return None if shown is None else printable(shown)
-
-
-def _render_line(line: str) -> str | None:
-    """One line of the headless log, readable: Claude Code's stream-json becomes text.
-
-    Lines that are not stream-json events (other agents, Kodama's own markers) pass through.
-    """
-    stripped = line.strip()
-    if not stripped.startswith("{"):
-        return line.rstrip("\n")
-    try:
-        event = json.loads(stripped)
-    except ValueError:
-        return line.rstrip("\n")
-    if not isinstance(event, dict) or "type" not in event:
-        return line.rstrip("\n")
-    kind = event.get("type")
-    if kind == "system" and event.get("subtype") == "init":
-        return f"[session {event.get('session_id', '?')} · model {event.get('model', '?')}]"
-    if kind == "assistant":
-        out = []
-        for block in (event.get("message") or {}).get("content") or []:
-            if not isinstance(block, dict):
-                continue
-            if block.get("type") == "text":
-                out.append(str(block.get("text", "")))
-            elif block.get("type") == "tool_use":
-                out.append(f"→ {block.get('name')}: {_short(block.get('input'))}")
-        return "\n".join(out) if out else None
-    if kind == "result":
-        secs = (event.get("duration_ms") or 0) / 1000
-        cost = event.get("total_cost_usd")
-        info = f"{event.get('subtype', '?')}, {secs:.1f}s" + (
-            f", ${cost:.4f}" if isinstance(cost, int | float) else ""
-        )
-        return f"== result ({info}): {event.get('result', '')}"
-    return None  # tool results, system chatter: in --raw only
-
-
 @click.command()
 @click.argument("name", shell_complete=complete_sessions)
 @click.option("-f", "--follow", is_flag=True, help="Follow the log until the agent exits.")
@@ -154,18 +103,6 @@ def logs(name: str, follow: bool, tail: int, raw: bool) -> None:
         raise logs_error(name, rc, errors.join())
 
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
-
-
-def parse_duration(text: str) -> float:
-    """`90`, `90s`, `2m`, `1h30m`, `1m30s` -> seconds (kubectl wait's --timeout spelling)."""
-    m = _DURATION.match(text.strip())
-    if not text.strip() or m is None or not any(m.groups()):
-        raise InvalidInput(f"invalid --timeout {text!r}: use e.g. 30s, 5m, 1h")
-    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    return h * 3600 + mi * 60 + s
-
-
 @click.command()
 @click.argument("name", shell_complete=complete_sessions)
 @click.option(
@@ -187,7 +124,7 @@ def wait(name: str, for_: str, timeout: str) -> None:
     """
     from kodama.models import AgentStateName  # pydantic stays out of `--help` and `version`
 
-    seconds = parse_duration(timeout) if timeout else None
+    seconds = parse_timeout(timeout) if timeout else None
     engine = get_obj().engine_for(name)
     with cancellable() as cancel:
         state = engine.wait_agent(name, AgentStateName(for_), seconds, cancel)

@@ -77,9 +77,8 @@ def view(output: str) -> None:
     from kodama.config import load_config
 
     loaded = load_config(Path.cwd())
-    data = loaded.config.model_dump(mode="json", by_alias=True, exclude={"defaults"})
     click.echo(f"# sources: {', '.join(loaded.sources) or '(defaults only)'}", err=True)
-    click.echo(dump(data, output))
+    click.echo(dump(loaded.view(), output))
 
 
 # Completes both `kubectl-kodama …` and `kubectl kodama …`. Candidates come from

@@ -38,7 +38,7 @@ def _read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", required=False)
 @kube_options
 @click.option("--image", help="Agent image (default from config).")
 @click.option("--cpu", help="CPU request and limit, e.g. 2 or 500m.")
@@ -150,7 +150,7 @@ def _read_prompt(prompt: str | None, prompt_file: str | None) -> str | None:
     help="Output format of the result.",
 )
 def start(
-    name: str,
+    name: str | None,
     resources: tuple[str, ...],
     node_selector: tuple[str, ...],
     tolerations: tuple[str, ...],
@@ -162,9 +162,18 @@ def start(
     count: int | None,
     **kw: Any,
 ) -> None:
-    """Start session NAME: PVCs, Secrets, pod, branch; ship the repo; launch the agent."""
+    """Start session NAME: PVCs, Secrets, pod, branch; ship the repo; launch the agent.
+
+    Without NAME, the session is named after the current branch (as the editors suggest)."""
     from kodama.models import StartRequest
     from kodama.validation import parse_key_value
+
+    if not name:
+        from kodama.names import suggest_session_name
+        from kodama.store import Store
+
+        # Not echoed here: bad input must stay one `error:` line; the result names the session.
+        name = suggest_session_name(Path.cwd(), {str(r.get("name", "")) for r in Store().all()})
 
     prompt = _read_prompt(kw.pop("prompt"), prompt_file)
     req = StartRequest(

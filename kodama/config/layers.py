@@ -266,6 +266,10 @@ class LoadedConfig:
     repo_root: Path | None
     repo_changes: list[RepoChange] = field(default_factory=list)
 
+    def view(self) -> dict[str, Any]:
+        """The merged configuration as `config view` shows it (CLI and editors)."""
+        return self.config.model_dump(mode="json", by_alias=True, exclude={"defaults"})
+
 
 def load_config(cwd: Path, flags: dict[str, Any] | None = None) -> LoadedConfig:
     """Load and merge defaults < global < repo < flags, validating each layer on its own."""

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .commands import Call, NameArgs, _Args
+from .commands import Call, Handler, NameArgs, _Args
 
 
 class UsageArgs(_Args):
@@ -38,7 +37,7 @@ async def diff(call: Call) -> dict[str, Any]:
     return {"family": a.name, "session": a.session, "patch": patch}
 
 
-COMMANDS: dict[str, Callable[[Call], Awaitable[Any]]] = {
+COMMANDS: dict[str, Handler] = {
     "kodama.session.usage": usage,
     "kodama.family.compare": compare,
     "kodama.family.diff": diff,

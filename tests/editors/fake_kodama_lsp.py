@@ -26,6 +26,13 @@ COMMANDS = [
     "kodama.sync.start",
     "kodama.sync.stop",
     "kodama.sync.flush",
+    "kodama.sync.pause",
+    "kodama.sync.resume",
+    "kodama.sync.push",
+    "kodama.sync.pull",
+    "kodama.session.logs",
+    "kodama.session.wait",
+    "kodama.config.view",
 ]
 
 
@@ -125,6 +132,11 @@ class Server:
             return {"name": "suggested-name"}, None
         if command == "kodama.session.list":
             return list(self.sessions.values()), None
+        if command == "kodama.config.view":
+            return {
+                "text": "image: agent:test\nnamespace: fake-ns\n",
+                "sources": ["/fake/config.yaml"],
+            }, None
         if command == "kodama.session.start":
             self.progress(f"Starting {name}", ["creating volumes", "waiting for the pod"])
             self.sessions[name] = self.session(name)
@@ -147,7 +159,8 @@ class Server:
             return self.sessions[name], None
         if command in ("kodama.session.stop", "kodama.session.resume"):
             status = "Stopped" if command.endswith("stop") else "Running"
-            self.progress(f"{command.rsplit('.', 1)[1]} {name}", ["pod"])
+            # The real server's titles start with "Kodama: " (clients must not add it twice).
+            self.progress(f"Kodama: {command.rsplit('.', 1)[1]} {name}", ["pod"])
             self.sessions[name]["status"] = status
             return self.sessions[name], None
         if command == "kodama.session.delete":
@@ -171,6 +184,16 @@ class Server:
             return {"argv": argv, "opened": opened}, None
         if command == "kodama.session.fetch":
             return {"branch": f"kodama/{name}", "commit": "fedcba9876543210", "ahead": 2}, None
+        if command == "kodama.session.logs":
+            if arg.get("follow"):
+                return self.execute("kodama.session.attach", {"name": name})
+            return {"name": name, "text": "[session s1 · model m]\nLooking.\n", "lines": 2}, None
+        if command == "kodama.session.wait":
+            # A step longer than the command line: the client must cut it, not stop at a prompt.
+            self.progress(f"Kodama: waiting for {name}", ["agent: working " + "x" * 300])
+            return {"state": arg.get("for"), "message": None, "since": None, "exitCode": None}, None
+        if command in ("kodama.sync.push", "kodama.sync.pull"):
+            return {"name": name, "files": 3}, None
         if command.startswith("kodama.sync."):
             return {
                 "name": name,

@@ -181,11 +181,18 @@ def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) 
         "prompt": "Kodama session name: ",
         "default": "suggested-name",
     }
+    assert r["prompts"][1] == {
+        "kind": "input",
+        "prompt": "Task for the agent (empty: interactive): ",
+    }
+    # Enter, Enter: the suggestion is taken as it is and no prompt is sent.
+    assert commands[3] == ("kodama.session.start", {"name": "suggested-name", "root": str(repo)})
+    assert r["started_suggested"] == "Kodama: session suggested-name started: Running"
     assert ("kodama.session.delete", {"name": "alpha", "confirm": True}) in commands
 
     assert r["started"] == "Kodama: session alpha started: Running"
     assert r["waiting"].endswith(":Kodama attach alpha")
-    assert r["complete_names"] == ["alpha", "from-prompt"]
+    assert r["complete_names"] == ["alpha", "from-prompt", "suggested-name"]
     assert r["progress_echoes"] == [
         "Kodama: Starting alpha",
         "Kodama: Starting alpha: creating volumes",
@@ -200,6 +207,31 @@ def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) 
     assert "sync: watching, connected" in r["status"] and "src/app.py" in r["status"]
     assert r["fetch"] == "Kodama: fetched kodama/alpha at fedcba987654 (2 commit(s) ahead)"
     assert r["stop"] == "Kodama: session alpha stopped: Stopped"
+    # The server's title already says "Kodama: ": shown once, on one line.
+    assert r["stop_echoes"] == [
+        "Kodama: stop alpha",
+        "Kodama: stop alpha: pod",
+        "Kodama: stop alpha: done",
+    ]
+    long_step = r["wait_echoes"][1]
+    assert long_step.startswith("Kodama: waiting for alpha: agent: working xxx")
+    assert long_step.endswith("…") and len(long_step) < r["columns"]
+    assert r["log_lines"] == ["[session s1 · model m]", "Looking."]
+    assert r["log_modifiable"] is False
+    assert ("kodama.session.logs", {"name": "alpha", "follow": True}) in commands
+    assert ("kodama.session.wait", {"name": "alpha", "for": "idle"}) in commands
+    assert r["wait"] == "Kodama: alpha: the agent is idle"
+    assert r["sync_pause"].startswith("Kodama: alpha\n  sync: watching")
+    assert ("kodama.sync.pause", {"name": "alpha"}) in commands
+    assert r["sync_push"] == "Kodama: pushed 3 file(s) to alpha"
+    assert r["config_lines"] == [
+        "# sources: /fake/config.yaml",
+        "image: agent:test",
+        "namespace: fake-ns",
+    ]
+    assert r["config_filetype"] == "yaml"
+    assert r["complete_wait"] == ["waiting", "idle", "exited", "working"]
+    assert {"pause", "resume", "push", "pull"} <= set(r["complete_sync"])
     assert r["delete"] == "Kodama: session alpha deleted"
     # The server's showMessage and the JSON-RPC error carry the same line: shown once.
     assert r["error_count"] == 1
@@ -229,9 +261,10 @@ def test_commands_start_the_server_on_demand(nvim: str, tmp_path: Path) -> None:
 
 def _commands_the_plugin_calls() -> set[str]:
     lua = "\n".join(p.read_text() for p in (PLUGIN / "lua").rglob("*.lua"))
-    found = set(re.findall(r"'(kodama\.(?:session|sync)\.[A-Za-z]+)'", lua))
+    found = set(re.findall(r"'(kodama\.(?:session|sync|config)\.[A-Za-z]+)'", lua))
     # `:Kodama sync VERB` builds the command ID from the verb.
-    found |= {f"kodama.sync.session.{verb}" for verb in ("status", "start", "stop", "flush")}
+    verbs = ("status", "start", "stop", "flush", "pause", "resume", "push", "pull")
+    found |= {f"kodama.sync.{verb}" for verb in verbs}
     return found
 
 

@@ -6,30 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kodama_lsp.features.registry import NAMES
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from .conftest import CLIENTS, Answers, execute, lsp_session, make_repo, raw_request
 
-SERVER_COMMANDS = {
-    "kodama.session.suggestName",
-    "kodama.session.start",
-    "kodama.session.list",
-    "kodama.session.get",
-    "kodama.session.stop",
-    "kodama.session.resume",
-    "kodama.session.delete",
-    "kodama.session.attach",
-    "kodama.session.fetch",
-    "kodama.sync.status",
-    "kodama.sync.start",
-    "kodama.sync.stop",
-    "kodama.sync.flush",
-    "kodama.session.usage",
-    "kodama.family.compare",
-    "kodama.family.diff",
-    "kodama.doctor",
-}
+SERVER_COMMANDS = set(NAMES)  # the server's one list (lsp/features/registry.py)
 
 
 @pytest.mark.lsp
@@ -179,3 +162,44 @@ async def test_unknown_context_and_config_mistakes_reach_the_editor(
             "line 2 agent.comand: unknown key (did you mean command?); "
             "line 4 sync.enabeld: unknown key (did you mean enabled?)"
         )
+
+
+def test_every_server_command_is_documented() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "lsp-protocol.md").read_text()
+    missing = [name for name in NAMES if f"`{name}`" not in doc]
+    assert missing == []
+
+
+@pytest.mark.lsp
+async def test_name_check_config_view_and_bad_arguments_of_the_new_verbs(
+    repo: Path, home: Path
+) -> None:
+    (home / "config.yaml").write_text("image: reg.example/agent:1\n")
+    (repo / ".kodama.yaml").write_text("branchPrefix: work/\n")
+    async with lsp_session(client_name=CLIENTS[0], root=repo, home=home) as (client, _):
+        # The engine's rule, not the client's: 41 characters is one too many.
+        ok = await execute(client, "kodama.session.checkName", {"name": "fix-login"})
+        assert ok == {"name": "fix-login", "error": None}
+        long = await execute(client, "kodama.session.checkName", {"name": "a" * 41})
+        assert long["error"] == (
+            f"invalid session name {'a' * 41!r}: at most 40 characters (it is 41)"
+        )
+
+        view = await execute(client, "kodama.config.view", {"root": str(repo)})
+        assert view["sources"] == [str(home / "config.yaml"), str(repo / ".kodama.yaml")]
+        assert "image: reg.example/agent:1\n" in view["text"]
+        assert "branchPrefix: work/\n" in view["text"]
+
+        with pytest.raises(JsonRpcException) as info:
+            await execute(client, "kodama.session.wait", {"name": "x1", "for": "asleep"})
+        assert info.value.code == -32803 and info.value.message.startswith(
+            "kodama.session.wait: for:"
+        )
+        with pytest.raises(JsonRpcException) as info:
+            await execute(
+                client, "kodama.session.wait", {"name": "x1", "for": "idle", "timeout": "soon"}
+            )
+        assert info.value.message == "invalid --timeout 'soon': use e.g. 30s, 5m, 1h"
+        with pytest.raises(JsonRpcException) as info:
+            await execute(client, "kodama.sync.push", {})
+        assert info.value.message.startswith("kodama.sync.push: name:")

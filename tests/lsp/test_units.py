@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kodama_lsp.features import commands, config_docs
+from kodama_lsp.features import config_docs
 from kodama_lsp.server import InitOptions
 from lsprotocol import types
 
 from kodama.errors import InvalidInput
+from kodama.names import suggest_session_name
+from kodama.validation import validate_session_name
 
 from .conftest import make_repo
 
@@ -28,13 +30,23 @@ def test_suggested_names_are_valid_session_names(
     tmp_path: Path, branch: str, expected: str
 ) -> None:
     repo = make_repo(tmp_path / "r", branch=branch)
-    assert commands.suggest_session_name(repo) == expected
+    assert suggest_session_name(repo) == expected
 
 
 def test_suggested_name_outside_git_is_the_folder(tmp_path: Path) -> None:
     folder = tmp_path / "My Project"
     folder.mkdir()
-    assert commands.suggest_session_name(folder) == "my-project"
+    assert suggest_session_name(folder) == "my-project"
+
+
+def test_suggested_name_skips_names_taken_on_this_machine(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", branch="main")
+    assert suggest_session_name(repo, taken={"main"}) == "main-2"
+    assert suggest_session_name(repo, taken={"main", "main-2"}) == "main-3"
+    long = make_repo(tmp_path / "l", branch="b" * 45)
+    name = suggest_session_name(long, taken={"b" * 40})
+    assert name == "b" * 38 + "-2"
+    assert validate_session_name(name) == name
 
 
 def test_init_options_and_kube_flags() -> None:

@@ -8,14 +8,15 @@ from datetime import UTC, datetime
 import pytest
 
 from kodama.agent import launch as agent
+from kodama.agent.logs import render_line
 from kodama.agent.state import HOOK_COMMAND, HOOK_EVENTS, merge_hooks, parse_status
-from kodama.cli.agent_cmds import parse_duration, render_line
 from kodama.cli.output import agent_cell
 from kodama.errors import InvalidInput, KodamaError, Timeout
 from kodama.events import CancelToken
 from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.runtime import PodContext
 from kodama.models import AgentState, AgentStateName, SessionSpec
+from kodama.validation import parse_timeout as parse_duration
 
 
 def ours(settings: dict[str, object], event: str) -> int:

@@ -88,7 +88,7 @@ def test_help_lists_verbs() -> None:
 
 
 def test_usage_error_is_one_line_exit_1() -> None:
-    proc = run("start")
+    proc = run("get")  # `start` without NAME is valid: it names the session after the branch
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("error: Missing argument 'NAME'")
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -141,7 +141,7 @@ def _terminal_safe(text: str) -> bool:
 
 
 def test_pod_text_is_neutralised_in_get_list_and_logs() -> None:
-    from kodama.cli.agent_cmds import render_line
+    from kodama.agent.logs import render_line
     from kodama.cli.output import describe
 
     s = Session(

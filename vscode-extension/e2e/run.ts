@@ -1,5 +1,6 @@
 // Drives a real VS Code (code-server in Debian's Chromium, through playwright-core):
-// Start Session from the command palette, wait for the pod, Attach opens a terminal,
+// Start Session from the command palette with Enter presses only (the suggested name), wait
+// for the pod, Attach opens a terminal,
 // screenshot of the workbench with the status-bar item, Delete Session through its modal.
 // Launched by scripts/e2e.sh.
 import { execFileSync } from "node:child_process";
@@ -90,12 +91,23 @@ async function main(): Promise<void> {
       await runCommand(page, "Notifications: Clear All Notifications");
     });
 
-    await step("Start Session from the palette", async () => {
-      await runCommand(page, "Kodama: Start Session for This Repository");
+    // Only Enter presses: the name box holds the suggestion (the repository's branch is named
+    // after the session), the prompt stays empty (interactive), the last pick's default is Start.
+    await step("Start Session from the palette, Enter, Enter, Enter", async () => {
+      await runCommand(page, "Kodama: Start Session");
       const input = page.locator(".quick-input-widget input.input");
       await page.locator(".quick-input-widget", { hasText: "Session name" }).waitFor({ state: "visible" });
-      log(`suggested name: ${JSON.stringify(await input.inputValue())}`);
-      await input.fill(sessionName);
+      // The box opens once the server answered kodama.session.suggestName, pre-filled.
+      const suggested = await input.inputValue();
+      log(`suggested name: ${JSON.stringify(suggested)}`);
+      if (suggested !== sessionName) {
+        throw new Error(`suggested ${JSON.stringify(suggested)}, expected ${JSON.stringify(sessionName)}`);
+      }
+      await page.keyboard.press("Enter");
+      await page.locator(".quick-input-widget", { hasText: "Task for the agent" }).waitFor({ state: "visible" });
+      await page.keyboard.press("Enter");
+      const startRow = page.locator(".quick-input-list .monaco-list-row", { hasText: `Start ${sessionName}` }).first();
+      await startRow.waitFor({ state: "visible" });
       await page.keyboard.press("Enter");
     });
 
@@ -114,10 +126,12 @@ async function main(): Promise<void> {
     }
 
     // E2E_SKIP_CLUSTER=1: a dry run of the UI against a fake server (no control plane).
-    await step("pod is Running on the control plane", () => {
+    await step("session exists and its pod is Running on the control plane", () => {
       if (process.env.E2E_SKIP_CLUSTER === "1") {
         return;
       }
+      const objects = kubectl("get", "pods,pvc,secrets", "-o", "name").split("\n").filter((l) => l.includes(sessionName));
+      log(`objects of ${sessionName}: ${objects.join(", ")}`);
       const out = kubectl("get", "pods", "-o", "custom-columns=NAME:.metadata.name,PHASE:.status.phase", "--no-headers");
       log(`kubectl get pods:\n${out.trim()}`);
       const line = out.split("\n").find((l) => l.includes(sessionName));

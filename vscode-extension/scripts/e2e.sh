@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end test of the VS Code extension in a real VS Code (code-server) driven by Chromium:
-# Start Session from the command palette -> pod Running on the test control plane -> Attach
+# Start Session from the command palette, Enter x3 (suggested name) -> pod Running on the test control plane -> Attach
 # opens a terminal -> screenshot at artifacts/vscode-e2e.png. Exits non-zero on failure.
 #
 # Env: KUBECONFIG_PATH (default <repo>/.testenv/kubeconfig), KODAMA_NAMESPACE (default
@@ -112,7 +112,9 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/kodama-vscode-e2e.XXXXXX")"
 REPO="$WORK/repo"
 mkdir -p "$REPO" "$WORK/user/User" "$WORK/ext" "$WORK/kodama-home" "$ARTIFACTS"
 rm -f "$ARTIFACTS"/vscode-e2e*.png "$ARTIFACTS/vscode-e2e-code-server.log"
-git -C "$REPO" init -q -b main
+# The branch is named after the session: "Start Session" suggests the branch's name, and the
+# e2e accepts the suggestion with Enter.
+git -C "$REPO" init -q -b "$SESSION"
 git -C "$REPO" config user.email e2e@kodama.invalid
 git -C "$REPO" config user.name "Kodama e2e"
 printf '# e2e repository\n' > "$REPO/README.md"

@@ -11,9 +11,11 @@ import {
   type SyncStatus,
 } from "./protocol";
 import { fetchMessage, quickPickDetail, sessionDetailLines, sessionIcon, syncSummary, treeDescription, waitingMessage } from "./logic/format";
-import { type SessionAction, sessionNameFromArg, sessionsForAction, validateSessionName } from "./logic/sessions";
+import { type SessionAction, sessionNameFromArg, sessionsForAction } from "./logic/sessions";
 import type { SessionStore } from "./store";
+import { askStartChoices } from "./startFlow";
 import { openTerminal } from "./terminal";
+import { VerbCommands } from "./verbs";
 
 const NOTHING_TO: Record<SessionAction, string> = {
   attach: "No running Kodama session to attach to.",
@@ -23,6 +25,9 @@ const NOTHING_TO: Record<SessionAction, string> = {
   fetch: "No Kodama session to fetch from.",
   syncStatus: "No Kodama session.",
   details: "No Kodama session.",
+  logs: "No running Kodama session to read the log of.",
+  wait: "No Kodama session to wait for.",
+  sync: "No running Kodama session to sync.",
 };
 
 export class Commands {
@@ -53,6 +58,7 @@ export class Commands {
       reg(PaletteCommand.refresh, () => this.server.refresh(true)),
       reg(PaletteCommand.restart, () => this.restart()),
       reg(PaletteCommand.showOutput, () => Promise.resolve(this.server.output.show())),
+      ...new VerbCommands(this.server, this.store, (a, action, placeHolder) => this.pick(a, action, placeHolder)).register(reg),
     ];
   }
 
@@ -71,28 +77,18 @@ export class Commands {
       void vscode.window.showErrorMessage("Kodama: open a folder (a git repository) to start a session for it.");
       return;
     }
-    let suggested = "";
-    try {
-      suggested = (await this.server.execute<{ name: string }>(ServerCommand.suggestName, { root })).name ?? "";
-    } catch (err) {
-      this.server.output.warn(`suggesting a name: ${String(err)}`);
-    }
-    const name = await vscode.window.showInputBox({
-      title: "Kodama: Start Session",
-      prompt: `Session name for ${root}`,
-      value: suggested,
-      valueSelection: [0, suggested.length],
-      validateInput: (v) => validateSessionName(v.trim()),
-      ignoreFocusOut: true,
-    });
-    if (name === undefined) {
+    const args = await askStartChoices(this.server, root);
+    if (!args) {
       return;
     }
-    const session = await this.server.executeWithProgress<Session>(
-      `Kodama: starting session ${name.trim()}`,
+    const session = await this.server.executeWithProgress<Session | null>(
+      `Kodama: starting session ${args.name}`,
       ServerCommand.start,
-      { name: name.trim(), root },
+      args,
     );
+    if (!session) {
+      return; // the user declined the repository's settings the server asked about
+    }
     this.store.upsert(session);
     const choice = await vscode.window.showInformationMessage(
       `Kodama session ${session.name} is ${session.status}.`,
@@ -104,7 +100,7 @@ export class Commands {
   }
 
   /** Name from the argument, else a quick pick over the sessions the action applies to. */
-  private async pick(arg: unknown, action: SessionAction, placeHolder: string): Promise<string | undefined> {
+  async pick(arg: unknown, action: SessionAction, placeHolder: string): Promise<string | undefined> {
     const given = sessionNameFromArg(arg);
     if (given) {
       return given;
@@ -229,6 +225,11 @@ export class Commands {
     const actions: Item[] = [];
     if (session.status === "Running" || session.status === "Starting") {
       actions.push(action("$(terminal) Attach", () => this.attach(name)));
+    }
+    if (session.status === "Running") {
+      actions.push(action("$(output) Show Agent Log", async () => {
+          await vscode.commands.executeCommand(PaletteCommand.logs, name);
+        }));
     }
     actions.push(action("$(sync) Show Sync Status", () => this.syncStatus(name)));
     actions.push(action("$(repo-pull) Fetch Branch", () => this.fetch(name)));

@@ -60,6 +60,25 @@ export interface AttachResult {
   opened: boolean;
 }
 
+/** `kodama.session.logs` without `follow`: the rendered log (the CLI's `logs` output). */
+export interface LogsResult {
+  name: string;
+  text: string;
+  lines: number;
+}
+
+/** `kodama.sync.push` / `kodama.sync.pull`. */
+export interface CopyResult {
+  name: string;
+  files: number;
+}
+
+/** `kodama.config.view`: the merged configuration as YAML and the files it came from. */
+export interface ConfigView {
+  text: string;
+  sources: string[];
+}
+
 export interface OpenTerminalParams {
   title: string;
   argv: string[];
@@ -94,6 +113,7 @@ export interface InitializationOptions {
 /** Server command IDs (`workspace/executeCommand`). Palette IDs are in PaletteCommand. */
 export const ServerCommand = {
   suggestName: "kodama.session.suggestName",
+  checkName: "kodama.session.checkName",
   start: "kodama.session.start",
   list: "kodama.session.list",
   get: "kodama.session.get",
@@ -102,10 +122,17 @@ export const ServerCommand = {
   delete: "kodama.session.delete",
   attach: "kodama.session.attach",
   fetch: "kodama.session.fetch",
+  logs: "kodama.session.logs",
+  wait: "kodama.session.wait",
   syncStatus: "kodama.sync.status",
   syncStart: "kodama.sync.start",
   syncStop: "kodama.sync.stop",
   syncFlush: "kodama.sync.flush",
+  syncPause: "kodama.sync.pause",
+  syncResume: "kodama.sync.resume",
+  syncPush: "kodama.sync.push",
+  syncPull: "kodama.sync.pull",
+  configView: "kodama.config.view",
 } as const;
 
 /** Editor-side command IDs, deliberately different from the server's. */
@@ -122,6 +149,14 @@ export const PaletteCommand = {
   showOutput: "kodama.showOutput",
   refresh: "kodama.refreshSessions",
   details: "kodama.sessionDetails",
+  logs: "kodama.showLogs",
+  followLogs: "kodama.followLogs",
+  wait: "kodama.waitForAgent",
+  syncPause: "kodama.syncPause",
+  syncResume: "kodama.syncResume",
+  syncPush: "kodama.syncPush",
+  syncPull: "kodama.syncPull",
+  configView: "kodama.viewConfig",
 } as const;
 
 export const Method = {

@@ -15,7 +15,7 @@ vim.api.nvim_create_user_command('Kodama', function(opts)
 end, {
   nargs = '*',
   bang = true,
-  desc = 'Kodama sessions: start, list, attach, status, stop, resume, delete, fetch, get, sync',
+  desc = 'Kodama sessions: start, list, attach, logs, wait, status, stop, resume, delete, fetch, get, sync, config',
   complete = function(arglead, cmdline, cursorpos)
     return require('kodama.commands').complete(arglead, cmdline, cursorpos)
   end,

@@ -32,10 +32,16 @@ T.run(function()
     return require('kodama').sessions() ~= nil
   end, 'the first kodama/sessionsChanged')
 
-  -- start without a name: the suggestion is offered for editing.
+  -- start without a name: the suggestion is offered for editing, then an optional task.
   table.insert(T.answers.input, 'from-prompt')
+  table.insert(T.answers.input, '')
   vim.cmd('Kodama start')
   r.started_prompt = notified_wait('session from%-prompt started')
+  -- Enter on both: the suggested name, no task.
+  table.insert(T.answers.input, '')
+  table.insert(T.answers.input, '')
+  vim.cmd('Kodama start')
+  r.started_suggested = notified_wait('session suggested%-name started')
   vim.cmd('Kodama start alpha')
   r.started = notified_wait('session alpha started')
   r.waiting = notified_wait('session alpha is waiting for you')
@@ -65,6 +71,34 @@ T.run(function()
   r.status = notified_wait('sync: watching')
   vim.cmd('Kodama fetch alpha')
   r.fetch = notified_wait('fetched kodama/alpha')
+  vim.cmd('Kodama logs alpha')
+  T.wait(5000, function()
+    return vim.api.nvim_buf_get_name(0) == 'kodama://logs/alpha'
+  end, 'the log buffer')
+  r.log_lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  r.log_modifiable = vim.bo.modifiable
+  vim.cmd('close')
+  vim.cmd('Kodama logs alpha -f')
+  T.wait(10000, function()
+    return vim.bo.buftype == 'terminal'
+  end, 'the follow terminal')
+  vim.cmd('close')
+  vim.cmd('Kodama wait alpha idle')
+  r.wait = notified_wait('alpha: the agent is')
+  vim.cmd('Kodama sync pause alpha')
+  r.sync_pause = notified_wait('^Kodama: alpha\n')
+  vim.cmd('Kodama sync push alpha')
+  r.sync_push = notified_wait('pushed')
+  vim.cmd('Kodama config')
+  T.wait(5000, function()
+    return vim.api.nvim_buf_get_name(0) == 'kodama://config'
+  end, 'the config buffer')
+  r.config_lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  r.config_filetype = vim.bo.filetype
+  vim.cmd('close')
+  r.complete_wait = vim.fn.getcompletion('Kodama wait alpha ', 'cmdline')
+  r.complete_sync = vim.fn.getcompletion('Kodama sync ', 'cmdline')
+
   vim.cmd('Kodama stop alpha')
   r.stop = notified_wait('session alpha stopped')
   table.insert(T.answers.select, 'Delete')
@@ -81,5 +115,12 @@ T.run(function()
   r.error_level = errors[1].level
   r.progress_echoes = vim.tbl_filter(function(e)
     return e:find('^Kodama: Starting alpha')
+  end, T.echoes)
+  r.columns = vim.o.columns
+  r.wait_echoes = vim.tbl_filter(function(e)
+    return e:find('waiting for alpha', 1, true) ~= nil
+  end, T.echoes)
+  r.stop_echoes = vim.tbl_filter(function(e)
+    return e:find('stop alpha', 1, true) ~= nil
   end, T.echoes)
 end)

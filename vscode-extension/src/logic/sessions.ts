@@ -2,7 +2,17 @@
 import * as path from "node:path";
 import type { AgentStateParams, Session, SyncStatusParams } from "../protocol";
 
-export type SessionAction = "attach" | "stop" | "resume" | "delete" | "fetch" | "syncStatus" | "details";
+export type SessionAction =
+  | "attach"
+  | "stop"
+  | "resume"
+  | "delete"
+  | "fetch"
+  | "syncStatus"
+  | "details"
+  | "logs"
+  | "wait"
+  | "sync";
 
 function normalize(p: string): string {
   const n = path.resolve(p);
@@ -84,6 +94,10 @@ export function sessionsForAction(
     switch (action) {
       case "attach":
         return s.status === "Running" || s.status === "Starting";
+      case "logs":
+      case "sync":
+        // The server reads the log and drives the copy through the running pod.
+        return s.status === "Running";
       case "stop":
         return s.status !== "Stopped";
       case "resume":

@@ -120,14 +120,30 @@ subcommands.start = {
     if args.name then
       return start(args)
     end
-    -- No name: offer the server's suggestion (from the current branch) for editing.
+    -- No name: the server's suggestion (from the current branch), Enter accepts it; then an
+    -- optional task (empty Enter: an interactive session). Branch and image: key=value words.
     exec('kodama.session.suggestName', { root = args.root }, function(result)
       local suggestion = type(result) == 'table' and result.name or ''
       vim.ui.input({ prompt = 'Kodama session name: ', default = suggestion }, function(name)
-        if name and vim.trim(name) ~= '' then
-          args.name = vim.trim(name)
-          start(args)
+        if name == nil then
+          return
         end
+        args.name = vim.trim(name) ~= '' and vim.trim(name) or suggestion
+        if args.name == '' then
+          return notify('no session name', WARN)
+        end
+        if args.prompt then
+          return start(args)
+        end
+        vim.ui.input({ prompt = 'Task for the agent (empty: interactive): ' }, function(prompt)
+          if prompt == nil then
+            return
+          end
+          if vim.trim(prompt) ~= '' then
+            args.prompt = vim.trim(prompt)
+          end
+          start(args)
+        end)
       end)
     end, 'suggest a name')
   end,
@@ -253,26 +269,40 @@ subcommands.status = {
   end,
 }
 
-local SYNC_VERBS = { 'status', 'start', 'stop', 'flush' }
+local SYNC_VERBS = { 'status', 'start', 'stop', 'flush', 'pause', 'resume', 'push', 'pull' }
+local SYNC_COPY = { push = 'pushed %d file(s) to %s', pull = 'pulled %d file(s) from %s' }
 subcommands.sync = {
   complete = function(n)
     return n == 1 and SYNC_VERBS or nil
   end,
-  run = function(words)
+  run = function(words, bang)
     local verb = words[1]
     if not vim.list_contains(SYNC_VERBS, verb or '') then
-      return notify('usage: :Kodama sync {status|start|stop|flush} [NAME]', vim.log.levels.ERROR)
+      return notify(
+        'usage: :Kodama[!] sync {' .. table.concat(SYNC_VERBS, '|') .. '} [NAME] [PATH]',
+        vim.log.levels.ERROR
+      )
     end
     with_name(words[2], 'sync ' .. verb, function(name)
-      exec('kodama.sync.' .. verb, { name = name }, function(sync)
-        if type(sync) == 'table' then
-          state.sync[name] = sync
+      local args = { name = name }
+      if SYNC_COPY[verb] then
+        args.path = words[3]
+        args.force = (verb == 'pull' and bang) or nil -- `:Kodama! sync pull`: overwrite local edits
+      end
+      exec('kodama.sync.' .. verb, args, function(r)
+        if SYNC_COPY[verb] then
+          return notify(SYNC_COPY[verb]:format(type(r) == 'table' and r.files or 0, name), INFO)
         end
-        notify(table.concat(vim.list_extend({ name }, ui.sync_lines(sync)), '\n'), INFO)
+        if type(r) == 'table' then
+          state.sync[name] = r
+        end
+        notify(table.concat(vim.list_extend({ name }, ui.sync_lines(r)), '\n'), INFO)
       end, 'sync ' .. verb .. ' ' .. name)
     end)
   end,
 }
+
+require('kodama.verbs').add(subcommands, { exec = exec, with_name = with_name, notify = notify })
 
 subcommands.cancel = {
   run = function()
@@ -335,7 +365,7 @@ function M.complete(arglead, cmdline, cursorpos)
   elseif words[1] == 'sync' and pos == 2 then
     return filter(session_names(), arglead)
   end
-  return filter(sub.complete(pos) or {}, arglead)
+  return filter(sub.complete(pos, session_names) or {}, arglead)
 end
 
 --- Runs `:Kodama` with its words (words[1] is the sub-command; none lists sessions).

@@ -4,7 +4,9 @@ local state = require('kodama.state')
 local M = {}
 
 local function notify(msg, level)
-  vim.notify('Kodama: ' .. msg, level or vim.log.levels.INFO)
+  msg = tostring(msg)
+  -- Some server messages already start with "Kodama…" ("Kodama doctor: …"): prefix once.
+  vim.notify(msg:find('^Kodama') and msg or ('Kodama: ' .. msg), level or vim.log.levels.INFO)
 end
 M.notify = notify
 

@@ -1,6 +1,7 @@
--- A minimal echo of kodama-lsp's work-done progress. It listens to the LspProgress autocmd
--- that Neovim fires from its own `$/progress` handler, so fidget.nvim-style plugins keep
--- receiving the same events (set `vim.g.kodama = { progress = false }` to leave it to them).
+-- A one-line echo of kodama-lsp's work-done progress (never a hit-enter prompt). It listens to
+-- the LspProgress autocmd that Neovim fires from its own `$/progress` handler, so
+-- vim.lsp.status() and fidget.nvim-style plugins get the same events (set
+-- `vim.g.kodama = { progress = false }` to leave the display to them).
 local state = require('kodama.state')
 
 local M = {}
@@ -8,6 +9,23 @@ local M = {}
 local function is_kodama(client_id)
   local c = vim.lsp.get_client_by_id(client_id)
   return c and c.name == require('kodama.client').NAME
+end
+
+-- The server's titles already say "Kodama: …": name it once.
+local function label(title)
+  title = tostring(title)
+  return title:find('^Kodama') and title or ('Kodama: ' .. title)
+end
+
+-- One line that fits the command line: a longer echo would stop the editor at a hit-enter
+-- prompt in the middle of a start.
+local function one_line(text)
+  text = text:gsub('%s+', ' ')
+  local room = vim.v.echospace
+  if room and room > 1 and vim.fn.strdisplaywidth(text) > room then
+    text = vim.fn.strcharpart(text, 0, room - 2) .. '…'
+  end
+  return text
 end
 
 ---@param ev {data: {client_id: integer, params: {token: string|integer, value: table}}}
@@ -26,9 +44,9 @@ function M.on_progress(ev)
   local text
   if value.kind == 'end' then
     state.progress[token] = nil
-    text = ('Kodama: %s: %s'):format(title, value.message or 'done')
+    text = ('%s: %s'):format(label(title), value.message or 'done')
   else
-    text = ('Kodama: %s'):format(title)
+    text = label(title)
     if value.message then
       text = text .. ': ' .. value.message
     end
@@ -36,8 +54,10 @@ function M.on_progress(ev)
       text = text .. (' (%d%%)'):format(value.percentage)
     end
   end
+  -- Statuslines that show vim.lsp.status() pick the new message up now.
+  pcall(vim.cmd.redrawstatus)
   if require('kodama.settings').get().progress ~= false then
-    vim.api.nvim_echo({ { text } }, false, {})
+    vim.api.nvim_echo({ { one_line(text) } }, false, {})
   end
 end
 

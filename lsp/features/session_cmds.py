@@ -1,0 +1,224 @@
+"""Server commands of the session lifecycle: suggest/check a name, start, list, get, stop, resume,
+delete, fetch."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from kodama.errors import KodamaError
+from kodama.models import StartRequest
+
+from .commands import Call, Handler, NameArgs, RootArgs, _Args, ask
+
+
+class ListArgs(_Args):
+    all_namespaces: bool = False
+
+
+class DeleteArgs(NameArgs):
+    confirm: bool = False
+    keep_data: bool = False
+
+
+class StartArgs(RootArgs):
+    name: str | None = None
+    image: str | None = None
+    cpu: str | None = None
+    memory: str | None = None
+    prompt: str | None = None
+    agent_command: str | None = None
+    branch: str | None = None
+    base: str | None = None
+    repo: str | None = None
+    no_sync: bool = False
+    no_wait: bool = False
+    # The client showed the user what the repository's .kodama.yaml sets and they accepted.
+    accept_repo_config: bool = False
+    count: int | None = None  # fan-out: NAME-1..NAME-count
+    idle_stop: str | None = None
+
+
+class CheckNameArgs(_Args):
+    name: str
+
+
+def _suggest(call: Call, root_arg: str | None) -> str:
+    """The engine's suggestion for this checkout, avoiding the names of this machine's sessions."""
+    from kodama.names import suggest_session_name
+
+    root = call.root(root_arg)
+    engine = call.engine(root)
+    taken = {str(r.get("name", "")) for r in engine.store.all()}
+    return suggest_session_name(root, taken)
+
+
+async def suggest_name(call: Call) -> dict[str, Any]:
+    root = call.parse(RootArgs).root
+    return {"name": await call.ls.in_thread(_suggest, call, root)}
+
+
+async def check_name(call: Call) -> dict[str, Any]:
+    """The engine's rule for a session name, for clients that validate while the user types."""
+    from kodama.validation import validate_session_name
+
+    name = call.parse(CheckNameArgs).name
+    try:
+        validate_session_name(name)
+    except KodamaError as exc:
+        return {"name": name, "error": exc.message}
+    return {"name": name, "error": None}
+
+
+async def start(call: Call) -> dict[str, Any] | None:
+    a = call.parse(StartArgs)
+    root = call.root(a.root)
+    name = a.name
+    if not name:
+        suggested = await call.ls.in_thread(_suggest, call, str(root))
+        question = f"Start Kodama session {suggested}?"
+        if await ask(call.ls, question, ["Start", "Cancel"]) != "Start":
+            return None
+        call.cancel.check()
+        name = suggested
+    req = StartRequest(
+        name=name,
+        image=a.image,
+        cpu=a.cpu,
+        memory=a.memory,
+        prompt=a.prompt,
+        agent_command=a.agent_command,
+        branch=a.branch,
+        base=a.base,
+        repo=a.repo,
+        sync=False if a.no_sync else None,
+        wait=not a.no_wait,
+        local_path=str(root),
+        accept_repo_config=a.accept_repo_config,
+        idle_stop=a.idle_stop,
+    )
+    engine = call.engine(root)
+    if not req.accept_repo_config:
+        # What a cloned repository's file asks for is never acted on without the user's word.
+        plan = await call.ls.in_thread(engine.plan_start, req)
+        if plan.repo_changes:
+            question = (
+                f"{plan.repo_config} (from the repository) sets:\n"
+                + "\n".join(plan.repo_changes)
+                + f"\nStart Kodama session {name} with these settings?"
+            )
+            if await ask(call.ls, question, ["Start", "Cancel"]) != "Start":
+                return None
+            call.cancel.check()
+            req = req.model_copy(update={"accepted_repo_changes": plan.repo_changes})
+    if a.count is not None:
+        try:
+            family = await call.with_progress(
+                f"Kodama: starting {a.count} sessions of {name}",
+                lambda sink, cancel: engine.start_family(req, a.count or 0, sink, cancel),
+            )
+        finally:
+            call.ls.refresher.poke()
+        return {"family": name, "sessions": [s.to_json_dict() for s in family]}
+    try:
+        session = await call.with_progress(
+            f"Kodama: starting {name}",
+            lambda sink, cancel: engine.start(req, events=sink, cancel=cancel),
+        )
+    finally:
+        call.ls.refresher.poke()
+    return session.to_json_dict()
+
+
+async def list_(call: Call) -> list[dict[str, Any]]:
+    a = call.parse(ListArgs)
+    engine = call.engine()
+    sessions = await call.ls.in_thread(engine.list_sessions, a.all_namespaces)
+    return [s.to_json_dict() for s in sessions]
+
+
+async def get(call: Call) -> dict[str, Any]:
+    name = call.parse(NameArgs).name
+    engine = call.engine()
+    session = await call.ls.in_thread(lambda: engine.get(name, details=True))
+    out = session.to_json_dict()
+    # Session details show what it used (run time, resources, tokens, cost).
+    with contextlib.suppress(KodamaError):
+        used = await call.ls.in_thread(lambda: engine.usage(name))
+        out["usage"] = used[0].to_json_dict() if used else None
+    return out
+
+
+async def stop(call: Call) -> dict[str, Any]:
+    name = call.parse(NameArgs).name
+    engine = call.engine()
+    try:
+        session = await call.with_progress(
+            f"Kodama: stopping {name}",
+            lambda sink, cancel: engine.stop(name, events=sink, cancel=cancel),
+        )
+    finally:
+        call.ls.refresher.poke()
+    return session.to_json_dict()
+
+
+async def resume(call: Call) -> dict[str, Any]:
+    name = call.parse(NameArgs).name
+    engine = call.engine()
+    try:
+        session = await call.with_progress(
+            f"Kodama: resuming {name}",
+            lambda sink, cancel: engine.resume(name, events=sink, cancel=cancel),
+        )
+    finally:
+        call.ls.refresher.poke()
+    return session.to_json_dict()
+
+
+async def delete(call: Call) -> dict[str, Any]:
+    a = call.parse(DeleteArgs)
+    if not a.confirm:
+        what = "its pod and Secrets" if a.keep_data else "its pod, Secrets and PVCs (all its data)"
+        question = f"Delete Kodama session {a.name}: {what}?"
+        if await ask(call.ls, question, ["Delete", "Cancel"]) != "Delete":
+            return {"deleted": False}
+        call.cancel.check()
+    engine = call.engine()
+    try:
+        await call.with_progress(
+            f"Kodama: deleting {a.name}",
+            lambda sink, cancel: engine.delete(
+                a.name, events=sink, cancel=cancel, keep_data=a.keep_data
+            ),
+        )
+    finally:
+        call.ls.refresher.poke()
+    return {"deleted": True}
+
+
+async def fetch(call: Call) -> dict[str, Any]:
+    name = call.parse(NameArgs).name
+    engine = call.engine()
+    result = await call.with_progress(
+        f"Kodama: fetching {name}",
+        lambda sink, cancel: engine.fetch(name, events=sink, cancel=cancel),
+    )
+    return {
+        "branch": result.local_branch,
+        "commit": result.commit,
+        "ahead": result.ahead,
+        "repository": result.repository,
+    }
+
+
+COMMANDS: dict[str, Handler] = {
+    "kodama.session.suggestName": suggest_name,
+    "kodama.session.checkName": check_name,
+    "kodama.session.start": start,
+    "kodama.session.list": list_,
+    "kodama.session.get": get,
+    "kodama.session.stop": stop,
+    "kodama.session.resume": resume,
+    "kodama.session.delete": delete,
+    "kodama.session.fetch": fetch,
+}
