@@ -299,7 +299,8 @@ def test_watcher_exits_0_on_sigterm(home: Path) -> None:
 
 
 def test_config_idle_stop_is_checked_with_its_line(tmp_path: Path) -> None:
-    from kodama.config import ConfigError, load_layer
+    from kodama.config import load_layer
+    from kodama.errors import ConfigError
 
     bad = tmp_path / "c.yaml"
     bad.write_text("agent:\n  idleStop: 5s\n")

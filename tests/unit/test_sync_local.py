@@ -156,12 +156,18 @@ def test_deleting_the_local_root_never_empties_the_pod(bridge: PodContext) -> No
     wait_for(lambda: read(ws / "b.txt") == "two\n", "the initial sync")
     shutil.rmtree(repo)
     wait_for(
-        lambda: (sync.status(Store(), "team-a", "demo") or sync.SyncStatus(name="x")).state == "halted",
+        lambda: (
+            (sync.status(Store(), "team-a", "demo") or sync.SyncStatus(name="x")).state == "halted"
+        ),
         "mutagen to halt",
     )
     st = sync.status(Store(), "team-a", "demo")
     assert st is not None and "deleted" in (st.last_error or "")
-    assert sorted(p.name for p in ws.iterdir()) == [".gitignore", "a.txt", "b.txt"]
+    # rmtree deletes one file at a time and a scan may see a file gone before the root is:
+    # that deletion propagates like any other. What mutagen refuses is emptying the root, and
+    # it stays halted.
+    left = sorted(p.name for p in ws.iterdir())
+    assert left and set(left) <= {".gitignore", "a.txt", "b.txt"}
 
 
 def test_push_and_pull_honour_the_excludes(bridge: PodContext) -> None:
