@@ -106,6 +106,25 @@ class SessionSpec(_Model):
         return as_utc(v)
 
 
+class SyncState(StrEnum):
+    """Every state a session's file sync is reported in (docs/lsp-protocol.md lists them)."""
+
+    OFF = "off"  # this machine does not sync the session
+    STOPPED = "stopped"  # it did, but mutagen runs no sync for it now (daemon gone, stopped)
+    UNAVAILABLE = "unavailable"  # mutagen is not installed here
+    PAUSED = "paused"
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    SCANNING = "scanning"
+    RECONCILING = "reconciling"
+    STAGING = "staging"
+    TRANSITIONING = "transitioning"
+    SAVING = "saving"
+    WATCHING = "watching"
+    HALTED = "halted"  # a root was deleted or emptied; mutagen stops rather than propagate it
+    UNKNOWN = "unknown"  # a mutagen status this version of Kodama does not know
+
+
 class SyncConflict(_Model):
     path: str
     alpha: str | None = None
@@ -114,7 +133,7 @@ class SyncConflict(_Model):
 
 class SyncStatus(_Model):
     name: str
-    state: str = "none"
+    state: SyncState = SyncState.OFF
     connected: bool = False
     last_error: str | None = None
     conflicts: list[SyncConflict] = Field(default_factory=list)

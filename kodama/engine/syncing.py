@@ -14,7 +14,7 @@ from kodama.errors import KodamaError
 from kodama.events import CancelToken, EventSink, Reporter, null_sink
 from kodama.git import session as git
 from kodama.k8s.runtime import PodContext
-from kodama.models import SyncStatus
+from kodama.models import SyncState, SyncStatus
 from kodama.sync import session as sync
 
 SYNC_ACTIONS = ("flush", "pause", "resume")
@@ -65,7 +65,7 @@ class Syncing(Reads):
         st = sync.status(self.store, self.namespace(), name)
         if st is None:
             self.spec_of(name)  # a clear "not found" for unknown sessions
-            return SyncStatus(name=name, state="off")
+            return SyncStatus(name=name, state=SyncState.OFF)
         return st
 
     def sync_control(self, name: str, action: str) -> None:

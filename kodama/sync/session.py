@@ -26,7 +26,7 @@ from kodama.events import CancelToken, Reporter
 from kodama.k8s.cluster import KubeTarget, context_namespace
 from kodama.k8s.kubectl import meaningful
 from kodama.k8s.runtime import PodContext
-from kodama.models import SyncConflict, SyncStatus
+from kodama.models import SyncConflict, SyncState, SyncStatus
 from kodama.store import Store
 from kodama.sync.ignore import mutagen_ignores
 from kodama.sync.mutagen import INSTALL_HINT as INSTALL_HINT
@@ -51,14 +51,22 @@ def selector(namespace: str, name: str) -> str:
 
 # -- status ------------------------------------------------------------------------------------
 
+# mutagen's status words -> Kodama's SyncState (its own word stays in SyncStatus.activity).
 _ACTIVITY = {
-    "connecting-alpha": "connecting",
-    "connecting-beta": "connecting",
-    "staging-alpha": "staging",
-    "staging-beta": "staging",
-    "halted-on-root-emptied": "halted",
-    "halted-on-root-deletion": "halted",
-    "halted-on-root-type-change": "halted",
+    "disconnected": SyncState.DISCONNECTED,
+    "connecting-alpha": SyncState.CONNECTING,
+    "connecting-beta": SyncState.CONNECTING,
+    "watching": SyncState.WATCHING,
+    "scanning": SyncState.SCANNING,
+    "waiting-for-rescan": SyncState.SCANNING,
+    "reconciling": SyncState.RECONCILING,
+    "staging-alpha": SyncState.STAGING,
+    "staging-beta": SyncState.STAGING,
+    "transitioning": SyncState.TRANSITIONING,
+    "saving": SyncState.SAVING,
+    "halted-on-root-emptied": SyncState.HALTED,
+    "halted-on-root-deletion": SyncState.HALTED,
+    "halted-on-root-type-change": SyncState.HALTED,
 }
 _HALTED = {
     "halted-on-root-emptied": "one side's folder was emptied; mutagen refuses to propagate that",
@@ -93,7 +101,7 @@ def parse_status(name: str, doc: dict[str, Any], local_path: str | None = None) 
     """One element of `mutagen sync list --template '{{ json . }}'` -> SyncStatus."""
     raw = str(doc.get("status") or "unknown")
     alpha, beta = doc.get("alpha") or {}, doc.get("beta") or {}
-    state = "paused" if doc.get("paused") else _ACTIVITY.get(raw, raw)
+    state = SyncState.PAUSED if doc.get("paused") else _ACTIVITY.get(raw, SyncState.UNKNOWN)
     conflicts = [
         SyncConflict(
             path=c.get("root") or ".",
@@ -137,11 +145,14 @@ def status(store: Store, namespace: str, name: str) -> SyncStatus | None:
     if rec is None:
         return None
     base = SyncStatus(
-        name=name, state="stopped", mutagen_session=rec.get("session"), local_path=rec.get("local")
+        name=name,
+        state=SyncState.STOPPED,
+        mutagen_session=rec.get("session"),
+        local_path=rec.get("local"),
     )
     if not available():
         return base.model_copy(
-            update={"state": "unavailable", "last_error": "mutagen is not installed"}
+            update={"state": SyncState.UNAVAILABLE, "last_error": "mutagen is not installed"}
         )
     m = Mutagen()
     if not m.daemon_running():
@@ -175,7 +186,7 @@ def statuses(store: Store) -> dict[tuple[str, str], SyncStatus]:
         out[(ns, name)] = (
             parse_status(name, found, rec.get("local"))
             if found
-            else SyncStatus(name=name, state="stopped", mutagen_session=rec.get("session"))
+            else SyncStatus(name=name, state=SyncState.STOPPED, mutagen_session=rec.get("session"))
         )
     return out
 
@@ -253,7 +264,7 @@ def start(
                 m.stop_daemon_if_idle()
             raise
     st = status(store, ns, name)
-    reporter.info(f"File sync {mname} ({cfg.mode}) is {st.state if st else 'starting'}")
+    reporter.info(f"File sync {mname} ({cfg.mode}) is {st.state.value if st else 'starting'}")
     return st
 
 

@@ -4,15 +4,35 @@
 
 export type SessionStatus = "Pending" | "Starting" | "Running" | "Stopped" | "Failed";
 export type AgentStateName = "unknown" | "starting" | "working" | "waiting" | "idle" | "exited";
+/** kodama/models.py SyncState; docs/lsp-protocol.md says what each means. */
 export type SyncStateName =
-  | "none"
+  | "off"
+  | "stopped"
+  | "unavailable"
+  | "paused"
+  | "disconnected"
   | "connecting"
   | "scanning"
+  | "reconciling"
   | "staging"
   | "transitioning"
+  | "saving"
   | "watching"
-  | "paused"
-  | "error";
+  | "halted"
+  | "unknown";
+
+/** Verbs a session offers (`display.actions`), in menu order. */
+export type SessionActionName = "attach" | "logs" | "fetch" | "sync" | "stop" | "resume" | "delete";
+
+/** How the server words a session (kodama/present.py); shown as given. */
+export interface SessionDisplay {
+  status: string;
+  age: string;
+  agent: string;
+  sync: string;
+  actions: SessionActionName[];
+  detail: string[];
+}
 
 export interface AgentInfo {
   state: AgentStateName;
@@ -28,6 +48,8 @@ export interface SyncStatus {
   lastError?: string | null;
   conflicts?: { path: string }[];
   mutagenSession?: string | null;
+  /** On kodama.sync.* results: the sync cell and the sync lines of a session's details. */
+  display?: { summary: string; detail: string[] };
 }
 
 export interface Session {
@@ -47,12 +69,15 @@ export interface Session {
   family?: string | null;
   agent?: AgentInfo | null;
   sync?: SyncStatus | null;
+  /** Absent only from a server older than the display object. */
+  display?: SessionDisplay;
 }
 
 export interface FetchResult {
   branch: string;
   commit: string;
   ahead: number;
+  display?: { summary: string };
 }
 
 export interface AttachResult {

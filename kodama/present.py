@@ -1,0 +1,166 @@
+"""How a session reads to a person: the one place that turns engine models into words.
+
+The CLI prints these strings and the language server sends them as each session's `display`
+object, so the terminal, VS Code and Neovim say the same thing. Pure: no I/O, no front end.
+tests/fixtures/presentation.json pins the output; the extension's and Neovim's tests read the same
+file for what they still compute themselves (a ticking age, a name's validity in an input box).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from .models import AgentState, AgentStateName, FetchResult, Session, Status, SyncState, SyncStatus
+
+UNKNOWN = "-"
+
+# Which verbs apply in which status. Attach, logs and fetch exec into a ready pod, so only a
+# Running session offers them; resume makes sense once no healthy pod runs (a Failed session's pod
+# is replaced); stop deletes whatever pod there is, so it is not offered once it is gone.
+_ACTIONS: dict[Status, tuple[str, ...]] = {
+    Status.PENDING: ("stop", "delete"),
+    Status.STARTING: ("stop", "delete"),
+    Status.RUNNING: ("attach", "logs", "fetch", "sync", "stop", "delete"),
+    Status.STOPPED: ("resume", "delete"),
+    Status.FAILED: ("resume", "stop", "delete"),
+}
+ACTIONS: tuple[str, ...] = ("attach", "logs", "fetch", "sync", "stop", "resume", "delete")
+
+# Sync states that are about moving files; in them a lost connection is worth saying.
+_ACTIVE_SYNC = {
+    SyncState.CONNECTING,
+    SyncState.SCANNING,
+    SyncState.RECONCILING,
+    SyncState.STAGING,
+    SyncState.TRANSITIONING,
+    SyncState.SAVING,
+    SyncState.WATCHING,
+}
+
+
+def age(ts: datetime | None, now: datetime | None = None) -> str:
+    """kubectl-style short age: 45s under two minutes, 90m under three hours, 5h, 4d."""
+    if ts is None:
+        return UNKNOWN
+    now = now or datetime.now(UTC)
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    secs = max(0, int((now - ts).total_seconds()))
+    if secs < 120:
+        return f"{secs}s"
+    if secs < 3 * 3600:
+        return f"{secs // 60}m"
+    if secs < 48 * 3600:
+        return f"{secs // 3600}h"
+    return f"{secs // 86400}d"
+
+
+def status_line(s: Session) -> str:
+    """`Running`, `Failed (the home PVC is missing)`: the status and why, when there is a why."""
+    return f"{s.status.value} ({s.reason})" if s.reason else s.status.value
+
+
+def agent_cell(a: AgentState, now: datetime | None = None) -> str:
+    """`working 3m`, `exited(1) 2m`, `-` when nothing is known."""
+    if a.state == AgentStateName.UNKNOWN:
+        return UNKNOWN
+    text = a.state.value
+    if a.state == AgentStateName.EXITED and a.exit_code is not None:
+        text = f"exited({a.exit_code})"
+    if a.since:
+        text += f" {age(a.since, now)}"
+    return text
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def sync_summary(st: SyncStatus | None) -> str:
+    """A table cell: `off`, `watching`, `watching, 2 conflicts`, `halted, error`."""
+    if st is None:
+        return SyncState.OFF.value
+    parts = [st.state.value]
+    if st.state in _ACTIVE_SYNC and not st.connected and st.state != SyncState.CONNECTING:
+        parts[0] += " (disconnected)"
+    if st.conflicts:
+        parts.append(_plural(len(st.conflicts), "conflict"))
+    if st.last_error:
+        parts.append("error")
+    return ", ".join(parts)
+
+
+def sync_lines(st: SyncStatus | None) -> list[str]:
+    """The sync part of a session's details: the summary, then the error and each conflict."""
+    lines = [f"Sync:        {sync_summary(st)}"]
+    if st is None:
+        return lines
+    if st.last_error:
+        lines.append(f"  Last error: {st.last_error}")
+    lines += [f"  Conflict:   {c.path}" for c in st.conflicts]
+    return lines
+
+
+def fetch_summary(r: FetchResult) -> str:
+    """What a fetch did, in one line (the CLI's last progress line, the editors' message)."""
+    where = f" of {r.repository}" if r.repository else ""
+    ahead = f", {_plural(r.ahead, 'commit')} ahead of {r.base_branch or 'its base'}"
+    return (
+        f"Fetched {r.branch or 'the session branch'} into {r.local_branch}{where} "
+        f"({r.commit[:12]}{ahead if r.ahead is not None else ''})"
+    )
+
+
+def actions(s: Session) -> list[str]:
+    """The verbs a front end offers for this session now, in menu order."""
+    return list(_ACTIONS[s.status])
+
+
+def detail_lines(s: Session, now: datetime | None = None) -> list[str]:
+    """A session described for a person: `kubectl kodama get NAME`, the editors' details."""
+    now = now or datetime.now(UTC)
+    lines = [
+        f"Name:        {s.name}",
+        f"Namespace:   {s.namespace}",
+        f"Status:      {status_line(s)}",
+        f"Agent:       {agent_cell(s.agent, now)}"
+        + (f" — {s.agent.message}" if s.agent.message else ""),
+        f"Branch:      {s.branch or UNKNOWN}"
+        + (f" ({s.ahead} ahead of base)" if s.ahead is not None else ""),
+        f"Base:        {s.base_branch or UNKNOWN} {(s.base_commit or '')[:12]}".rstrip(),
+    ]
+    if s.family:
+        lines.append(f"Family:      {s.family} (`kubectl kodama compare {s.family}`)")
+    if s.idle_stop:
+        from .idle import format_duration
+
+        lines.append(f"Idle stop:   after {format_duration(s.idle_stop)} idle, nobody attached")
+    if s.repo:
+        lines.append(f"Repository:  {s.repo}")
+    lines += [
+        f"Image:       {s.image or UNKNOWN}",
+        f"Pod:         {s.pod or UNKNOWN}" + (f" on {s.node}" if s.node else ""),
+        f"PVCs:        {', '.join(s.pvcs) or UNKNOWN}",
+        f"Local path:  {s.local_path or UNKNOWN}",
+        f"Age:         {age(s.created_at, now)}",
+    ]
+    if s.sync is not None:
+        lines += sync_lines(s.sync)
+    if s.events:
+        lines.append("Events:")
+        lines += [f"  {e}" for e in s.events]
+    return lines
+
+
+def display(s: Session, now: datetime | None = None) -> dict[str, Any]:
+    """The `display` object the language server sends beside a session's raw fields."""
+    now = now or datetime.now(UTC)
+    return {
+        "status": status_line(s),
+        "age": age(s.created_at, now),
+        "agent": agent_cell(s.agent, now),
+        "sync": sync_summary(s.sync),
+        "actions": actions(s),
+        "detail": detail_lines(s, now),
+    }
