@@ -11,7 +11,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .models import AgentState, AgentStateName, FetchResult, Session, Status, SyncState, SyncStatus
+from kodama.models import (
+    AgentState,
+    AgentStateName,
+    FetchResult,
+    Session,
+    Status,
+    SyncState,
+    SyncStatus,
+)
 
 UNKNOWN = "-"
 
@@ -37,6 +45,8 @@ _ACTIVE_SYNC = {
     SyncState.SAVING,
     SyncState.WATCHING,
 }
+# No mutagen sync runs in these: whether it is connected means nothing.
+_NOT_RUNNING = {SyncState.OFF, SyncState.STOPPED, SyncState.UNAVAILABLE}
 
 
 def age(ts: datetime | None, now: datetime | None = None) -> str:
@@ -102,13 +112,46 @@ def sync_lines(st: SyncStatus | None) -> list[str]:
     return lines
 
 
+def sync_report(st: SyncStatus) -> list[str]:
+    """`kubectl kodama sync status NAME`: connection, activity, last error, conflicts, a hint."""
+    lines = [f"Session:     {st.name}"]
+    if st.mutagen_session:
+        lines.append(f"Mutagen:     {st.mutagen_session}")
+    if st.local_path:
+        lines.append(f"Local:       {st.local_path}")
+    state = st.state.value
+    if st.activity and st.activity != state:
+        state += f" ({st.activity})"
+    # mutagen's activity may already say it ("disconnected", "connecting"): say it once.
+    if st.state not in _NOT_RUNNING and "connect" not in (st.activity or ""):
+        state += ", connected" if st.connected else ", not connected"
+    lines.append(f"State:       {state}")
+    lines.append(f"Last error:  {st.last_error or UNKNOWN}")
+    lines.append(f"Conflicts:   {len(st.conflicts)}")
+    for c in st.conflicts:
+        lines.append(f"  {c.path}  (local: {c.alpha or 'unchanged'}; pod: {c.beta or 'unchanged'})")
+    if st.problems:
+        lines.append(f"Problems:    {len(st.problems)}")
+        lines += [f"  {p}" for p in st.problems]
+    if st.state == SyncState.OFF:
+        lines.append(f"hint: `kubectl kodama sync start {st.name}` starts file sync")
+    elif st.conflicts:
+        lines.append(
+            "hint: conflicts are never resolved for you: keep one side's version "
+            "(edit or delete the file on the other side) and the sync carries on"
+        )
+    return lines
+
+
 def fetch_summary(r: FetchResult) -> str:
     """What a fetch did, in one line (the CLI's last progress line, the editors' message)."""
     where = f" of {r.repository}" if r.repository else ""
-    ahead = f", {_plural(r.ahead, 'commit')} ahead of {r.base_branch or 'its base'}"
+    ahead = ""
+    if r.ahead is not None:
+        ahead = f", {_plural(r.ahead, 'commit')} ahead of {r.base_branch or 'its base'}"
     return (
         f"Fetched {r.branch or 'the session branch'} into {r.local_branch}{where} "
-        f"({r.commit[:12]}{ahead if r.ahead is not None else ''})"
+        f"({r.commit[:12]}{ahead})"
     )
 
 
@@ -133,7 +176,7 @@ def detail_lines(s: Session, now: datetime | None = None) -> list[str]:
     if s.family:
         lines.append(f"Family:      {s.family} (`kubectl kodama compare {s.family}`)")
     if s.idle_stop:
-        from .idle import format_duration
+        from kodama.agent.idle import format_duration
 
         lines.append(f"Idle stop:   after {format_duration(s.idle_stop)} idle, nobody attached")
     if s.repo:
@@ -151,6 +194,11 @@ def detail_lines(s: Session, now: datetime | None = None) -> list[str]:
         lines.append("Events:")
         lines += [f"  {e}" for e in s.events]
     return lines
+
+
+def sync_display(st: SyncStatus) -> dict[str, Any]:
+    """The `display` of a kodama.sync.* result: the table cell and `sync status`'s lines."""
+    return {"summary": sync_summary(st), "detail": sync_report(st)}
 
 
 def display(s: Session, now: datetime | None = None) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import click
 
 from kodama.agent.logs import render_line
 from kodama.cli.context import cancellable, get_obj, kube_options, progress
-from kodama.cli.output import agent_cell
 from kodama.cli.session_cmds import complete_sessions
 from kodama.printable import printable
 from kodama.validation import parse_timeout
@@ -123,6 +122,7 @@ def wait(name: str, for_: str, timeout: str) -> None:
         kubectl kodama wait fix --for=exited --timeout=30m && kubectl kodama fetch fix
     """
     from kodama.models import AgentStateName  # pydantic stays out of `--help` and `version`
+    from kodama.present import agent_cell
 
     seconds = parse_timeout(timeout) if timeout else None
     engine = get_obj().engine_for(name)

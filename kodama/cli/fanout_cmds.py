@@ -52,7 +52,7 @@ def compare(name: str, diff_session: str | None, output: str) -> None:
 
 
 def compare_text(rows: list[Comparison]) -> str:
-    from kodama.cli.output import agent_cell
+    from kodama.present import agent_cell
 
     cells = []
     for r in rows:

@@ -20,33 +20,9 @@ def _engine(name: str) -> SessionEngine:
 
 
 def render_status(st: SyncStatus) -> str:
-    lines = [f"Session:     {st.name}"]
-    if st.mutagen_session:
-        lines.append(f"Mutagen:     {st.mutagen_session}")
-    if st.local_path:
-        lines.append(f"Local:       {st.local_path}")
-    state = st.state
-    if st.activity and st.activity != st.state:
-        state += f" ({st.activity})"
-    # mutagen's activity may already say it ("disconnected", "connecting"): say it once.
-    if st.state not in ("off", "stopped", "unavailable") and "connect" not in (st.activity or ""):
-        state += ", connected" if st.connected else ", not connected"
-    lines.append(f"State:       {state}")
-    lines.append(f"Last error:  {st.last_error or '-'}")
-    lines.append(f"Conflicts:   {len(st.conflicts)}")
-    for c in st.conflicts:
-        lines.append(f"  {c.path}  (local: {c.alpha or 'unchanged'}; pod: {c.beta or 'unchanged'})")
-    if st.problems:
-        lines.append(f"Problems:    {len(st.problems)}")
-        lines += [f"  {p}" for p in st.problems]
-    if st.state == "off":
-        lines.append(f"hint: `kubectl kodama sync start {st.name}` starts file sync")
-    elif st.conflicts:
-        lines.append(
-            "hint: conflicts are never resolved for you: keep one side's version "
-            "(edit or delete the file on the other side) and the sync carries on"
-        )
-    return "\n".join(lines)
+    from kodama.present import sync_report
+
+    return "\n".join(sync_report(st))
 
 
 @click.group(name="sync")

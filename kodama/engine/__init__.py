@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kodama import present
 from kodama.engine import accounting, fanout
 from kodama.engine.core import not_found
 from kodama.engine.lifecycle import Lifecycle
@@ -80,7 +81,5 @@ class SessionEngine(Lifecycle, Syncing):
             cancel=cancel or CancelToken(),
         )
         result.repository = str(root)
-        rep.done(
-            f"Fetched {spec.branch} into {result.local_branch} of {root} ({result.commit[:12]})"
-        )
+        rep.done(present.fetch_summary(result))
         return result

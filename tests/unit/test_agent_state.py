@@ -10,12 +10,12 @@ import pytest
 from kodama.agent import launch as agent
 from kodama.agent.logs import render_line
 from kodama.agent.state import HOOK_COMMAND, HOOK_EVENTS, merge_hooks, parse_status
-from kodama.cli.output import agent_cell
 from kodama.errors import InvalidInput, KodamaError, Timeout
 from kodama.events import CancelToken
 from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.runtime import PodContext
 from kodama.models import AgentState, AgentStateName, SessionSpec
+from kodama.present import agent_cell
 from kodama.validation import parse_timeout as parse_duration
 
 

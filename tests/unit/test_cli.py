@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kodama.cli.output import age, sessions_table
+from kodama.cli.output import sessions_table
 from kodama.k8s.rbac import rbac_objects
 from kodama.models import AgentState, AgentStateName, Session, Status
 
@@ -22,15 +22,6 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     return subprocess.run(
         [str(BIN / "kubectl-kodama"), *args], capture_output=True, text=True, env=env, check=False
     )
-
-
-def test_age() -> None:
-    now = datetime(2026, 1, 2, tzinfo=UTC)
-    assert age(now - timedelta(seconds=5), now) == "5s"
-    assert age(now - timedelta(minutes=30), now) == "30m"
-    assert age(now - timedelta(hours=5), now) == "5h"
-    assert age(now - timedelta(days=3), now) == "3d"
-    assert age(None, now) == "<unknown>"
 
 
 def test_table_columns() -> None:

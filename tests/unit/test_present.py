@@ -105,7 +105,9 @@ def test_fetch_summary() -> None:
         "Fetched kodama/fix into kodama/fix of /src/app (0123456789ab, 1 commit ahead of main)"
     )
     bare = r.model_copy(update={"ahead": None, "repository": None, "branch": None})
-    assert present.fetch_summary(bare) == "Fetched the session branch into kodama/fix (0123456789ab)"
+    assert (
+        present.fetch_summary(bare) == "Fetched the session branch into kodama/fix (0123456789ab)"
+    )
 
 
 def test_sync_states_are_documented_and_typed_for_the_extension() -> None:
