@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from kodama import present
 from kodama.git import session as git
-from kodama.models import Session, Status
+from kodama.models import Session
 
 if TYPE_CHECKING:
     from ..server import KodamaServer
@@ -31,19 +32,17 @@ async def repo_root(ls: KodamaServer, folder: Path) -> Path | None:
 
 
 def _session_actions(s: Session) -> list[tuple[str, str, str]]:
-    """(kind suffix, title, command) for what makes sense in the session's status."""
-    out: list[tuple[str, str, str]] = []
-    if s.status == Status.RUNNING:
-        out += [
-            ("attach", f"Kodama: attach to {s.name}", "kodama.session.attach"),
-            ("stop", f"Kodama: stop {s.name}", "kodama.session.stop"),
-            ("fetch", f"Kodama: fetch the branch of {s.name}", "kodama.session.fetch"),
-            ("sync.status", f"Kodama: sync status of {s.name}", "kodama.sync.status"),
-        ]
-    else:
-        out.append(("resume", f"Kodama: resume {s.name}", "kodama.session.resume"))
-    out.append(("delete", f"Kodama: delete {s.name}", "kodama.session.delete"))
-    return out
+    """(kind suffix, title, command) for the verbs present.actions offers in the session's status."""
+    n = s.name
+    by_verb = {
+        "attach": ("attach", f"Kodama: attach to {n}", "kodama.session.attach"),
+        "stop": ("stop", f"Kodama: stop {n}", "kodama.session.stop"),
+        "fetch": ("fetch", f"Kodama: fetch the branch of {n}", "kodama.session.fetch"),
+        "sync": ("sync.status", f"Kodama: sync status of {n}", "kodama.sync.status"),
+        "resume": ("resume", f"Kodama: resume {n}", "kodama.session.resume"),
+        "delete": ("delete", f"Kodama: delete {n}", "kodama.session.delete"),
+    }
+    return [by_verb[verb] for verb in present.actions(s) if verb in by_verb]
 
 
 async def actions(

@@ -25,9 +25,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 
+from kodama import present
 from kodama.errors import Cancelled, InvalidInput, KodamaError
 from kodama.events import CancelToken, EventSink
-from kodama.models import SessionSpec
+from kodama.models import Session, SessionSpec, SyncStatus
 
 from ..progress import WorkDone
 
@@ -46,6 +47,15 @@ EXPECTED_CODES = {REQUEST_FAILED, REQUEST_CANCELLED}
 
 class KodamaRequestFailed(JsonRpcException):
     CODE = REQUEST_FAILED
+
+
+def session_json(s: Session) -> dict[str, Any]:
+    """A session on the wire: its raw fields and, beside them, how it reads (`display`)."""
+    return {**s.to_json_dict(), "display": present.display(s)}
+
+
+def sync_json(st: SyncStatus) -> dict[str, Any]:
+    return {**st.to_json_dict(), "display": present.sync_display(st)}
 
 
 # -- arguments --------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from kodama import present
 from kodama.errors import KodamaError
 from kodama.models import AgentStateName, Session, SyncStatus
 
@@ -81,9 +82,13 @@ class Refresher:
         self._last_error = None
         self.sessions = sessions
         data = [s.to_json_dict() for s in sessions]
+        # Only raw fields count as a change: an age that moved alone is the client's to tick.
         if data != self._last:
             self._last = data
-            self.ls.protocol.notify(SESSIONS_CHANGED, {"sessions": data})
+            shown = [
+                {**d, "display": present.display(s)} for d, s in zip(data, sessions, strict=True)
+            ]
+            self.ls.protocol.notify(SESSIONS_CHANGED, {"sessions": shown})
         self._agent_states(sessions)
         self._sync_states(sessions)
 
@@ -124,6 +129,7 @@ class Refresher:
             if key not in self._syncs and status is None:
                 continue
             if self._syncs.get(key) != status:
-                payload = status or SyncStatus(name=s.name).to_json_dict()
+                st = s.sync or SyncStatus(name=s.name)
+                payload = {**st.to_json_dict(), "display": present.sync_display(st)}
                 self.ls.protocol.notify(SYNC_STATUS, {"name": s.name, "status": payload})
         self._syncs = seen

@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from kodama import present
 from kodama.errors import KodamaError
 from kodama.models import StartRequest
 
-from .commands import Call, Handler, NameArgs, RootArgs, _Args, ask
+from .commands import Call, Handler, NameArgs, RootArgs, _Args, ask, session_json
 
 
 class ListArgs(_Args):
@@ -119,7 +120,7 @@ async def start(call: Call) -> dict[str, Any] | None:
             )
         finally:
             call.ls.refresher.poke()
-        return {"family": name, "sessions": [s.to_json_dict() for s in family]}
+        return {"family": name, "sessions": [session_json(s) for s in family]}
     try:
         session = await call.with_progress(
             f"Kodama: starting {name}",
@@ -127,21 +128,21 @@ async def start(call: Call) -> dict[str, Any] | None:
         )
     finally:
         call.ls.refresher.poke()
-    return session.to_json_dict()
+    return session_json(session)
 
 
 async def list_(call: Call) -> list[dict[str, Any]]:
     a = call.parse(ListArgs)
     engine = call.engine()
     sessions = await call.ls.in_thread(engine.list_sessions, a.all_namespaces)
-    return [s.to_json_dict() for s in sessions]
+    return [session_json(s) for s in sessions]
 
 
 async def get(call: Call) -> dict[str, Any]:
     name = call.parse(NameArgs).name
     engine = call.engine()
     session = await call.ls.in_thread(lambda: engine.get(name, details=True))
-    out = session.to_json_dict()
+    out = session_json(session)
     # Session details show what it used (run time, resources, tokens, cost).
     with contextlib.suppress(KodamaError):
         used = await call.ls.in_thread(lambda: engine.usage(name))
@@ -159,7 +160,7 @@ async def stop(call: Call) -> dict[str, Any]:
         )
     finally:
         call.ls.refresher.poke()
-    return session.to_json_dict()
+    return session_json(session)
 
 
 async def resume(call: Call) -> dict[str, Any]:
@@ -172,7 +173,7 @@ async def resume(call: Call) -> dict[str, Any]:
         )
     finally:
         call.ls.refresher.poke()
-    return session.to_json_dict()
+    return session_json(session)
 
 
 async def delete(call: Call) -> dict[str, Any]:
@@ -208,6 +209,7 @@ async def fetch(call: Call) -> dict[str, Any]:
         "commit": result.commit,
         "ahead": result.ahead,
         "repository": result.repository,
+        "display": {"summary": present.fetch_summary(result)},
     }
 
 

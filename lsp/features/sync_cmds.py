@@ -9,7 +9,7 @@ from typing import Any
 from kodama.events import CancelToken, EventSink
 from kodama.models import SyncStatus
 
-from .commands import Call, Handler, NameArgs
+from .commands import Call, Handler, NameArgs, sync_json
 
 
 class CopyArgs(NameArgs):
@@ -21,7 +21,7 @@ async def status(call: Call) -> dict[str, Any]:
     name = call.parse(NameArgs).name
     engine = call.engine()
     st = await call.ls.in_thread(engine.sync_status, name)
-    return st.to_json_dict()
+    return sync_json(st)
 
 
 def _verb(verb: str) -> Handler:
@@ -44,7 +44,7 @@ def _verb(verb: str) -> Handler:
             st = await call.with_progress(f"Kodama: sync {verb} {name}", work)
         finally:
             call.ls.refresher.poke()
-        return st.to_json_dict()
+        return sync_json(st)
 
     return run
 

@@ -14,6 +14,9 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from kodama import present
+from kodama.models import Session
+
 from ..cluster.conftest import session_image
 from .conftest import CLIENTS, STANDIN_AGENT, Answers, execute, lsp_session
 
@@ -105,6 +108,20 @@ async def test_start_progress_concurrent_list_attach_delete(
         start_seconds = time.monotonic() - started
         assert session["status"] == "Running"
         assert session["namespace"] == namespace
+        # Beside the raw fields, the words the CLI prints (kodama/present.py).
+        assert session["display"]["status"] == "Running"
+        assert session["display"]["actions"] == [
+            "attach",
+            "logs",
+            "fetch",
+            "sync",
+            "stop",
+            "delete",
+        ]
+        assert listed[0]["display"]["detail"][:2] == [
+            "Name:        s1",
+            f"Namespace:   {namespace}",
+        ]
 
         (tok,) = set(client.progress_reports) - before
         if token is not None:
@@ -138,6 +155,15 @@ async def test_start_progress_concurrent_list_attach_delete(
             15,
             "sessionsChanged with s1",
         )
+        changed = [
+            p["sessions"][0]
+            for m, p in answers.notifications
+            if m == "kodama/sessionsChanged" and p["sessions"]
+        ]
+        for c in changed:
+            shown = Session.model_validate({k: v for k, v in c.items() if k != "display"})
+            assert c["display"]["status"] == present.status_line(shown)
+            assert c["display"]["actions"] == present.actions(shown)
 
         t0 = time.monotonic()
         attached = await execute(client, "kodama.session.attach", {"name": "s1"})
