@@ -7,10 +7,11 @@ import {
   type FetchResult,
   PaletteCommand,
   type Session,
+  type SessionActionName,
   ServerCommand,
   type SyncStatus,
 } from "./protocol";
-import { fetchMessage, quickPickDetail, sessionDetailLines, sessionIcon, syncSummary, treeDescription, waitingMessage } from "./logic/format";
+import { display, fetchMessage, quickPickDetail, sessionDetailLines, sessionIcon, syncSummary, treeDescription, waitingMessage } from "./logic/format";
 import { type SessionAction, sessionNameFromArg, sessionsForAction } from "./logic/sessions";
 import type { SessionStore } from "./store";
 import { askStartChoices } from "./startFlow";
@@ -143,13 +144,7 @@ export class Commands {
     }
     const st = await this.server.execute<SyncStatus>(ServerCommand.syncStatus, { name });
     this.store.applySync({ name, status: st });
-    const lines = [
-      `Sync of session ${name}: ${syncSummary(st)}`,
-      `  state: ${st.state}, connected: ${st.connected}`,
-      ...(st.mutagenSession ? [`  mutagen session: ${st.mutagenSession}`] : []),
-      ...(st.lastError ? [`  last error: ${st.lastError}`] : []),
-      ...(st.conflicts ?? []).map((c) => `  conflict: ${c.path}`),
-    ];
+    const lines = st.display?.detail ?? [`Sync of session ${name}: ${syncSummary(st)}`];
     lines.forEach((l) => this.server.output.info(l));
     const choice = await vscode.window.showInformationMessage(`Kodama ${name}: ${syncSummary(st)}.`, "Show Output");
     if (choice === "Show Output") {
@@ -222,25 +217,20 @@ export class Commands {
     const session = s;
     type Item = vscode.QuickPickItem & { run?: () => Promise<void> };
     const action = (label: string, run: () => Promise<void>): Item => ({ label, run });
-    const actions: Item[] = [];
-    if (session.status === "Running" || session.status === "Starting") {
-      actions.push(action("$(terminal) Attach", () => this.attach(name)));
-    }
-    if (session.status === "Running") {
-      actions.push(action("$(output) Show Agent Log", async () => {
-          await vscode.commands.executeCommand(PaletteCommand.logs, name);
-        }));
-    }
-    actions.push(action("$(sync) Show Sync Status", () => this.syncStatus(name)));
-    actions.push(action("$(repo-pull) Fetch Branch", () => this.fetch(name)));
-    if (session.status !== "Stopped") {
-      actions.push(action("$(debug-stop) Stop", () => this.lifecycle(name, "stop")));
-    }
-    if (session.status === "Stopped" || session.status === "Failed") {
-      actions.push(action("$(debug-start) Resume", () => this.lifecycle(name, "resume")));
-    }
-    actions.push(action("$(trash) Delete", () => this.delete(name)));
-    const details = sessionDetailLines(session, Date.now());
+    // Only what the server offers in this status (display.actions), in its order.
+    const offered: Partial<Record<SessionActionName, Item>> = {
+      attach: action("$(terminal) Attach", () => this.attach(name)),
+      logs: action("$(output) Show Agent Log", async () => {
+        await vscode.commands.executeCommand(PaletteCommand.logs, name);
+      }),
+      sync: action("$(sync) Show Sync Status", () => this.syncStatus(name)),
+      fetch: action("$(repo-pull) Fetch Branch", () => this.fetch(name)),
+      stop: action("$(debug-stop) Stop", () => this.lifecycle(name, "stop")),
+      resume: action("$(debug-start) Resume", () => this.lifecycle(name, "resume")),
+      delete: action("$(trash) Delete", () => this.delete(name)),
+    };
+    const actions = display(session).actions.flatMap((a) => offered[a] ?? []);
+    const details = sessionDetailLines(session);
     const items: Item[] = [
       ...actions,
       { label: "Details", kind: vscode.QuickPickItemKind.Separator },

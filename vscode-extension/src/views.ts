@@ -62,7 +62,7 @@ export class SessionTreeProvider implements vscode.TreeDataProvider<Node>, vscod
     const item = new vscode.TreeItem(s.name, vscode.TreeItemCollapsibleState.None);
     item.id = `${s.namespace}/${s.name}`;
     item.description = treeDescription(s, Date.now());
-    item.tooltip = new vscode.MarkdownString(sessionDetailLines(s, Date.now()).map((l) => `- ${l}`).join("\n"));
+    item.tooltip = new vscode.MarkdownString(sessionDetailLines(s).map((l) => `- ${l}`).join("\n"));
     item.iconPath = new vscode.ThemeIcon(
       sessionIcon(s),
       isWaiting(s)

@@ -1,7 +1,41 @@
-import type { Session } from "../src/protocol";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Session, SessionDisplay } from "../src/protocol";
+
+export interface Golden {
+  now: string;
+  age: { createdAt: string | null; age: string }[];
+  ageUnparsable: string[];
+  sessionName: { maxLength: number; cases: { name: string; valid: boolean }[] };
+  sessions: { case: string; session: Session; display: SessionDisplay }[];
+}
+
+/** tests/fixtures/presentation.json: the golden cases kodama/present.py and Neovim's tests read too. */
+function goldenPath(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const p = path.join(dir, "tests", "fixtures", "presentation.json");
+    if (fs.existsSync(p)) {
+      return p;
+    }
+    if (path.dirname(dir) === dir) {
+      throw new Error(`tests/fixtures/presentation.json not found above ${__dirname}`);
+    }
+  }
+}
+
+export const golden: Golden = JSON.parse(fs.readFileSync(goldenPath(), "utf8")) as Golden;
+
+/** The server's display of a golden session in the same status (for tests about other things). */
+function displayLike(status: string): SessionDisplay {
+  const found = golden.sessions.find((c) => c.session.status === status);
+  if (!found) {
+    throw new Error(`no golden session with status ${status}`);
+  }
+  return found.display;
+}
 
 export function session(over: Partial<Session> & { name: string }): Session {
-  return {
+  const s: Session = {
     namespace: "dev",
     context: "kind-dev",
     status: "Running",
@@ -17,4 +51,5 @@ export function session(over: Partial<Session> & { name: string }): Session {
     sync: null,
     ...over,
   };
+  return { display: displayLike(s.status), ...s };
 }

@@ -1,29 +1,42 @@
 // Every user-visible string about a session (status bar, tree view, pickers, messages). Pure.
-import type { FetchResult, Session, SyncStatus } from "../protocol";
+import type { FetchResult, Session, SessionDisplay, SyncStatus } from "../protocol";
 import { isWaiting } from "./sessions";
 
-/** Compact age like kubectl's: 45s, 12m, 3h, 2d. Empty when unknown. */
+/**
+ * The age the tree ticks between refreshes (the server's `display.age` is as of its last
+ * notification). The rule is kodama/present.py's age, pinned by tests/fixtures/presentation.json:
+ * 45s under two minutes, 90m under three hours, 5h under two days, then 4d; "-" when unknown.
+ */
 export function formatAge(createdAt: string | null | undefined, now: number): string {
-  if (!createdAt) {
-    return "";
-  }
-  const t = Date.parse(createdAt);
+  const t = createdAt ? Date.parse(createdAt) : NaN;
   if (Number.isNaN(t)) {
-    return "";
+    return "-";
   }
   const s = Math.max(0, Math.floor((now - t) / 1000));
-  if (s < 60) {
+  if (s < 120) {
     return `${s}s`;
   }
-  const m = Math.floor(s / 60);
-  if (m < 60) {
-    return `${m}m`;
+  if (s < 3 * 3600) {
+    return `${Math.floor(s / 60)}m`;
   }
-  const h = Math.floor(m / 60);
-  if (h < 48) {
-    return `${h}h`;
+  if (s < 48 * 3600) {
+    return `${Math.floor(s / 3600)}h`;
   }
-  return `${Math.floor(h / 24)}d`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+/** The server's words for a session; a bare stand-in if a server too old to send them. */
+export function display(s: Session): SessionDisplay {
+  return (
+    s.display ?? {
+      status: s.status,
+      age: formatAge(s.createdAt, Date.now()),
+      agent: s.agent?.state ?? "-",
+      sync: s.sync?.state ?? "off",
+      actions: [],
+      detail: [],
+    }
+  );
 }
 
 /** Codicon name for a session: waiting wins over status because it needs the user. */
@@ -46,22 +59,9 @@ export function sessionIcon(s: Session): string {
   }
 }
 
-export function syncSummary(sync: SyncStatus | null | undefined): string {
-  if (!sync) {
-    return "not syncing";
-  }
-  if (sync.state === "error" || sync.lastError) {
-    return sync.lastError ? `sync error: ${sync.lastError}` : "sync error";
-  }
-  const conflicts = sync.conflicts?.length ?? 0;
-  const base = sync.connected || sync.state === "none" ? `sync ${sync.state}` : `sync ${sync.state} (disconnected)`;
-  return conflicts > 0 ? `${base}, ${conflicts} conflict${conflicts === 1 ? "" : "s"}` : base;
-}
-
-/** The status text: "Running", "Failed: reason", "Running, waiting". */
-export function statusText(s: Session): string {
-  const status = s.status === "Failed" && s.reason ? `Failed: ${s.reason}` : s.status;
-  return isWaiting(s) ? `${status}, waiting for you` : status;
+/** A SyncStatus result's summary, as the server words it. */
+export function syncSummary(sync: SyncStatus): string {
+  return sync.display?.summary ?? sync.state;
 }
 
 export function statusBarText(s: Session | undefined, serverState: "running" | "starting" | "stopped"): string {
@@ -74,9 +74,10 @@ export function statusBarText(s: Session | undefined, serverState: "running" | "
   if (!s) {
     return "$(cloud) Kodama";
   }
+  // The bar is narrow: the status word without its reason, the sync cell when syncing.
   const parts = [`$(${sessionIcon(s)}) ${s.name}: ${isWaiting(s) ? "waiting" : s.status}`];
   if (s.sync) {
-    parts.push(syncSummary(s.sync).replace(/^sync error: .*/, "sync error"));
+    parts.push(`sync ${display(s).sync}`);
   }
   return parts.join(" · ");
 }
@@ -91,55 +92,43 @@ export function statusBarTooltip(s: Session | undefined, serverState: "running" 
   if (!s) {
     return "Kodama: no session. Click to list sessions.";
   }
-  return [`Kodama session ${s.name}`, ...sessionDetailLines(s, Date.now()), "", "Click for actions."].join("\n");
+  return [`Kodama session ${s.name}`, ...sessionDetailLines(s), "", "Click for actions."].join("\n");
 }
 
-/** Tree item description: "Running · kodama/fix-login · 5m". */
+/** Tree item description: "Running · kodama/fix-login · 5m", the agent's state when it waits. */
 export function treeDescription(s: Session, now: number): string {
-  const parts = [isWaiting(s) ? "waiting" : s.status];
+  const d = display(s);
+  const parts = [d.status];
+  if (isWaiting(s)) {
+    parts.push(d.agent);
+  }
   if (s.branch) {
     parts.push(s.branch);
   }
   const age = formatAge(s.createdAt, now);
-  if (age) {
+  if (age !== "-") {
     parts.push(age);
   }
   return parts.join(" · ");
 }
 
-/** contextValue of a tree item, matched by the `view/item/context` menus in package.json. */
+/**
+ * contextValue of a tree item: the session's `display.actions`, each between colons, so the
+ * `view/item/context` menus of package.json match `viewItem =~ /^kodamaSession.*:attach:/`.
+ */
 export function treeContextValue(s: Session): string {
-  return `kodamaSession.${String(s.status).toLowerCase()}${isWaiting(s) ? ".waiting" : ""}`;
+  return `kodamaSession:${display(s).actions.join(":")}:${isWaiting(s) ? "waiting:" : ""}`;
 }
 
-export function sessionDetailLines(s: Session, now: number): string[] {
-  const lines = [`Status: ${statusText(s)}`];
-  if (s.agent) {
-    const msg = s.agent.message ? `: ${s.agent.message}` : "";
-    lines.push(`Agent: ${s.agent.state}${msg}`);
-  }
-  if (s.branch) {
-    lines.push(`Branch: ${s.branch}${s.baseBranch ? ` (from ${s.baseBranch})` : ""}`);
-  }
-  lines.push(`Sync: ${syncSummary(s.sync)}`);
-  lines.push(`Namespace: ${s.namespace}${s.context ? ` (context ${s.context})` : ""}`);
-  if (s.image) {
-    lines.push(`Image: ${s.image}`);
-  }
-  if (s.localPath) {
-    lines.push(`Local path: ${s.localPath}`);
-  }
-  if (s.repo) {
-    lines.push(`Repository: ${s.repo}`);
-  }
-  const age = formatAge(s.createdAt, now);
-  if (age) {
-    lines.push(`Age: ${age}`);
-  }
-  return lines;
+/** The session's details as the server words them (`kubectl kodama get NAME`). */
+export function sessionDetailLines(s: Session): string[] {
+  return display(s).detail;
 }
 
 export function fetchMessage(name: string, r: FetchResult): string {
+  if (r.display) {
+    return r.display.summary;
+  }
   const commit = r.commit ? r.commit.slice(0, 12) : "?";
   const ahead = r.ahead === 1 ? "1 commit" : `${r.ahead} commits`;
   return `Fetched ${r.branch} from session ${name} at ${commit} (${ahead} ahead of its base).`;
@@ -150,5 +139,7 @@ export function waitingMessage(name: string, message: string | null | undefined)
 }
 
 export function quickPickDetail(s: Session, now: number): string {
-  return [treeDescription(s, now), syncSummary(s.sync), s.localPath ?? ""].filter(Boolean).join(" · ");
+  const d = display(s);
+  const agent = d.agent !== "-" ? `agent ${d.agent}` : "";
+  return [treeDescription(s, now), agent, `sync ${d.sync}`, s.localPath ?? ""].filter(Boolean).join(" · ");
 }

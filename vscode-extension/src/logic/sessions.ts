@@ -90,22 +90,11 @@ export function sessionsForAction(
   sessions: readonly Session[],
   workspacePaths: readonly string[],
 ): Session[] {
-  const ok = (s: Session): boolean => {
-    switch (action) {
-      case "attach":
-        return s.status === "Running" || s.status === "Starting";
-      case "logs":
-      case "sync":
-        // The server reads the log and drives the copy through the running pod.
-        return s.status === "Running";
-      case "stop":
-        return s.status !== "Stopped";
-      case "resume":
-        return s.status === "Stopped" || s.status === "Failed";
-      default:
-        return true;
-    }
-  };
+  // The server says which verbs apply in which status (display.actions); details always apply,
+  // and so does wait (it outlasts a restart of the pod).
+  const verb = action === "syncStatus" ? "sync" : action;
+  const ok = (s: Session): boolean =>
+    verb === "details" || verb === "wait" || ((s.display?.actions ?? []) as readonly string[]).includes(verb);
   return sortSessions(sessions.filter(ok), workspacePaths);
 }
 
@@ -140,14 +129,16 @@ export function isWaiting(s: Session): boolean {
 }
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** kodama/validation.py MAX_SESSION_NAME, pinned by tests/fixtures/presentation.json. */
+export const MAX_SESSION_NAME = 40;
 
-/** Shape check for the input box; the server enforces the exact length budget. */
+/** The input box's check, the engine's rule (the server checks again). */
 export function validateSessionName(name: string): string | undefined {
   if (!name) {
     return "Enter a session name.";
   }
-  if (name.length > 63) {
-    return "At most 63 characters.";
+  if (name.length > MAX_SESSION_NAME) {
+    return `At most ${MAX_SESSION_NAME} characters.`;
   }
   if (!DNS1123_LABEL.test(name)) {
     return "Lowercase letters, digits and '-', starting and ending with a letter or digit.";
