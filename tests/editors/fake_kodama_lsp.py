@@ -10,7 +10,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
+
+# Which verbs each status offers: the engine's rule, as tests/fixtures/presentation.json pins it.
+_GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "presentation.json"
+ACTIONS = {
+    c["session"]["status"]: c["display"]["actions"]
+    for c in json.loads(_GOLDEN.read_text())["sessions"]
+}
 
 COMMANDS = [
     "kodama.session.suggestName",
@@ -105,6 +113,19 @@ class Server:
             "createdAt": "2026-01-01T00:00:00Z",
             "agent": {"state": "working", "message": None, "since": None, "exitCode": None},
             "sync": None,
+            "display": self.display(name, status),
+        }
+
+    @staticmethod
+    def display(name: str, status: str) -> dict[str, Any]:
+        """The server's words (kodama/present.py's shape; short, since nobody reads a fake's)."""
+        return {
+            "status": status,
+            "age": "1d",
+            "agent": "working",
+            "sync": "off",
+            "actions": ACTIONS[status],
+            "detail": [f"Name:        {name}", f"Status:      {status}", "Sync:        off"],
         }
 
     def progress(self, title: str, steps: list[str]) -> None:
@@ -162,6 +183,7 @@ class Server:
             # The real server's titles start with "Kodama: " (clients must not add it twice).
             self.progress(f"Kodama: {command.rsplit('.', 1)[1]} {name}", ["pod"])
             self.sessions[name]["status"] = status
+            self.sessions[name]["display"] = self.display(name, status)
             return self.sessions[name], None
         if command == "kodama.session.delete":
             if not arg.get("confirm"):
@@ -183,7 +205,15 @@ class Server:
                 opened = bool(result and result.get("opened"))
             return {"argv": argv, "opened": opened}, None
         if command == "kodama.session.fetch":
-            return {"branch": f"kodama/{name}", "commit": "fedcba9876543210", "ahead": 2}, None
+            summary = (
+                f"Fetched kodama/{name} into kodama/{name} (fedcba987654, 2 commits ahead of main)"
+            )
+            return {
+                "branch": f"kodama/{name}",
+                "commit": "fedcba9876543210",
+                "ahead": 2,
+                "display": {"summary": summary},
+            }, None
         if command == "kodama.session.logs":
             if arg.get("follow"):
                 return self.execute("kodama.session.attach", {"name": name})
@@ -202,6 +232,15 @@ class Server:
                 "lastError": None,
                 "conflicts": [{"path": "src/app.py"}],
                 "mutagenSession": f"kodama-{name}",
+                "display": {
+                    "summary": "watching, 1 conflict",
+                    "detail": [
+                        f"Session:     {name}",
+                        "State:       watching, connected",
+                        "Conflicts:   1",
+                        "  src/app.py  (local: unchanged; pod: unchanged)",
+                    ],
+                },
             }, None
         return None, {"code": -32601, "message": f"unknown command {command}"}
 

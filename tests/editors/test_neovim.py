@@ -142,6 +142,24 @@ def test_checkhealth_honours_kodama_mutagen(nvim: str, repo: Path, tmp_path: Pat
     assert f"KODAMA_MUTAGEN={missing} is not an executable: file sync is off" in run.result["text"]
 
 
+def test_presentation_follows_the_golden_fixture(nvim: str, repo: Path, tmp_path: Path) -> None:
+    """The Lua side of tests/fixtures/presentation.json (tests/unit/test_present.py is the Python's)."""
+    golden = REPO / "tests" / "fixtures" / "presentation.json"
+    run = run_nvim(
+        nvim,
+        "presentation.lua",
+        cwd=repo,
+        state_dir=tmp_path / "nvim",
+        timeout=30,
+        env={"KODAMA_GOLDEN": str(golden)},
+    )
+    cases = json.loads(golden.read_text())
+    assert run.result["failures"] == []
+    # Every age case, every unparsable one, and per session its row, details and 7 actions.
+    expected = len(cases["age"]) + len(cases["ageUnparsable"]) + 9 * len(cases["sessions"])
+    assert run.result["checks"] == expected
+
+
 def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) -> None:
     log = tmp_path / "server.jsonl"
     run = run_nvim(
@@ -204,8 +222,15 @@ def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) 
     assert term["title"] == "kodama: alpha"
     assert r["list_lines"][0].split() == ["NAME", "STATUS", "AGENT", "BRANCH", "SYNC", "AGE"]
     assert any(line.split()[:2] == ["alpha", "Running"] for line in r["list_lines"])
-    assert "sync: watching, connected" in r["status"] and "src/app.py" in r["status"]
-    assert r["fetch"] == "Kodama: fetched kodama/alpha at fedcba987654 (2 commit(s) ahead)"
+    # `status`: the server's detail lines, its sync report in place of their sync line.
+    assert r["status"] == (
+        "Kodama: Name:        alpha\nStatus:      Running\nSession:     alpha\n"
+        "State:       watching, connected\nConflicts:   1\n"
+        "  src/app.py  (local: unchanged; pod: unchanged)"
+    )
+    assert r["fetch"] == (
+        "Kodama: Fetched kodama/alpha into kodama/alpha (fedcba987654, 2 commits ahead of main)"
+    )
     assert r["stop"] == "Kodama: session alpha stopped: Stopped"
     # The server's title already says "Kodama: ": shown once, on one line.
     assert r["stop_echoes"] == [
@@ -221,7 +246,7 @@ def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) 
     assert ("kodama.session.logs", {"name": "alpha", "follow": True}) in commands
     assert ("kodama.session.wait", {"name": "alpha", "for": "idle"}) in commands
     assert r["wait"] == "Kodama: alpha: the agent is idle"
-    assert r["sync_pause"].startswith("Kodama: alpha\n  sync: watching")
+    assert r["sync_pause"].startswith("Kodama: alpha\nSession:     alpha\nState:       watching")
     assert ("kodama.sync.pause", {"name": "alpha"}) in commands
     assert r["sync_push"] == "Kodama: pushed 3 file(s) to alpha"
     assert r["config_lines"] == [

@@ -68,9 +68,9 @@ T.run(function()
   vim.cmd('close')
 
   vim.cmd('Kodama status alpha')
-  r.status = notified_wait('sync: watching')
+  r.status = notified_wait('State:       watching')
   vim.cmd('Kodama fetch alpha')
-  r.fetch = notified_wait('fetched kodama/alpha')
+  r.fetch = notified_wait('Fetched kodama/alpha')
   vim.cmd('Kodama logs alpha')
   T.wait(5000, function()
     return vim.api.nvim_buf_get_name(0) == 'kodama://logs/alpha'

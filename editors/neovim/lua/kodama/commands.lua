@@ -15,16 +15,33 @@ local function exec(command, args, on_result, title)
   client.exec(command, args, on_result, { title = title })
 end
 
---- Calls fn(name): the given one, else the user's pick among known sessions.
+-- The display.actions verb a picker needs for each `:Kodama` verb (nil: every session).
+local VERB_ACTION = {
+  attach = 'attach',
+  stop = 'stop',
+  resume = 'resume',
+  delete = 'delete',
+  fetch = 'fetch',
+  ['read the log of'] = 'logs',
+}
+
+--- Calls fn(name): the given one, else the user's pick among the sessions that offer the verb.
 local function with_name(name, verb, fn)
   if name and name ~= '' then
     return fn(name)
   end
+  local action = VERB_ACTION[verb] or (verb:match('^sync ') and 'sync') or nil
   exec('kodama.session.list', {}, function(sessions)
     state.set_sessions(sessions)
-    local names = state.names() or {}
+    local names = {}
+    for _, s in ipairs(state.sessions or {}) do
+      if not action or ui.offers(s, action) then
+        names[#names + 1] = s.name
+      end
+    end
+    table.sort(names)
     if #names == 0 then
-      notify('no sessions — :Kodama start NAME', WARN)
+      notify(action and ('no session to %s'):format(verb) or 'no sessions — :Kodama start NAME', WARN)
       return
     end
     vim.ui.select(names, { prompt = ('Kodama session to %s: '):format(verb) }, function(choice)
@@ -41,8 +58,8 @@ local function announce(session, what)
   end
   state.upsert(session)
   ui.refresh_list_buffers()
-  local reason = session.reason and (' (' .. tostring(session.reason) .. ')') or ''
-  notify(('session %s %s: %s%s'):format(session.name, what, tostring(session.status), reason), INFO)
+  local status = type(session.display) == 'table' and session.display.status or tostring(session.status)
+  notify(('session %s %s: %s'):format(session.name, what, status), INFO)
 end
 
 -- Options `:Kodama start NAME key=value ...` accepts, as server argument keys.
@@ -226,14 +243,8 @@ subcommands.fetch = {
     with_name(words[1], 'fetch', function(name)
       exec('kodama.session.fetch', { name = name }, function(r)
         if type(r) == 'table' then
-          notify(
-            ('fetched %s at %s (%s commit(s) ahead)'):format(
-              tostring(r.branch),
-              tostring(r.commit):sub(1, 12),
-              tostring(r.ahead)
-            ),
-            INFO
-          )
+          local summary = type(r.display) == 'table' and r.display.summary
+          notify(summary or ('fetched %s at %s'):format(tostring(r.branch), tostring(r.commit):sub(1, 12)), INFO)
         end
       end, 'fetch ' .. name)
     end)

@@ -12,12 +12,12 @@ local function str(v)
   return tostring(v)
 end
 
--- Seconds since the epoch for an RFC 3339 UTC timestamp ("2026-11-27T10:00:00Z").
-local function epoch(ts)
+-- Seconds since the epoch (fractions kept) for an RFC 3339 UTC timestamp ("2026-11-27T10:00:00Z").
+function M.epoch(ts)
   if type(ts) ~= 'string' then
     return nil
   end
-  local y, mo, d, h, mi, s = ts:match('^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)')
+  local y, mo, d, h, mi, s, frac = ts:match('^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)(%.?%d*)')
   if not y then
     return nil
   end
@@ -25,49 +25,45 @@ local function epoch(ts)
   -- os.time() reads the table as local time; shift it back to UTC.
   local now = os.time()
   local utc_offset = os.difftime(now, os.time(os.date('!*t', now) --[[@as osdateparam]]))
-  return t + utc_offset
+  return t + utc_offset + (tonumber('0' .. frac) or 0)
 end
 
-function M.age(ts)
-  local t = epoch(ts)
+--- The AGE column, ticking between the server's notifications (its display.age is as of the
+--- last one). kodama/present.py's rule, pinned by tests/fixtures/presentation.json.
+---@param ts string|nil createdAt
+---@param now number|nil seconds since the epoch (default: now)
+function M.age(ts, now)
+  local t = M.epoch(ts)
   if not t then
     return '-'
   end
-  local secs = math.max(0, os.time() - t)
+  local secs = math.max(0, math.floor((now or os.time()) - t))
   if secs < 120 then
     return secs .. 's'
-  elseif secs < 7200 then
+  elseif secs < 3 * 3600 then
     return math.floor(secs / 60) .. 'm'
-  elseif secs < 172800 then
+  elseif secs < 48 * 3600 then
     return math.floor(secs / 3600) .. 'h'
   end
   return math.floor(secs / 86400) .. 'd'
 end
 
-local function sync_word(s)
-  local sync = s.sync or state.sync[s.name]
-  if type(sync) ~= 'table' then
-    return '-'
+-- The server's words for a session (display); bare raw fields from a server without them.
+local function shown(s)
+  if type(s.display) == 'table' then
+    return s.display
   end
-  local word = str(sync.state)
-  if type(sync.conflicts) == 'table' and #sync.conflicts > 0 then
-    word = word .. ('(%d conflicts)'):format(#sync.conflicts)
-  end
-  return word
-end
-
-local function status_word(s)
-  if s.reason and s.reason ~= vim.NIL and s.status ~= 'Running' then
-    return ('%s (%s)'):format(s.status, s.reason)
-  end
-  return str(s.status)
+  local agent = type(s.agent) == 'table' and str(s.agent.state) or '-'
+  local sync = type(s.sync) == 'table' and str(s.sync.state) or 'off'
+  return { status = str(s.status), agent = agent, sync = sync, actions = {}, detail = {} }
 end
 
 --- Table lines for sessions, kubectl-style; returns lines and the session name of each line.
 ---@param sessions table[]
 ---@param all_namespaces boolean|nil
+---@param now number|nil seconds since the epoch, for the AGE column (default: now)
 ---@return string[], table<integer, table>
-function M.session_table(sessions, all_namespaces)
+function M.session_table(sessions, all_namespaces, now)
   local header = { 'NAME', 'STATUS', 'AGENT', 'BRANCH', 'SYNC', 'AGE' }
   if all_namespaces then
     table.insert(header, 1, 'NAMESPACE')
@@ -93,8 +89,8 @@ function M.session_table(sessions, all_namespaces)
     return str(a.name) < str(b.name)
   end)
   for _, s in ipairs(sorted) do
-    local agent = type(s.agent) == 'table' and str(s.agent.state) or '-'
-    local row = { str(s.name), status_word(s), agent, str(s.branch), sync_word(s), M.age(s.createdAt) }
+    local d = shown(s)
+    local row = { str(s.name), d.status, d.agent, str(s.branch), d.sync, M.age(s.createdAt, now) }
     if all_namespaces then
       table.insert(row, 1, str(s.namespace))
     end
@@ -211,65 +207,53 @@ function M.refresh_list_buffers()
   end
 end
 
---- Lines describing one session (and its sync status when given).
+--- Lines describing one session, as the server words them (`kubectl kodama get`); with a
+--- sync status (from kodama.sync.status), its report replaces the session's sync lines.
 function M.session_lines(s, sync)
-  local lines = {
-    ('%s  %s  (%s/%s)'):format(str(s.name), status_word(s), str(s.context), str(s.namespace)),
-  }
-  if type(s.agent) == 'table' then
-    local agent = '  agent: ' .. str(s.agent.state)
-    if s.agent.message and s.agent.message ~= vim.NIL then
-      agent = agent .. ' — ' .. tostring(s.agent.message)
+  local lines = {}
+  local skipping = false
+  for _, line in ipairs(shown(s).detail) do
+    if sync and line:match('^Sync:') then
+      skipping = true
+    elseif not (skipping and line:match('^%s')) then
+      skipping = false
+      lines[#lines + 1] = line
     end
-    if s.agent.exitCode and s.agent.exitCode ~= vim.NIL then
-      agent = agent .. (' (exit %s)'):format(s.agent.exitCode)
-    end
-    lines[#lines + 1] = agent
   end
-  local base = s.baseBranch and ('%s @ %s'):format(str(s.baseBranch), str(s.baseCommit):sub(1, 12)) or '-'
-  lines[#lines + 1] = ('  branch: %s (base %s)'):format(str(s.branch), base)
-  if s.family and s.family ~= vim.NIL then
-    lines[#lines + 1] = ('  family: %s (fan-out)'):format(tostring(s.family))
+  if #lines == 0 then
+    lines[1] = ('%s: %s'):format(str(s.name), shown(s).status)
   end
   local u = s.usage
   if type(u) == 'table' then
     local t = type(u.tokens) == 'table' and ('%s in / %s out'):format(str(u.tokens.input), str(u.tokens.output))
       or 'tokens -'
     local cost = type(u.cost) == 'table' and ('%.2f %s'):format(u.cost.total, str(u.cost.currency)) or 'cost -'
-    lines[#lines + 1] = ('  usage: %ds run, %.2f cpu-h, %s, %s'):format(u.seconds or 0, u.cpuHours or 0, t, cost)
+    lines[#lines + 1] = ('Usage:       %ds run, %.2f cpu-h, %s, %s'):format(u.seconds or 0, u.cpuHours or 0, t, cost)
   end
-  lines[#lines + 1] = '  image: ' .. str(s.image)
-  if s.repo and s.repo ~= vim.NIL then
-    lines[#lines + 1] = '  repo: ' .. tostring(s.repo)
+  if sync then
+    vim.list_extend(lines, M.sync_lines(sync))
   end
-  lines[#lines + 1] = '  local path: ' .. str(s.localPath)
-  lines[#lines + 1] = ('  created: %s (%s ago)'):format(str(s.createdAt), M.age(s.createdAt))
-  vim.list_extend(lines, M.sync_lines(sync or s.sync))
   return lines
 end
 
---- Lines for a SyncStatus (or "not syncing").
+--- Lines for a SyncStatus result, as the server words them (`kubectl kodama sync status`).
 function M.sync_lines(sync)
-  if type(sync) ~= 'table' or sync.state == 'none' then
-    return { '  sync: not syncing' }
+  if type(sync) ~= 'table' then
+    return { 'Sync:        off' }
   end
-  local lines = {
-    ('  sync: %s, %s%s'):format(
-      str(sync.state),
-      sync.connected and 'connected' or 'disconnected',
-      sync.mutagenSession and (' (mutagen ' .. tostring(sync.mutagenSession) .. ')') or ''
-    ),
-  }
-  if sync.lastError and sync.lastError ~= vim.NIL then
-    lines[#lines + 1] = '  sync error: ' .. tostring(sync.lastError)
+  if type(sync.display) == 'table' and type(sync.display.detail) == 'table' then
+    return sync.display.detail
   end
-  if type(sync.conflicts) == 'table' and #sync.conflicts > 0 then
-    lines[#lines + 1] = ('  conflicts (%d):'):format(#sync.conflicts)
-    for _, c in ipairs(sync.conflicts) do
-      lines[#lines + 1] = '    ' .. str(type(c) == 'table' and c.path or c)
-    end
+  return { 'Sync:        ' .. str(sync.state) }
+end
+
+--- Whether a session offers `action` (attach, stop, resume, delete, fetch, sync) now: the
+--- server's display.actions. Sessions from a server without them offer everything.
+function M.offers(s, action)
+  if type(s.display) ~= 'table' or type(s.display.actions) ~= 'table' then
+    return true
   end
-  return lines
+  return vim.list_contains(s.display.actions, action)
 end
 
 return M
