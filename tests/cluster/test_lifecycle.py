@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from kodama import present
+from kodama.models import Session
+
 from .conftest import Kodama
 
 pytestmark = pytest.mark.cluster
@@ -63,6 +66,14 @@ def test_whole_lifecycle(kodama: Kodama, testenv: Any) -> None:
 
     got = kodama.json("get", "s1")
     assert got["name"] == "s1" and got["pvcs"] == ["kodama-s1-workspace", "kodama-s1-home"]
+    # `get` prints present.py's words for the same session (its times and events move on).
+    steady = ("Name:", "Namespace:", "Status:", "Branch:", "Base:", "Image:", "Pod:", "PVCs:")
+    shown = [
+        line for line in kodama.run("get", "s1").stdout.splitlines() if line.startswith(steady)
+    ]
+    expected = present.detail_lines(Session.model_validate(got))
+    assert shown == [line for line in expected if line.startswith(steady)]
+    assert len(shown) == len(steady)
 
     kodama.run("delete", "s1", "--yes")
     assert testenv.managed(ns) == []
