@@ -37,7 +37,6 @@ ACTIONS: tuple[str, ...] = ("attach", "logs", "fetch", "sync", "stop", "resume",
 
 # Sync states that are about moving files; in them a lost connection is worth saying.
 _ACTIVE_SYNC = {
-    SyncState.CONNECTING,
     SyncState.SCANNING,
     SyncState.RECONCILING,
     SyncState.STAGING,
@@ -92,7 +91,7 @@ def sync_summary(st: SyncStatus | None) -> str:
     if st is None:
         return SyncState.OFF.value
     parts = [st.state.value]
-    if st.state in _ACTIVE_SYNC and not st.connected and st.state != SyncState.CONNECTING:
+    if st.state in _ACTIVE_SYNC and not st.connected:
         parts[0] += " (disconnected)"
     if st.conflicts:
         parts.append(_plural(len(st.conflicts), "conflict"))
