@@ -307,6 +307,10 @@ async def test_stop_resume_fetch_get_through_the_server(
         fetched = await execute(client, "kodama.session.fetch", {"name": "v1"})
         assert fetched["ahead"] == 1 and fetched["branch"] == "kodama/v1"
         assert fetched["repository"] == str(repo.resolve())
+        assert fetched["display"]["summary"].startswith(
+            f"Fetched kodama/v1 into kodama/v1 of {repo.resolve()} ("
+        )
+        assert fetched["display"]["summary"].endswith(", 1 commit ahead of main)")
         local = subprocess.run(
             ["git", "-C", str(repo), "log", "-1", "--format=%s", fetched["branch"]],
             capture_output=True,
@@ -317,6 +321,7 @@ async def test_stop_resume_fetch_get_through_the_server(
 
         stopped = await execute(client, "kodama.session.stop", {"name": "v1"})
         assert stopped["status"] == "Stopped"
+        assert stopped["display"]["actions"] == ["resume", "delete"]
         assert [o for o in testenv.managed(namespace) if o.startswith("pod/")] == []
         with pytest.raises(JsonRpcException) as err:
             await execute(client, "kodama.session.fetch", {"name": "v1"})
