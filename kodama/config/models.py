@@ -18,7 +18,11 @@ REPO_CONFIG_NAME = ".kodama.yaml"
 
 class _Model(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, validate_default=True
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        validate_default=True,
+        defer_build=True,  # validators are built when a model is first used, not at import
     )
 
 

@@ -1,4 +1,9 @@
-"""The only module that imports `kubernetes`: API calls and error translation."""
+"""The only module that calls the API server (and the only one importing `kubernetes`, for the
+legacy auth-provider kubeconfigs alone): API calls and error translation.
+
+Requests go through kodama.k8s.rest (urllib3 + the API's own JSON): importing the kubernetes
+client cost every verb most of a second of start-up (bench/README.md).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-
-import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
+from typing import Any
+from urllib.parse import quote
 
 from kodama.errors import (
     AlreadyExists,
@@ -25,13 +26,10 @@ from kodama.errors import (
     Timeout,
 )
 from kodama.events import CancelToken
+from kodama.k8s import kubeconfig
+from kodama.k8s.rest import ApiError, Rest
 
-# A kubeconfig with insecure-skip-tls-verify is the user's explicit choice; kubectl honours it
-# silently, while urllib3 would print a multi-line warning on every request.
-urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-
-T = TypeVar("T")
-TIMEOUT = (5, 60)  # (connect, read) seconds for every API call
+PLURALS = {"Pod": "pods", "PersistentVolumeClaim": "persistentvolumeclaims", "Secret": "secrets"}
 
 
 @dataclass(frozen=True)
@@ -52,15 +50,22 @@ def _kubeconfig_path(target: KubeTarget) -> str:
     return os.path.expanduser("~/.kube/config")
 
 
+def _contexts(path: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None] | None:
+    try:
+        return kubeconfig.contexts(kubeconfig.read_config(path))
+    except KodamaError:
+        return None
+
+
 def context_namespace(target: KubeTarget) -> tuple[str | None, str | None]:
     """(context name, its namespace) from the kubeconfig, without building a client."""
     path = _kubeconfig_path(target)
     if not Path(path).is_file():
         return target.context, None
-    try:
-        contexts, active = config.list_kube_config_contexts(config_file=path)
-    except (ConfigException, OSError, ValueError):
+    found = _contexts(path)
+    if found is None:
         return target.context, None
+    contexts, active = found
     chosen = None
     if target.context:
         chosen = next((c for c in contexts if c.get("name") == target.context), None)
@@ -72,13 +77,11 @@ def context_namespace(target: KubeTarget) -> tuple[str | None, str | None]:
 
 
 def _check_context(path: str, context: str) -> None:
-    """The client says "Invalid kube-config file. Expected object with name …" for a context
-    that is not there, which blames the file: name the context and the ones that exist."""
-    try:
-        contexts, _ = config.list_kube_config_contexts(config_file=path)
-    except (ConfigException, OSError, ValueError):
-        return  # a broken file gets the client's own message below
-    names = [str(c.get("name")) for c in contexts or []]
+    """Name the context that is not there and the ones that exist (the client blamed the file)."""
+    found = _contexts(path)
+    if found is None:
+        return  # a broken file gets the loader's own message below
+    names = [str(c.get("name")) for c in found[0]]
     if context not in names:
         have = f"its contexts: {', '.join(names)}" if names else "it has no contexts"
         raise ClusterError(
@@ -87,18 +90,48 @@ def _check_context(path: str, context: str) -> None:
         )
 
 
+def _client_credentials(path: str, context: str | None) -> kubeconfig.Credentials:
+    """An auth-provider user (oidc, gcp, azure): the kubernetes client resolves the token."""
+    from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        cfg = config.new_client_from_config(config_file=path, context=context).configuration
+    except ConfigException as exc:
+        raise ClusterError(f"invalid kubeconfig {path}: {exc}") from None
+    import ssl
+
+    def factory() -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=cfg.ssl_ca_cert or None)
+        if cfg.cert_file and cfg.key_file:
+            ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
+        if not cfg.verify_ssl:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    token = (cfg.api_key or {}).get("authorization", "")
+    return kubeconfig.Credentials(
+        server=cfg.host,
+        ssl_factory=factory if cfg.host.startswith("https://") else None,
+        insecure=not cfg.verify_ssl,
+        server_hostname=cfg.tls_server_name or None,
+        token=token.removeprefix("Bearer ").strip() or None,
+    )
+
+
 def translate(exc: Exception, action: str) -> KodamaError:
-    """Turn client exceptions into one-line KodamaErrors. `action` like 'create pods'."""
+    """Turn API errors into one-line KodamaErrors. `action` like 'create pods'."""
     if isinstance(exc, KodamaError):
         return exc
-    if isinstance(exc, ApiException):
+    if isinstance(exc, ApiError) and exc.status:
         message = ""
         reason = exc.reason or ""
         try:
             body = json.loads(exc.body or "{}")
             message = body.get("message", "") or ""
-        except (ValueError, TypeError):
-            message = (exc.body or "").strip() if isinstance(exc.body, str) else ""
+        except (ValueError, TypeError, AttributeError):
+            message = (exc.body or "").strip()
         if exc.status == 401:
             return ClusterError(
                 "the cluster rejected your credentials (expired or invalid)",
@@ -121,17 +154,23 @@ def translate(exc: Exception, action: str) -> KodamaError:
             return AlreadyExists(message or f"already exists while trying to {action}")
         if exc.status == 422:
             return InvalidInput(f"cannot {action}: {message or reason}")
-        if exc.status == 0 or exc.status is None:
-            return ClusterError(f"cannot reach the cluster: {reason or exc}")
         return ClusterError(f"cannot {action}: {message or reason} (HTTP {exc.status})")
-    if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
-        text = str(exc)
+    if isinstance(exc, ApiError | OSError):
+        text = exc.reason if isinstance(exc, ApiError) else str(exc)
         if "Max retries" in text or "Connection refused" in text or "timed out" in text.lower():
             text = "connection refused or timed out"
         return ClusterError(
             f"cannot reach the cluster: {text}", hint="check --kubeconfig/--context"
         )
     return ClusterError(f"cannot {action}: {exc}")
+
+
+def _path(namespace: str | None, plural: str, name: str | None = None, sub: str = "") -> str:
+    out = "/api/v1" + (f"/namespaces/{quote(namespace, safe='')}" if namespace else "")
+    out += f"/{plural}"
+    if name is not None:
+        out += f"/{quote(name, safe='')}"
+    return out + (f"/{sub}" if sub else "")
 
 
 class Cluster:
@@ -146,32 +185,29 @@ class Cluster:
             )
         if Path(path).is_file() and target.context:
             _check_context(path, target.context)
-        try:
-            if Path(path).is_file():
-                api_client = config.new_client_from_config(config_file=path, context=target.context)
-            else:
-                config.load_incluster_config()
-                api_client = client.ApiClient()
-        except ConfigException as exc:
-            raise ClusterError(f"invalid kubeconfig {path}: {exc}") from None
-        # Fail fast when the API server is unreachable instead of retrying for minutes.
-        api_client.configuration.retries = 1
-        self.api = client.CoreV1Api(api_client)
-        self.host = api_client.configuration.host
+        if Path(path).is_file():
+            try:
+                creds = kubeconfig.from_kubeconfig(path, target.context)
+            except kubeconfig.NeedsClientLoader:
+                creds = _client_credentials(path, target.context)
+        else:
+            creds = kubeconfig.in_cluster()
+        self.rest = Rest(creds)
+        self.host = creds.server
         self.context, ctx_ns = context_namespace(target)
         self.namespace = target.namespace or ctx_ns or "default"
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _call(self, action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _call(self, action: str, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            return fn(*args, _request_timeout=TIMEOUT, **kwargs)
+            return self.rest.request(method, path, **kwargs)
         except Exception as exc:
             raise translate(exc, action) from exc
 
-    def _maybe(self, action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    def _maybe(self, action: str, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            return self._call(action, fn, *args, **kwargs)
+            return self._call(action, method, path, **kwargs)
         except NotFound:
             return None
 
@@ -179,78 +215,59 @@ class Cluster:
 
     def create(self, body: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
         """Create an object; `dry_run` runs admission (Pod Security, quota) and stores nothing."""
-        kind = body["kind"]
+        plural = PLURALS[body["kind"]]
         ns = body["metadata"]["namespace"]
-        fn: Callable[..., Any] = {
-            "Pod": self.api.create_namespaced_pod,
-            "PersistentVolumeClaim": self.api.create_namespaced_persistent_volume_claim,
-            "Secret": self.api.create_namespaced_secret,
-        }[kind]
-        plural = {
-            "Pod": "pods",
-            "PersistentVolumeClaim": "persistentvolumeclaims",
-            "Secret": "secrets",
-        }[kind]
-        extra = {"dry_run": "All"} if dry_run else {}
-        obj = self._call(f"create {plural} in namespace {ns}", fn, ns, body, **extra)
-        return self.to_dict(obj)
+        query = {"dryRun": "All"} if dry_run else None
+        obj: dict[str, Any] = self._call(
+            f"create {plural} in namespace {ns}",
+            "POST",
+            _path(ns, plural),
+            query=query,
+            body=body,
+        )
+        return obj
 
     def delete(self, kind: str, name: str, namespace: str, grace: int | None = None) -> bool:
         """Delete if present; True when something was deleted."""
-        fn, plural = {
-            "Pod": (self.api.delete_namespaced_pod, "pods"),
-            "PersistentVolumeClaim": (
-                self.api.delete_namespaced_persistent_volume_claim,
-                "persistentvolumeclaims",
-            ),
-            "Secret": (self.api.delete_namespaced_secret, "secrets"),
-        }[kind]
-        kwargs: dict[str, Any] = {}
-        if grace is not None:
-            kwargs["grace_period_seconds"] = grace
+        plural = PLURALS[kind]
+        query = {"gracePeriodSeconds": grace} if grace is not None else None
         return (
-            self._maybe(f"delete {plural} in namespace {namespace}", fn, name, namespace, **kwargs)
+            self._maybe(
+                f"delete {plural} in namespace {namespace}",
+                "DELETE",
+                _path(namespace, plural, name),
+                query=query,
+            )
             is not None
         )
-
-    @staticmethod
-    def to_dict(obj: Any) -> dict[str, Any]:
-        if isinstance(obj, dict):
-            return obj
-        result: dict[str, Any] = client.ApiClient().sanitize_for_serialization(obj)
-        return result
 
     # -- reads --------------------------------------------------------------------------------
 
     def get_pod(self, name: str, namespace: str) -> dict[str, Any] | None:
-        obj = self._maybe(
-            f"get pods in namespace {namespace}", self.api.read_namespaced_pod, name, namespace
+        obj: dict[str, Any] | None = self._maybe(
+            f"get pods in namespace {namespace}", "GET", _path(namespace, "pods", name)
         )
-        return None if obj is None else self.to_dict(obj)
+        return obj
 
     def secret_exists(self, name: str, namespace: str) -> bool:
         """By name (Kodama's Role has no `list` on Secrets); the values are not kept."""
         obj = self._maybe(
-            f"get secrets in namespace {namespace}",
-            self.api.read_namespaced_secret,
-            name,
-            namespace,
+            f"get secrets in namespace {namespace}", "GET", _path(namespace, "secrets", name)
         )
         return obj is not None
 
     def get_pvc(self, name: str, namespace: str) -> dict[str, Any] | None:
-        obj = self._maybe(
+        obj: dict[str, Any] | None = self._maybe(
             f"get persistentvolumeclaims in namespace {namespace}",
-            self.api.read_namespaced_persistent_volume_claim,
-            name,
-            namespace,
+            "GET",
+            _path(namespace, "persistentvolumeclaims", name),
         )
-        return None if obj is None else self.to_dict(obj)
+        return obj
 
     def namespace_exists(self, namespace: str) -> bool | None:
         """None when we may not look (a namespaced Role cannot read namespaces)."""
         try:
-            self._call(f"get namespaces {namespace}", self.api.read_namespace, namespace)
+            self._call(f"get namespaces {namespace}", "GET", _path(None, "namespaces", namespace))
         except NotFound:
             return False
         except KodamaError:
@@ -259,47 +276,28 @@ class Cluster:
 
     def list_objects(self, kind: str, selector: str, namespace: str | None) -> list[dict[str, Any]]:
         """One label-selector list call; namespace None means all namespaces."""
-        fn_ns: Callable[..., Any]
-        fn_all: Callable[..., Any]
-        fn_ns, fn_all, plural = {
-            "Pod": (self.api.list_namespaced_pod, self.api.list_pod_for_all_namespaces, "pods"),
-            "PersistentVolumeClaim": (
-                self.api.list_namespaced_persistent_volume_claim,
-                self.api.list_persistent_volume_claim_for_all_namespaces,
-                "persistentvolumeclaims",
-            ),
-        }[kind]
-        # Raw JSON: turning every item into client models and back to dicts cost ~8 ms per
-        # session in `list` (bench/README.md); the API's own dicts are what callers want.
-        if namespace is None:
-            res = self._call(
-                f"list {plural} in all namespaces",
-                fn_all,
-                label_selector=selector,
-                _preload_content=False,
-            )
-        else:
-            res = self._call(
-                f"list {plural} in namespace {namespace}",
-                fn_ns,
-                namespace,
-                label_selector=selector,
-                _preload_content=False,
-            )
-        items: list[dict[str, Any]] = json.loads(res.data).get("items") or []
+        plural = PLURALS[kind]
+        where = "in all namespaces" if namespace is None else f"in namespace {namespace}"
+        res = self._call(
+            f"list {plural} {where}",
+            "GET",
+            _path(namespace, plural),
+            query={"labelSelector": selector},
+        )
+        items: list[dict[str, Any]] = res.get("items") or []
         return items
 
     def events_for(self, name: str, namespace: str, limit: int = 10) -> list[dict[str, Any]]:
         try:
             res = self._call(
                 f"list events in namespace {namespace}",
-                self.api.list_namespaced_event,
-                namespace,
-                field_selector=f"involvedObject.name={name}",
+                "GET",
+                _path(namespace, "events"),
+                query={"fieldSelector": f"involvedObject.name={name}"},
             )
         except Forbidden:
             return []
-        items = [self.to_dict(i) for i in res.items]
+        items: list[dict[str, Any]] = res.get("items") or []
         items.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
         return items[-limit:]
 
@@ -311,10 +309,10 @@ class Cluster:
             raise ValueError(kind)
         self._call(
             f"patch persistentvolumeclaims in namespace {namespace}",
-            self.api.patch_namespaced_persistent_volume_claim,
-            name,
-            namespace,
-            body,
+            "PATCH",
+            _path(namespace, "persistentvolumeclaims", name),
+            body=body,
+            content_type="application/strategic-merge-patch+json",
         )
 
     # -- waits --------------------------------------------------------------------------------
@@ -351,56 +349,47 @@ class Cluster:
         its stdout. For cheap reads done many times at once (list's agent states): about 20 ms
         instead of 120 ms for a `kubectl exec`. The exit code is not available here.
         """
-        from kubernetes.stream import stream
-
-        # stream() patches the ApiClient it is given while it runs: one client per call keeps
-        # concurrent calls apart.
-        api = client.CoreV1Api(client.ApiClient(self.api.api_client.configuration))
         try:
-            out = stream(
-                api.connect_get_namespaced_pod_exec,
-                pod,
-                namespace,
-                container=container,
-                command=command,
-                stderr=False,
-                stdin=False,
-                stdout=True,
-                tty=False,
-                _request_timeout=timeout,
+            return self.rest.exec_stdout(
+                _path(namespace, "pods", pod, "exec"), command, container, timeout
             )
         except Exception as exc:
             raise translate(exc, f"exec into pods in namespace {namespace}") from exc
-        return str(out)
 
     # -- what `doctor` asks -------------------------------------------------------------------
 
     def server_version(self) -> str:
-        api = client.VersionApi(self.api.api_client)
-        return str(self._call("get the server version", api.get_code).git_version)
+        return str(self._call("get the server version", "GET", "/version").get("gitVersion"))
 
     def can_i(self, verb: str, resource: str, namespace: str) -> tuple[bool, str]:
         """SelfSubjectAccessReview (creates nothing); `resource` may be `pods/exec`."""
         res, _, sub = resource.partition("/")
-        attrs = client.V1ResourceAttributes(
-            namespace=namespace, verb=verb, resource=res, subresource=sub or None, group=""
-        )
-        body = client.V1SelfSubjectAccessReview(
-            spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attrs)
-        )
-        api = client.AuthorizationV1Api(self.api.api_client)
+        attrs: dict[str, Any] = {"namespace": namespace, "verb": verb, "resource": res}
+        attrs["group"] = ""
+        if sub:
+            attrs["subresource"] = sub
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attrs},
+        }
         out = self._call(
-            "create selfsubjectaccessreviews", api.create_self_subject_access_review, body
+            "create selfsubjectaccessreviews",
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            body=body,
         )
-        return bool(out.status.allowed), str(out.status.reason or "")
+        status = out.get("status") or {}
+        return bool(status.get("allowed")), str(status.get("reason") or "")
 
     def namespace_labels(self, namespace: str) -> dict[str, str] | None:
         """The namespace's labels; None when it does not exist. Forbidden is raised."""
-        obj = self._maybe(f"get namespaces/{namespace}", self.api.read_namespace, namespace)
-        return None if obj is None else dict(obj.metadata.labels or {})
+        obj = self._maybe(
+            f"get namespaces/{namespace}", "GET", _path(None, "namespaces", namespace)
+        )
+        return None if obj is None else dict((obj.get("metadata") or {}).get("labels") or {})
 
     def storage_classes(self) -> list[dict[str, Any]]:
-        api = client.StorageV1Api(self.api.api_client)
-        res = self._call("list storageclasses", api.list_storage_class, _preload_content=False)
-        items: list[dict[str, Any]] = json.loads(res.data).get("items") or []
+        res = self._call("list storageclasses", "GET", "/apis/storage.k8s.io/v1/storageclasses")
+        items: list[dict[str, Any]] = res.get("items") or []
         return items
