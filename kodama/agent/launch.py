@@ -319,10 +319,12 @@ def ensure_agent(
     *,
     prompt: str | None = None,
     resume: bool = False,
+    before_launch: Callable[[], object] | None = None,
 ) -> None:
     """Install the helper, register hooks (Claude Code), launch the agent unless it runs.
 
     Idempotent: start, resume and attach all call it. One exec when everything is in place.
+    `before_launch` blocks until the agent may start (the workspace is filled meanwhile).
     """
     cancel.check()
     probe = _probe(ctx)
@@ -332,6 +334,8 @@ def ensure_agent(
         )
     if ctx.spec.agent_kind == "claude":
         _prepare_claude(ctx, probe, reporter)
+    if before_launch is not None:
+        before_launch()
     cancel.check()
     if probe.running:
         if prompt is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kodama import present
-from kodama.engine import accounting, fanout
+from kodama.engine import accounting
 from kodama.engine.core import not_found
 from kodama.engine.lifecycle import Lifecycle
 from kodama.engine.syncing import Syncing
@@ -37,13 +37,19 @@ class SessionEngine(Lifecycle, Syncing):
         cancel: CancelToken | None = None,
     ) -> list[Session]:
         """Fan-out: NAME-1..NAME-count from one request, concurrently, rolled back as one."""
+        from kodama.engine import fanout
+
         return fanout.start_family(self, req, count, events, cancel or CancelToken())
 
     def compare(self, family: str) -> list[Any]:
         """Per session of a fan-out: agent state, commits ahead, change against the base."""
+        from kodama.engine import fanout
+
         return fanout.compare(self, family)
 
     def family_diff(self, family: str, session: str) -> str:
+        from kodama.engine import fanout
+
         return fanout.diff(self, family, session)
 
     def fetch(

@@ -7,6 +7,7 @@ Never prints; reports progress through an EventSink; honours a CancelToken.
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from kodama.events import CancelToken, EventSink, Reporter, null_sink
 from kodama.git import session as git
 from kodama.k8s import manifests
 from kodama.k8s.manifests import PHASE_ANNOTATION
+from kodama.k8s.spec_check import spec_from_pvc
 from kodama.k8s.status import finished_at, pod_ended, pod_ready
 from kodama.models import Session, SessionSpec, StartRequest
 from kodama.plan import StartPlan
@@ -87,17 +89,19 @@ class Lifecycle(Reads, Deletion, Waiting):
             except NotFound:
                 raise NotFound(f"namespace {ns!r} not found") from None
             self.store.write(ns, spec.name, self._record(spec, plan.local_path))
-            cluster.create(manifests.pvc(spec, "home"))
-            for sec in plan.secrets:
-                cancel.check()
-                cluster.create(sec)
+            # Past the lock nothing orders the rest: the pod waits for its claims and Secrets
+            # by itself. All are created before a cancel or error gets to roll back.
             cancel.check()
-            cluster.create(manifests.pod(spec))
+            bodies = [manifests.pvc(spec, "home"), *plan.secrets, manifests.pod(spec)]
+            with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+                made = list(pool.map(cluster.create, bodies))  # every error, not the first
+            home_obj = made[0]
+            cancel.check()
             if not req.wait:
                 rep.done(f"Session {spec.name} created (not waiting for it to be Ready)")
                 return self.get(spec.name)
             timeout = plan.config.timeout
-            self._wait_ready(spec, timeout, rep, cancel, starting=True)
+            pod_obj = self._wait_ready(spec, timeout, rep, cancel, starting=True)
             ready: dict[str, str | None] = {PHASE_ANNOTATION: "ready"}
             ws_pvc = manifests.workspace_pvc_name(spec.name)
             try:
@@ -109,7 +113,7 @@ class Lifecycle(Reads, Deletion, Waiting):
                 # fix, or delete), not rolled back.
                 cluster.patch_annotations("PersistentVolumeClaim", ws_pvc, ns, ready)
                 raise
-            cluster.patch_annotations("PersistentVolumeClaim", ws_pvc, ns, ready)
+            ws_obj = cluster.patch_annotations("PersistentVolumeClaim", ws_pvc, ns, ready)
         except (Timeout, AgentLaunchFailed):
             raise
         except BaseException as exc:
@@ -126,7 +130,8 @@ class Lifecycle(Reads, Deletion, Waiting):
         if plan.sync and plan.local_path is not None:
             self._start_sync(spec, plan.local_path, rep, cancel)
         rep.done(f"Session {spec.name} is Running on branch {spec.branch}")
-        return self.get(spec.name)
+        # What get() would read again is what this start just created, waited for and patched.
+        return self.session_of(spec_from_pvc(ws_obj), ws_obj, home_obj, pod_obj)
 
     def _exists_error(self, name: str, ns: str) -> KodamaError:
         ws = self.cluster.get_pvc(manifests.workspace_pvc_name(name), ns)
@@ -174,10 +179,30 @@ class Lifecycle(Reads, Deletion, Waiting):
         first: bool = False,
         filled: bool = False,
     ) -> None:
-        """The idempotent in-pod step shared by start, resume and attach."""
+        """The idempotent in-pod step shared by start, resume and attach.
+
+        Filling the workspace and preparing the agent (helper, hooks, first-run files, all in
+        HOME) do not depend on each other and overlap; only the launch waits for the workspace.
+        """
         ctx = self.pod_context(spec, local_path)
-        git.ensure_workspace(ctx, rep, cancel, filled=filled)
-        agent.ensure_agent(ctx, rep, cancel, prompt=prompt, resume=not first)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            filling = pool.submit(git.ensure_workspace, ctx, rep, cancel, filled=filled)
+            try:
+                agent.ensure_agent(
+                    ctx,
+                    rep,
+                    cancel,
+                    prompt=prompt,
+                    resume=not first,
+                    before_launch=filling.result,
+                )
+            except BaseException:
+                # The workspace step came first before they overlapped: its error wins.
+                failed = filling.exception()
+                if failed is not None:
+                    raise failed from None
+                raise
+            filling.result()  # the agent already ran: nothing waited for the workspace yet
 
     def _start_sync(
         self, spec: SessionSpec, local_path: Path, rep: Reporter, cancel: CancelToken

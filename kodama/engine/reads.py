@@ -162,6 +162,20 @@ class Reads(EngineBase):
         c = self.cluster
         home = c.get_pvc(manifests.home_pvc_name(name), ns)
         pod = c.get_pod(manifests.pod_name(name), ns)
+        return self.session_of(spec, ws, home, pod, events=events, details=details)
+
+    def session_of(
+        self,
+        spec: SessionSpec,
+        ws: dict[str, Any],
+        home: dict[str, Any] | None,
+        pod: dict[str, Any] | None,
+        *,
+        events: bool = True,
+        details: bool = False,
+    ) -> Session:
+        """What get() returns, from objects the caller already holds (start has them all)."""
+        name, ns, c = spec.name, spec.namespace, self.cluster
         session = self._session(spec, ws, home, pod)
         self._rebuild_records([session], {(ns, name): spec})
         if session.status == Status.RUNNING:

@@ -303,17 +303,19 @@ class Cluster:
 
     def patch_annotations(
         self, kind: str, name: str, namespace: str, annotations: dict[str, str | None]
-    ) -> None:
+    ) -> dict[str, Any]:
+        """The object as it is after the patch."""
         body = {"metadata": {"annotations": annotations}}
         if kind != "PersistentVolumeClaim":  # pragma: no cover
             raise ValueError(kind)
-        self._call(
+        obj: dict[str, Any] = self._call(
             f"patch persistentvolumeclaims in namespace {namespace}",
             "PATCH",
             _path(namespace, "persistentvolumeclaims", name),
             body=body,
             content_type="application/strategic-merge-patch+json",
         )
+        return obj
 
     # -- waits --------------------------------------------------------------------------------
 
