@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +173,8 @@ def _did_you_mean(loc: tuple[str | int, ...]) -> str:
     parent = tuple(str(p) for p in loc[:-1])
     keys = config_keys(parent) or []
     names = {k.name: k.name for k in keys} | {snake_key(k.name): k.name for k in keys}
+    import difflib  # only for a mistyped key
+
     close = difflib.get_close_matches(loc[-1], list(names), n=1, cutoff=0.6)
     return f" (did you mean {names[close[0]]}?)" if close else ""
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kodama import plan
 from kodama.config import LoadedConfig, load_config
 from kodama.errors import KodamaError, NotFound
 from kodama.k8s import manifests
@@ -20,9 +19,11 @@ from kodama.k8s.runtime import PodContext
 from kodama.k8s.spec_check import spec_from_pvc
 from kodama.k8s.status import pod_ready
 from kodama.models import SessionSpec, StartRequest
-from kodama.plan import StartPlan
 from kodama.store import Store
 from kodama.validation import validate_session_name
+
+if TYPE_CHECKING:
+    from kodama.plan import StartPlan
 
 
 def not_found(name: str, ns: str) -> NotFound:
@@ -82,6 +83,8 @@ class EngineBase:
 
     def plan_start(self, req: StartRequest) -> StartPlan:
         """Validate a request and decide every object, before any API call."""
+        from kodama import plan  # start's alone (git, dotenv): other verbs skip importing it
+
         return plan.build(req, config=self.config, namespace=self.namespace(), cwd=self.cwd)
 
     def spec_of(

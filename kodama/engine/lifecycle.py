@@ -10,7 +10,7 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kodama.agent import launch as agent
 from kodama.agent import usage
@@ -34,8 +34,10 @@ from kodama.k8s.manifests import PHASE_ANNOTATION
 from kodama.k8s.spec_check import spec_from_pvc
 from kodama.k8s.status import finished_at, pod_ended, pod_ready
 from kodama.models import Session, SessionSpec, StartRequest
-from kodama.plan import StartPlan
 from kodama.sync import session as sync
+
+if TYPE_CHECKING:
+    from kodama.plan import StartPlan
 
 
 class Lifecycle(Reads, Deletion, Waiting):

@@ -22,7 +22,6 @@ from typing import IO
 from kodama import proc
 from kodama.errors import InvalidInput, KodamaError, RemoteCommandFailed
 from kodama.events import CancelToken, Reporter
-from kodama.git import ship as git_ship
 from kodama.git.remote import RepoURL as RepoURL
 from kodama.git.remote import credentials as credentials
 from kodama.git.remote import ls_remote
@@ -288,6 +287,8 @@ def ensure_workspace(
             )
         started = time.monotonic()
         reporter.step("ship", f"Shipping {ctx.local_path} into the workspace")
+        from kodama.git import ship as git_ship  # tarfile and friends: only a ship needs them
+
         with git_ship.payload(
             ctx.local_path, spec.base_commit, spec.base_branch, ignored=spec.ship_ignored
         ) as (write, summary):
