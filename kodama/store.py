@@ -149,7 +149,8 @@ class Store:
 
     def _load(self, path: Path) -> dict[str, Any] | None:
         try:
-            data = yaml.safe_load(path.read_text())
+            # libyaml when there: `list` reads every session file (500 in `list -A` at scale).
+            data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except (OSError, yaml.YAMLError):
             return None
         return data if isinstance(data, dict) else None

@@ -32,9 +32,11 @@ class Reads(EngineBase):
         ws: dict[str, Any] | None,
         home: dict[str, Any] | None,
         pod: dict[str, Any] | None,
+        record: dict[str, Any] | None = None,
     ) -> Session:
         status, reason = derive(ws, home, pod)
-        record = self.store.read(spec.namespace, spec.name) or {}
+        if record is None:
+            record = self.store.read(spec.namespace, spec.name) or {}
         return Session(
             name=spec.name,
             namespace=spec.namespace,
@@ -81,6 +83,7 @@ class Reads(EngineBase):
         homes = {key(p): p for p in pvcs if p["metadata"]["name"].endswith("-home")}
         out: list[Session] = []
         specs: dict[tuple[str, str], SessionSpec] = {}
+        records: dict[tuple[str, str], dict[str, Any] | None] = {}
         for ws in pvcs:
             if not ws["metadata"]["name"].endswith("-workspace"):
                 continue
@@ -90,7 +93,9 @@ class Reads(EngineBase):
                 continue
             k = key(ws)
             specs[(spec.namespace, spec.name)] = spec
-            out.append(self._session(spec, ws, homes.get(k), pods_by.get(k)))
+            # One read of each session file per list (the refresh below compares with it).
+            record = records[(spec.namespace, spec.name)] = self._read_record(spec)
+            out.append(self._session(spec, ws, homes.get(k), pods_by.get(k), record or {}))
         # A fan-out's sessions sit together, under their family's name.
         out.sort(key=lambda s: (s.namespace, s.family or s.name, s.family is None, s.name))
         if agent_state:
@@ -99,8 +104,14 @@ class Reads(EngineBase):
             syncing = sync.statuses(self.store)
             for s in out:
                 s.sync = syncing.get((s.namespace, s.name))
-        self._rebuild_records(out, specs)
+        self._rebuild_records(out, specs, records)
         return out
+
+    def _read_record(self, spec: SessionSpec) -> dict[str, Any] | None:
+        try:
+            return self.store.read(spec.namespace, spec.name)
+        except KodamaError:  # a name the store refuses: nothing local to show or refresh
+            return None
 
     def no_sessions_message(self, all_namespaces: bool = False) -> str:
         """What an empty `list` says: which namespace, and whether it exists at all."""
@@ -143,7 +154,10 @@ class Reads(EngineBase):
             return AgentState(message="the agent state file could not be read")
 
     def _rebuild_records(
-        self, sessions: list[Session], specs: dict[tuple[str, str], SessionSpec]
+        self,
+        sessions: list[Session],
+        specs: dict[tuple[str, str], SessionSpec],
+        records: dict[tuple[str, str], dict[str, Any] | None] | None = None,
     ) -> None:
         """The session files follow the cluster: a lost file is written again, a stale one
         refreshed (only when a cluster-derived field changed)."""
@@ -152,6 +166,11 @@ class Reads(EngineBase):
             if spec is None:
                 continue
             fields = store_mod.cluster_fields(spec, s, s.local_path)
+            known = (records or {}).get((s.namespace, s.name))
+            if known is not None and all(
+                known.get(k) == fields.get(k) for k in store_mod.CLUSTER_FIELDS
+            ):
+                continue  # up to date as read moments ago: no second read of the file
             new = {"kubeconfig": self.target.kubeconfig, "context": self.target.context}
             with contextlib.suppress(OSError):
                 self.store.refresh(s.namespace, s.name, fields, new)
