@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from kodama.errors import (
 )
 from kodama.events import CancelToken
 from kodama.k8s import kubeconfig
-from kodama.k8s.rest import ApiError, Rest
+from kodama.k8s.rest import ApiError, Follower, Rest
 
 PLURALS = {"Pod": "pods", "PersistentVolumeClaim": "persistentvolumeclaims", "Secret": "secrets"}
 
@@ -328,21 +329,63 @@ class Cluster:
         done: Callable[[dict[str, Any] | None], bool],
         on_poll: Callable[[dict[str, Any] | None], None] | None = None,
     ) -> dict[str, Any] | None:
-        """Poll a pod until `done(pod)`; raise Timeout. Cancellable between polls."""
-        delay = 0.1
+        """Follow a pod until `done(pod)` (None once it is gone); raise Timeout. Cancellable.
+
+        A watch, as `kubectl wait` does: polling noticed Ready up to a second late. `done` is
+        asked again at least every second without news, since it judges how long a problem
+        lasted."""
         end = time.monotonic() + timeout
-        while True:
-            cancel.check()
-            pod = self.get_pod(name, namespace)
-            if on_poll:
-                on_poll(pod)
-            if done(pod):
-                return pod
-            left = end - time.monotonic()
-            if left <= 0:
-                raise Timeout(f"timed out after {timeout:g}s waiting for pod {name}")
-            cancel.sleep(min(delay, max(left, 0.01)))
-            delay = min(delay * 1.5, 1.0)
+        pod, rv = self._pod_and_version(name, namespace)
+        if on_poll:
+            on_poll(pod)
+        if done(pod):
+            return pod
+        news: queue.Queue[tuple[str, Any]] = queue.Queue()
+        follower = Follower(
+            self.rest,
+            _path(namespace, "pods"),
+            f"metadata.name={name}",
+            rv,
+            news,
+            relist=lambda: self._pod_and_version(name, namespace),
+            translate=lambda exc: translate(exc, f"watch pods in namespace {namespace}"),
+        )
+        follower.start()
+        try:
+            asked = time.monotonic()
+            while True:
+                cancel.check()
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise Timeout(f"timed out after {timeout:g}s waiting for pod {name}")
+                try:
+                    kind, obj = news.get(timeout=min(0.1, left))  # short: Ctrl-C stays quick
+                except queue.Empty:
+                    if time.monotonic() - asked < 1.0:
+                        continue
+                else:
+                    if kind == "error":
+                        raise obj
+                    pod = None if kind == "DELETED" else obj
+                asked = time.monotonic()
+                if on_poll:
+                    on_poll(pod)
+                if done(pod):
+                    return pod
+        finally:
+            follower.stop()
+
+    def _pod_and_version(self, name: str, namespace: str) -> tuple[dict[str, Any] | None, str]:
+        res = self._call(
+            f"list pods in namespace {namespace}",
+            "GET",
+            _path(namespace, "pods"),
+            query={"fieldSelector": f"metadata.name={name}"},
+        )
+        items = res.get("items") or []
+        return (items[0] if items else None), str(
+            (res.get("metadata") or {}).get("resourceVersion")
+        )
 
     def exec_output(
         self, pod: str, namespace: str, container: str, command: list[str], timeout: float = 20

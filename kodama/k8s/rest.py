@@ -3,8 +3,12 @@ calls need, without the kubernetes client's generated models (kodama.k8s.cluster
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -79,6 +83,27 @@ class Rest:
             raise ApiError(res.status, res.reason or "", text)
         return json.loads(text) if text else {}
 
+    def watch(self, path: str, query: dict[str, Any], read_timeout: float) -> Any:
+        """An open watch response: iterate it for one JSON event per line; shutdown() ends it
+        from another thread."""
+        url = self.creds.server + path + "?" + urlencode({**query, "watch": "1"})
+        headers = {"accept": "application/json", **self.creds.headers()}
+        try:
+            res = self.pool.request(
+                "GET",
+                url,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=5, read=read_timeout),
+                preload_content=False,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise ApiError(0, str(exc)) from exc
+        if not 200 <= res.status < 300:
+            text = res.read().decode("utf-8", "replace")
+            res.release_conn()
+            raise ApiError(res.status, res.reason or "", text)
+        return res
+
     def exec_stdout(self, path: str, command: list[str], container: str, timeout: float) -> str:
         """Run `command` through the pods/exec websocket (v4 channel protocol); its stdout."""
         import websocket  # websocket-client: only exec needs it
@@ -132,3 +157,71 @@ class Rest:
         finally:
             ws.close()
         return b"".join(out).decode("utf-8", "replace")
+
+
+class Follower(threading.Thread):
+    """Watches one object (a field selector) and puts (event type, object) on a queue;
+    ("error", exception) ends it. stop() ends its blocked read at once."""
+
+    def __init__(
+        self,
+        rest: Rest,
+        path: str,
+        field_selector: str,
+        version: str,
+        out: queue.Queue[tuple[str, Any]],
+        *,
+        relist: Callable[[], tuple[dict[str, Any] | None, str]],
+        translate: Callable[[Exception], Exception],
+    ) -> None:
+        super().__init__(daemon=True, name=f"watch {path} {field_selector}")
+        self.rest, self.path, self.version, self.out = rest, path, version, out
+        self.relist, self.translate = relist, translate
+        self.query = {
+            "fieldSelector": field_selector,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": "50",
+        }
+        self._stopped = threading.Event()
+        self._res: Any = None
+
+    def stop(self) -> None:
+        self._stopped.set()
+        res = self._res
+        if res is not None:
+            with contextlib.suppress(Exception):
+                res.shutdown()
+
+    def run(self) -> None:
+        try:
+            while not self._stopped.is_set():
+                res = self._res = self.rest.watch(
+                    self.path, {**self.query, "resourceVersion": self.version}, 70
+                )
+                try:
+                    if self._stopped.is_set():  # stop() came while the watch was opening
+                        return
+                    for line in res:
+                        if self._stopped.is_set():
+                            return
+                        self._event(json.loads(line))
+                finally:
+                    self._res = None
+                    if self._stopped.is_set():
+                        res.close()  # not back to the pool: its socket may be shut down
+                    else:
+                        res.release_conn()
+        except Exception as exc:
+            if not self._stopped.is_set():
+                self.out.put(("error", self.translate(exc)))
+
+    def _event(self, event: dict[str, Any]) -> None:
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            # 410 Gone: too old a version to resume from. Read the object afresh.
+            found, self.version = self.relist()
+            self.out.put(("MODIFIED" if found else "DELETED", found))
+            return
+        self.version = str((obj.get("metadata") or {}).get("resourceVersion") or self.version)
+        if kind in ("ADDED", "MODIFIED", "DELETED"):
+            self.out.put((str(kind), obj))
