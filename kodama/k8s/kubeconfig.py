@@ -34,9 +34,19 @@ class NeedsClientLoader(Exception):
     """The user entry uses an auth-provider plugin: only the kubernetes client knows them."""
 
 
+_parsed: dict[tuple[str, int, int], Any] = {}
+
+
 def read_config(path: str) -> dict[str, Any]:
+    """The parsed file; a command asks several times (namespace, context, credentials), so a
+    parse is kept while the file is unchanged. Callers only read it."""
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        st = os.stat(path)
+        key = (path, st.st_mtime_ns, st.st_size)
+        if key not in _parsed:
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            _parsed[key] = yaml.load(Path(path).read_text(), Loader=loader)
+        data = _parsed[key]
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ClusterError(f"invalid kubeconfig {path}: {exc}") from None
     if data is None:
