@@ -108,7 +108,7 @@ class Lifecycle(Reads, Deletion, Waiting):
             ws_pvc = manifests.workspace_pvc_name(spec.name)
             try:
                 self._ensure_runtime(
-                    spec, plan.local_path, rep, cancel, prompt=plan.prompt, first=True
+                    spec, plan.local_path, rep, cancel, prompt=plan.prompt, first=True, new=True
                 )
             except AgentLaunchFailed:
                 # Everything but the agent is in place: the session is kept (resume after a
@@ -180,6 +180,7 @@ class Lifecycle(Reads, Deletion, Waiting):
         prompt: str | None = None,
         first: bool = False,
         filled: bool = False,
+        new: bool = False,
     ) -> None:
         """The idempotent in-pod step shared by start, resume and attach.
 
@@ -188,7 +189,7 @@ class Lifecycle(Reads, Deletion, Waiting):
         """
         ctx = self.pod_context(spec, local_path)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            filling = pool.submit(git.ensure_workspace, ctx, rep, cancel, filled=filled)
+            filling = pool.submit(git.ensure_workspace, ctx, rep, cancel, filled=filled, new=new)
             try:
                 agent.ensure_agent(
                     ctx,

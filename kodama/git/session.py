@@ -241,18 +241,27 @@ def _workspace(
 
 
 def ensure_workspace(
-    ctx: PodContext, reporter: Reporter, cancel: CancelToken, *, filled: bool = False
+    ctx: PodContext,
+    reporter: Reporter,
+    cancel: CancelToken,
+    *,
+    filled: bool = False,
+    new: bool = False,
 ) -> None:
     """Fill the workspace once (ship, clone or init); later calls only check. Idempotent.
 
     `filled`: the session's PVC says the workspace was filled once (the agent cannot change
     that). Then it is never filled again, whatever the agent did to the repository in it.
+    `new`: this start just created the workspace PVC, so the probe exec is skipped (the fill
+    commands check for themselves that the workspace is empty, and refuse otherwise).
     """
     spec = ctx.spec
     if not spec.branch:
         return
     cancel.check()
-    if _workspace(ctx, "probe", [], what="checking the workspace", cancel=cancel) == "ready":
+    if not new and (
+        _workspace(ctx, "probe", [], what="checking the workspace", cancel=cancel) == "ready"
+    ):
         return
     if filled:
         reporter.warn(
