@@ -364,6 +364,9 @@ class Cluster:
                     if time.monotonic() - asked < 1.0:
                         continue
                 else:
+                    if kind == "error" and isinstance(obj, Forbidden):
+                        # A Role without `watch` on pods (Kodama's own Role has none): poll.
+                        return self._poll_pod(name, namespace, end, timeout, cancel, done, on_poll)
                     if kind == "error":
                         raise obj
                     pod = None if kind == "DELETED" else obj
@@ -374,6 +377,30 @@ class Cluster:
                     return pod
         finally:
             follower.stop()
+
+    def _poll_pod(
+        self,
+        name: str,
+        namespace: str,
+        end: float,
+        timeout: float,
+        cancel: CancelToken,
+        done: Callable[[dict[str, Any] | None], bool],
+        on_poll: Callable[[dict[str, Any] | None], None] | None,
+    ) -> dict[str, Any] | None:
+        delay = 0.1
+        while True:
+            cancel.check()
+            pod = self.get_pod(name, namespace)
+            if on_poll:
+                on_poll(pod)
+            if done(pod):
+                return pod
+            left = end - time.monotonic()
+            if left <= 0:
+                raise Timeout(f"timed out after {timeout:g}s waiting for pod {name}")
+            cancel.sleep(min(delay, max(left, 0.01)))
+            delay = min(delay * 1.5, 1.0)
 
     def _pod_and_version(self, name: str, namespace: str) -> tuple[dict[str, Any] | None, str]:
         res = self._call(

@@ -9,7 +9,8 @@ import hashlib
 import re
 from typing import Any
 
-# Everything the whole lifecycle needs, in one namespace. No cluster scope, no watch (waits poll),
+# Everything the whole lifecycle needs, in one namespace. No cluster scope, no watch (waits poll
+# where watching is not allowed),
 # no pods/log (the agent log is read through exec). Secrets are never enumerated: their names
 # derive from the session name. RBAC cannot restrict `create` by name and the names of future
 # sessions are unknown, so the namespace stays the boundary: anyone bound here can exec into every
