@@ -7,13 +7,12 @@ import subprocess
 import sys
 
 # What list/get never need: the kubernetes client (auth-provider kubeconfigs only), start's
-# planning (git, dotenv), the ship payload's tarfile, usage bookkeeping, fan-out.
+# planning (git, dotenv), the ship payload's tarfile, fan-out.
 HEAVY = (
     "kubernetes",
     "kodama.plan",
     "dotenv",
     "tarfile",
-    "kodama.agent.usage",
     "kodama.engine.fanout",
     "kodama.git.ship",
 )
@@ -36,13 +35,3 @@ def test_the_cli_and_the_engine_import_nothing_heavy() -> None:
     assert "kodama.engine.reads" in mods  # the probe did import the engine
     heavy = sorted(m for m in mods if m.split(".")[0] in HEAVY or m in HEAVY)
     assert heavy == []
-
-
-def test_start_still_finds_what_it_needs() -> None:
-    mods = loaded_after(
-        "from kodama.engine import SessionEngine\n"
-        "from kodama.engine.lifecycle import _usage\n"
-        "_usage()\n"
-        "from kodama import plan"
-    )
-    assert {"kodama.agent.usage", "kodama.plan", "dotenv"} <= mods
