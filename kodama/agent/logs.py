@@ -77,7 +77,7 @@ def read(
 ) -> list[str]:
     """Run the engine's `logs_argv` to its end and render what it printed."""
     from kodama import proc
-    from kodama.agent.launch import logs_error
+    from kodama.agent.control import logs_error
     from kodama.k8s.kubectl import is_kubectl_noise
 
     done = proc.run(

@@ -79,7 +79,7 @@ def logs(name: str, follow: bool, tail: int, raw: bool) -> None:
 
     The log lives on the session's home PVC ($HOME/.kodama/agent.log) and survives stop/resume.
     """
-    from kodama.agent.launch import logs_error
+    from kodama.agent.control import logs_error
     from kodama.k8s.kubectl import StderrFilter
 
     argv = get_obj().engine_for(name).logs_argv(name, follow=follow, tail=tail)

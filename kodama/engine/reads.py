@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kodama import store as store_mod
-from kodama.agent import launch as agent
+from kodama.agent import control as agent
 from kodama.agent.state import parse_status
 from kodama.engine.core import EngineBase
 from kodama.engine.waiting import WAITS_FOR_POD

@@ -315,7 +315,7 @@ def test_credentials_stay_in_the_secret(agent_env: Kodama, testenv: Any) -> None
 
 
 def test_state_read_cost(agent_env: Kodama, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kodama.agent import launch as agent
+    from kodama.agent import control
     from kodama.engine import SessionEngine
     from kodama.k8s.cluster import KubeTarget
     from kodama.store import Store
@@ -328,10 +328,10 @@ def test_state_read_cost(agent_env: Kodama, monkeypatch: pytest.MonkeyPatch) -> 
     )
     spec, _ = engine.spec_of("cost")
     ctx = engine.pod_context(spec)
-    agent.read_state(ctx)
+    control.read_state(ctx)
     t0 = time.monotonic()
     for _ in range(10):
-        assert agent.read_state(ctx).state == "waiting"
+        assert control.read_state(ctx).state == "waiting"
     per = (time.monotonic() - t0) / 10
     print(f"read_state: {per * 1000:.0f} ms per session (one kubectl exec)")
     t0 = time.monotonic()

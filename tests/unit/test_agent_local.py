@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from kodama.agent import control
 from kodama.agent import launch as agent
 from kodama.errors import AgentLaunchFailed
 from kodama.events import CancelToken, Event, Reporter
@@ -72,7 +73,7 @@ def events() -> tuple[Reporter, list[Event]]:
 
 
 def wait_state(ctx: PodContext, want: AgentStateName) -> None:
-    agent.wait_for(lambda: agent.read_state(ctx), want, 60, CancelToken(), interval=0.2)
+    control.wait_for(lambda: control.read_state(ctx), want, 60, CancelToken(), interval=0.2)
 
 
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
@@ -90,7 +91,7 @@ def test_ensure_is_idempotent_and_keeps_one_agent(pod: tuple[PodContext, Path]) 
     assert json.loads((home / ".kodama/agent-run.json").read_text()) == first
     assert (home / ".claude/settings.json").read_text() == settings
     assert [e.step for e in seen if e.kind == "step"] == ["agent"]  # launched once
-    state = agent.read_state(ctx)
+    state = control.read_state(ctx)
     assert state.message == "Stand-in needs your answer"
 
 
@@ -100,7 +101,7 @@ def test_attach_detach_reattach_same_process(pod: tuple[PodContext, Path]) -> No
 
     ctx, _ = pod
     agent.ensure_agent(ctx, Reporter(lambda e: None, "demo"), CancelToken())
-    argv = agent.attach_command(ctx, None)
+    argv = control.attach_command(ctx, None)
     pids = []
     for answer in ("hi", None):
         child = pexpect.spawn(
@@ -116,7 +117,7 @@ def test_attach_detach_reattach_same_process(pod: tuple[PodContext, Path]) -> No
         child.expect(pexpect.EOF)
         child.close()
     assert pids[0] == pids[1]
-    assert agent.read_state(ctx).state == AgentStateName.IDLE
+    assert control.read_state(ctx).state == AgentStateName.IDLE
 
 
 def test_without_tmux_headless_runs_in_background(
@@ -157,11 +158,11 @@ def test_without_tmux_headless_runs_in_background(
     assert not (home / ".kodama/agent-run.json").exists()  # interactive waits for attach
     agent.ensure_agent(ctx, rep, CancelToken(), prompt="go exit=2")
     wait_state(ctx, AgentStateName.EXITED)
-    st = agent.read_state(ctx)
+    st = control.read_state(ctx)
     assert st.exit_code == 2
-    out = subprocess.run(agent.logs_command(ctx, tail=1), capture_output=True, text=True)
+    out = subprocess.run(control.logs_command(ctx, tail=1), capture_output=True, text=True)
     assert "exited with code 2" in out.stdout
-    attach = agent.attach_command(ctx, None)
+    attach = control.attach_command(ctx, None)
     assert "no tmux" in attach[-4]
 
 
@@ -170,11 +171,11 @@ def test_logs_follow_ends_with_the_run(pod: tuple[PodContext, Path]) -> None:
     agent.ensure_agent(ctx, Reporter(lambda e: None, "demo"), CancelToken(), prompt="p exit=0")
     t0 = time.monotonic()
     out = subprocess.run(
-        agent.logs_command(ctx, follow=True), capture_output=True, text=True, timeout=60
+        control.logs_command(ctx, follow=True), capture_output=True, text=True, timeout=60
     )
     assert time.monotonic() - t0 < 40
     assert "stand-in step 3 of 3" in out.stdout and "exited with code 0" in out.stdout
-    assert agent.read_state(ctx).state == AgentStateName.EXITED
+    assert control.read_state(ctx).state == AgentStateName.EXITED
 
 
 def test_first_run_answers_land_in_the_pod_and_the_key_never_leaves_it(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from kodama.agent import control
 from kodama.agent import launch as agent
 from kodama.agent.logs import render_line
 from kodama.agent.state import HOOK_COMMAND, HOOK_EVENTS, merge_hooks, parse_status
@@ -154,12 +155,12 @@ def test_parse_status_survives_hostile_state_files(state: dict[str, object]) -> 
 
 def test_wait_for_reaches_times_out_and_fails_on_exit() -> None:
     seq = iter([AgentStateName.STARTING, AgentStateName.WORKING, AgentStateName.IDLE])
-    got = agent.wait_for(
+    got = control.wait_for(
         lambda: AgentState(state=next(seq)), AgentStateName.IDLE, 5, CancelToken(), interval=0.01
     )
     assert got.state == AgentStateName.IDLE
     with pytest.raises(Timeout, match="idle"):
-        agent.wait_for(
+        control.wait_for(
             lambda: AgentState(state=AgentStateName.WORKING),
             AgentStateName.IDLE,
             0.05,
@@ -167,7 +168,7 @@ def test_wait_for_reaches_times_out_and_fails_on_exit() -> None:
             interval=0.01,
         )
     with pytest.raises(KodamaError, match="exited with code 3"):
-        agent.wait_for(
+        control.wait_for(
             lambda: AgentState(state=AgentStateName.EXITED, exit_code=3),
             AgentStateName.IDLE,
             5,
@@ -223,17 +224,17 @@ def ctx() -> PodContext:
 
 def test_attach_and_logs_command_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TERM", "screen-256color")
-    argv = agent.attach_command(ctx(), None)
+    argv = control.attach_command(ctx(), None)
     assert argv[1:7] == ["--kubeconfig", "/k/config", "--context", "ctx", "-n", "dev"]
     assert "-i" in argv and "-t" in argv
     assert argv[-2:] == ["screen-256color", "kodama"]
     script = argv[-4]
     assert "new-session -A -s" in script and "no tmux" in script
-    run = agent.attach_command(ctx(), ["false"])
+    run = control.attach_command(ctx(), ["false"])
     assert "-t" not in run and run[-1] == "false"
-    logs = agent.logs_command(ctx(), follow=True, tail=5)
+    logs = control.logs_command(ctx(), follow=True, tail=5)
     assert logs[-2:] == ["5", "1"] and "-t" not in logs
-    assert agent.logs_command(ctx())[-2:] == ["+1", "0"]
+    assert control.logs_command(ctx())[-2:] == ["+1", "0"]
 
 
 def test_probe_parsing() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 import kodama
 from kodama.errors import InvalidInput
+from kodama.git import remote
 from kodama.git import session as git
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -356,7 +357,7 @@ def test_ls_remote_treats_a_dashed_url_as_a_repository(repo: Path, tmp_path: Pat
     cwd = os.getcwd()
     os.chdir(repo)  # `git ls-remote` without a repository falls back to the cwd's origin
     try:
-        assert git.ls_remote(f"--upload-pack=touch {mark}; git-upload-pack", ["HEAD"]) is None
+        assert remote.ls_remote(f"--upload-pack=touch {mark}; git-upload-pack", ["HEAD"]) is None
     finally:
         os.chdir(cwd)
     assert not mark.exists()

@@ -105,7 +105,7 @@ def test_stderr_filter_forwards_only_what_the_user_should_see(tmp_path: Path) ->
 
 
 def test_logs_errors_are_one_line() -> None:
-    from kodama.agent.launch import NO_LOG_EXIT, logs_error
+    from kodama.agent.control import NO_LOG_EXIT, logs_error
 
     err = logs_error("fix", NO_LOG_EXIT, [])
     assert err.message == (
