@@ -72,6 +72,20 @@ class Reads(EngineBase):
                 hint="Kodama's Role is per namespace: `kubectl kodama list -n NAMESPACE`",
             ) from None
         pods = c.list_objects("Pod", SELECTOR, ns)
+        out, specs = self.sessions_from(pvcs, pods)
+        if agent_state:
+            self._fill_agent_states(out, specs)
+        with contextlib.suppress(KodamaError):
+            syncing = sync.statuses(self.store)
+            for s in out:
+                s.sync = syncing.get((s.namespace, s.name))
+        self._rebuild_records(out, specs)
+        return out
+
+    def sessions_from(
+        self, pvcs: list[dict[str, Any]], pods: list[dict[str, Any]]
+    ) -> tuple[list[Session], dict[tuple[str, str], SessionSpec]]:
+        """Sessions (no agent state) from listed or watched PVCs and pods, and their specs."""
 
         def key(obj: dict[str, Any]) -> tuple[str, str]:
             meta = obj["metadata"]
@@ -93,14 +107,7 @@ class Reads(EngineBase):
             out.append(self._session(spec, ws, homes.get(k), pods_by.get(k)))
         # A fan-out's sessions sit together, under their family's name.
         out.sort(key=lambda s: (s.namespace, s.family or s.name, s.family is None, s.name))
-        if agent_state:
-            self._fill_agent_states(out, specs)
-        with contextlib.suppress(KodamaError):
-            syncing = sync.statuses(self.store)
-            for s in out:
-                s.sync = syncing.get((s.namespace, s.name))
-        self._rebuild_records(out, specs)
-        return out
+        return out, specs
 
     def no_sessions_message(self, all_namespaces: bool = False) -> str:
         """What an empty `list` says: which namespace, and whether it exists at all."""

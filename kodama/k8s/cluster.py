@@ -289,6 +289,61 @@ class Cluster:
         items: list[dict[str, Any]] = json.loads(res.data).get("items") or []
         return items
 
+    def _list_fns(self, kind: str) -> tuple[Callable[..., Any], Callable[..., Any], str]:
+        return {
+            "Pod": (self.api.list_namespaced_pod, self.api.list_pod_for_all_namespaces, "pods"),
+            "PersistentVolumeClaim": (
+                self.api.list_namespaced_persistent_volume_claim,
+                self.api.list_persistent_volume_claim_for_all_namespaces,
+                "persistentvolumeclaims",
+            ),
+        }[kind]
+
+    def list_versioned(
+        self, kind: str, selector: str, namespace: str | None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """One label-selector list and its resourceVersion (where a watch of it resumes)."""
+        fn_ns, fn_all, plural = self._list_fns(kind)
+        where = "all namespaces" if namespace is None else f"namespace {namespace}"
+        args = () if namespace is None else (namespace,)
+        fn = fn_all if namespace is None else fn_ns
+        res = self._call(
+            f"list {plural} in {where}", fn, *args, label_selector=selector, _preload_content=False
+        )
+        body = json.loads(res.data)
+        return body.get("items") or [], str((body.get("metadata") or {}).get("resourceVersion"))
+
+    def open_watch(
+        self, kind: str, selector: str, namespace: str | None, resource_version: str, seconds: int
+    ) -> Any:
+        """The raw streaming response of a watch from `resource_version` (kodama.k8s.watching
+        reads it); the server ends it after about `seconds`. 410 Gone raises WatchExpired."""
+        from kodama.k8s.watching import WatchExpired
+
+        fn_ns, fn_all, plural = self._list_fns(kind)
+        where = "all namespaces" if namespace is None else f"namespace {namespace}"
+        args = () if namespace is None else (namespace,)
+        try:
+            # Raw lines, as list_objects: the client's Watch would build models of every object.
+            return (fn_all if namespace is None else fn_ns)(
+                *args,
+                label_selector=selector,
+                watch=True,
+                resource_version=resource_version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=seconds,
+                _preload_content=False,
+                _request_timeout=(TIMEOUT[0], seconds + 30),
+            )
+        except ApiException as exc:
+            if exc.status == 410:
+                raise WatchExpired(
+                    f"resourceVersion {resource_version} of {plural} expired"
+                ) from exc
+            raise translate(exc, f"watch {plural} in {where}") from exc
+        except Exception as exc:
+            raise translate(exc, f"watch {plural} in {where}") from exc
+
     def events_for(self, name: str, namespace: str, limit: int = 10) -> list[dict[str, Any]]:
         try:
             res = self._call(

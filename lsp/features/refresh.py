@@ -1,7 +1,10 @@
 """Background refresh: kodama/sessionsChanged, kodama/agentState, kodama/syncStatus.
 
-Runs only between `initialized` and `shutdown`, every refreshInterval seconds (sooner after a
-command changed something), and notifies only what changed since the last look.
+Runs only between `initialized` and `shutdown`. Sessions come from the engine's SessionWatch
+(one list, then watches of PVCs and pods: a session created or deleted anywhere shows without
+any re-list). Agent states are execs, so they are read only for Running sessions, at the pace
+of kodama.engine.pacing (fast after a command or a change, slow while nothing changes). Sync
+states are local and looked at every refreshInterval. Only what changed is notified.
 """
 
 from __future__ import annotations
@@ -9,15 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from kodama import present
+from kodama.engine.pacing import AgentPacer
 from kodama.errors import KodamaError
-from kodama.models import AgentStateName, Session, SyncStatus
+from kodama.models import AgentState, AgentStateName, Session, Status, SyncStatus
 
 if TYPE_CHECKING:
+    from kodama.engine.watch import SessionWatch
+
     from ..server import KodamaServer
 
 log = logging.getLogger(__name__)
@@ -25,18 +32,29 @@ log = logging.getLogger(__name__)
 SESSIONS_CHANGED = "kodama/sessionsChanged"
 AGENT_STATE = "kodama/agentState"
 SYNC_STATUS = "kodama/syncStatus"
+AGENT_READERS = 4  # execs at once: a burst of 50 due agents must not crowd the API server
+
+Key = tuple[str, str]
 
 
 class Refresher:
     def __init__(self, ls: KodamaServer) -> None:
         self.ls = ls
         self.sessions: list[Session] = []  # last known (code actions read it; no API call)
+        self.watch: SessionWatch | None = None
+        self.pacer: AgentPacer[Key] = AgentPacer()
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._last: list[dict[str, Any]] | None = None
         self._agents: dict[tuple[str, str], dict[str, Any]] = {}
         self._syncs: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._last_error: str | None = None
+        self._read: dict[Key, AgentState] = {}  # the last read of each Running agent
+        self._sync_read: dict[Key, SyncStatus] = {}
+        self._seen_version = -1
+        self._sync_next = 0.0
+        self._pool: ThreadPoolExecutor | None = None
+        self._poked: dict[str, float] = {}  # session or family name -> when a command poked it
 
     def start(self) -> None:
         if self._task is None:
@@ -47,48 +65,134 @@ class Refresher:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        if self.watch is not None:
+            self.watch.stop()
+            self.watch = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
-    def poke(self) -> None:
-        """Refresh now (after a command changed sessions)."""
+    def poke(self, name: str | None = None) -> None:
+        """A command changed something: look at sync states now and, for session (or family)
+        `name`, read its agent soon and often for a while. The watches bring the objects."""
+        if name is not None:
+            self._poked[name] = time.monotonic()
+        self._sync_next = 0.0
+        self._wake_up()
+
+    def _apply_pokes(self, now: float) -> None:
+        """Pokes wait until their session is seen Running (a start pokes before that)."""
+        for name, at in list(self._poked.items()):
+            hits = [s for s in self.sessions if name in (s.name, s.family)]
+            for s in hits:
+                self.pacer.poke(at, (s.namespace, s.name))
+            if hits or now - at > self.pacer.burst_for:
+                del self._poked[name]
+
+    def _wake_up(self) -> None:
         if self._wake is not None:
             self._wake.set()
 
     async def _run(self) -> None:
         assert self._wake is not None
         while True:
+            delay = self.ls.options.refresh_interval
             try:
-                await self.tick()
+                delay = await self.tick()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("refresh failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.ls.options.refresh_interval)
+                await asyncio.wait_for(self._wake.wait(), delay)
             self._wake.clear()
 
-    async def tick(self) -> None:
+    def _say(self, error: KodamaError | None) -> None:
+        """A failing refresh is logged once, not every few seconds."""
+        message = None if error is None else error.message
+        if message is not None and message != self._last_error:
+            self.ls.log(f"refresh: {message}", types.MessageType.Warning)
+        self._last_error = message
+
+    async def _open_watch(self) -> SessionWatch:
+        from kodama.engine.watch import SessionWatch
+
+        loop = asyncio.get_running_loop()
         engine = self.ls.engine()
+        namespace = await self.ls.in_thread(engine.namespace)  # reads the kubeconfig
+        # A bad kubeconfig fails here, once, rather than in the watch threads.
+        await self.ls.in_thread(lambda: engine.cluster)
 
-        def look() -> list[Session]:
-            return engine.list_sessions()  # with the sync state of sessions this machine syncs
+        def changed() -> None:  # called from the watch threads
+            loop.call_soon_threadsafe(self._wake_up)
 
-        try:
-            sessions = await self.ls.in_thread(look)
-        except KodamaError as exc:
-            if exc.message != self._last_error:  # say it once, not every few seconds
-                self._last_error = exc.message
-                self.ls.log(f"refresh: {exc.message}", types.MessageType.Warning)
-            return
-        self._last_error = None
-        self.sessions = sessions
+        watch = SessionWatch(engine, namespace, changed)
+        watch.start()
+        return watch
+
+    async def tick(self) -> float:
+        """One look; returns the seconds until the next one is needed (sooner if woken)."""
+        interval = self.ls.options.refresh_interval
+        if self.watch is None:
+            try:
+                self.watch = await self._open_watch()
+            except KodamaError as exc:
+                self._say(exc)
+                return interval
+        watch = self.watch
+        self._say(watch.error)
+        if not watch.synced:
+            return interval  # woken by the watch as soon as its first lists are in
+        now = time.monotonic()
+        changed = watch.version != self._seen_version
+        if changed:
+            self._seen_version = watch.version
+            self.sessions = await self.ls.in_thread(watch.sessions)
+            running = {(s.namespace, s.name) for s in self.sessions if s.status == Status.RUNNING}
+            self.pacer.track(running)
+            self._read = {k: v for k, v in self._read.items() if k in running}
+        self._apply_pokes(now)
+        changed = await self._read_agents(watch, now) or changed
+        if now >= self._sync_next:
+            self._sync_next = now + interval
+            with contextlib.suppress(KodamaError):
+                syncs = await self.ls.in_thread(watch.sync_statuses)
+                changed = changed or syncs != self._sync_read
+                self._sync_read = syncs
+        if changed:
+            for s in self.sessions:
+                key = (s.namespace, s.name)
+                s.agent = self._read.get(key) or AgentState()
+                s.sync = self._sync_read.get(key)
+            self.publish(self.sessions)
+        wait = self.pacer.next_in(time.monotonic())
+        return min(interval if wait is None else wait, max(self._sync_next - now, 0.1))
+
+    async def _read_agents(self, watch: SessionWatch, now: float) -> bool:
+        """Read the agents that are due; True when one of them changed."""
+        due = self.pacer.due(now)
+        if not due:
+            return False
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(AGENT_READERS, thread_name_prefix="kodama-agent")
+        loop = asyncio.get_running_loop()
+        states = await asyncio.gather(
+            *(loop.run_in_executor(self._pool, watch.agent_state, k) for k in due)
+        )
+        wall, after = time.time(), time.monotonic()
+        changed = False
+        for key, state in zip(due, states, strict=True):
+            ago = None if state.since is None else wall - state.since.timestamp()
+            self.pacer.seen(key, state.state.value, after, ago)
+            changed = changed or self._read.get(key) != state
+            self._read[key] = state
+        return changed
+
+    def publish(self, sessions: list[Session]) -> None:
         data = [s.to_json_dict() for s in sessions]
-        # Only raw fields count as a change: an age that moved alone is the client's to tick.
         if data != self._last:
             self._last = data
-            shown = [
-                {**d, "display": present.display(s)} for d, s in zip(data, sessions, strict=True)
-            ]
-            self.ls.protocol.notify(SESSIONS_CHANGED, {"sessions": shown})
+            self.ls.protocol.notify(SESSIONS_CHANGED, {"sessions": data})
         self._agent_states(sessions)
         self._sync_states(sessions)
 
@@ -129,7 +233,6 @@ class Refresher:
             if key not in self._syncs and status is None:
                 continue
             if self._syncs.get(key) != status:
-                st = s.sync or SyncStatus(name=s.name)
-                payload = {**st.to_json_dict(), "display": present.sync_display(st)}
+                payload = status or SyncStatus(name=s.name).to_json_dict()
                 self.ls.protocol.notify(SYNC_STATUS, {"name": s.name, "status": payload})
         self._syncs = seen
