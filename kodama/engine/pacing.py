@@ -8,8 +8,11 @@ few seconds. The pace follows what the user is likely to need:
 - an agent that worked in the last HOT_WINDOW s ("hot"): every HOT_EVERY s, so that a turn to
   "waiting for you" shows within ~15 s;
 - any other (idle, waiting or exited for a while): every COLD_EVERY s (shows within ~60 s);
-- all reads together stay under BUDGET_PER_MIN: when hot sessions would need more, their pace is
-  stretched evenly (bursts and cold reads keep theirs).
+- an agent without hooks (not Claude Code: its state is only "its process lives") can only go
+  from working to exited, never to "waiting": the cold pace;
+- all reads together stay under BUDGET_PER_MIN: when hot agents would need more, those whose state
+  changed most recently keep the hot pace and the others fall back to the cold one (bursts and
+  cold reads come first).
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ class _Agent:
     state: str | None = None
     read_at: float | None = None  # when the last read was handed out
     active_at: float | None = None  # last moment it was known to work
+    changed_at: float | None = None  # when its state last changed (or began, from `since`)
     burst_until: float = 0.0
+    hooked: bool = True  # its agent reports states (else only alive or exited)
 
 
 @dataclass
@@ -47,14 +52,16 @@ class AgentPacer(Generic[K]):
     budget_per_min: float = BUDGET_PER_MIN
     _agents: dict[K, _Agent] = field(default_factory=dict)
 
-    def track(self, keys: Iterable[K]) -> None:
-        """The sessions that are Running now: others are forgotten, new ones are due at once."""
+    def track(self, keys: Iterable[K], unhooked: Iterable[K] = ()) -> None:
+        """The sessions that are Running now: others are forgotten, new ones are due at once.
+        `unhooked`: those whose agent reports no states (never "waiting")."""
         keep = set(keys)
+        quiet = set(unhooked)
         for key in list(self._agents):
             if key not in keep:
                 del self._agents[key]
         for key in keep:
-            self._agents.setdefault(key, _Agent())
+            self._agents.setdefault(key, _Agent()).hooked = key not in quiet
 
     def poke(self, now: float, key: K | None = None) -> None:
         """A user action: read that session (or every one) soon and often for a while, then
@@ -75,6 +82,9 @@ class AgentPacer(Generic[K]):
         agent.state = state
         if changed:
             agent.burst_until = now + self.burst_for
+            agent.changed_at = now
+        elif agent.changed_at is None and changed_ago is not None:
+            agent.changed_at = now - max(changed_ago, 0.0)
         if state in ACTIVE_STATES:
             agent.active_at = now
         elif changed:
@@ -85,29 +95,32 @@ class AgentPacer(Generic[K]):
             agent.active_at = max(agent.active_at or since, since)
         return changed
 
-    def _base(self, agent: _Agent, now: float) -> tuple[float, bool]:
-        """(interval, stretchable) of one agent."""
-        if now < agent.burst_until:
-            return self.burst_every, False
+    def _hot(self, agent: _Agent, now: float) -> bool:
         if agent.state is None or agent.state in ACTIVE_STATES:
-            return self.hot_every, True
-        if agent.active_at is not None and now - agent.active_at < self.hot_window:
-            return self.hot_every, True
-        return self.cold_every, False
+            return True
+        return agent.active_at is not None and now - agent.active_at < self.hot_window
 
     def intervals(self, now: float) -> dict[K, float]:
         """Seconds between reads of each tracked agent, within the budget when possible."""
-        base = {k: self._base(a, now) for k, a in self._agents.items()}
-        fixed = sum(60.0 / every for every, stretch in base.values() if not stretch)
-        hot = sum(60.0 / every for every, stretch in base.values() if stretch)
-        factor = 1.0
-        room = self.budget_per_min - fixed
-        if hot > 0 and hot > room:
-            # Bursts and cold reads come first; hot ones share what is left (at least the cold pace).
-            factor = hot / room if room > 0 else float("inf")
         out: dict[K, float] = {}
-        for k, (every, stretch) in base.items():
-            out[k] = min(every * factor, self.cold_every) if stretch else every
+        hot: list[K] = []
+        for k, a in self._agents.items():
+            if now < a.burst_until:
+                out[k] = self.burst_every
+            elif a.hooked and self._hot(a, now):
+                hot.append(k)
+            else:
+                out[k] = self.cold_every
+        rate = sum(60.0 / every for every in out.values())
+        # The most recently changed first: a turn that just began is likelier to end soon.
+        hot.sort(key=lambda k: self._agents[k].changed_at or float("-inf"), reverse=True)
+        for i, k in enumerate(hot):
+            rest = (len(hot) - i - 1) * 60.0 / self.cold_every
+            if rate + 60.0 / self.hot_every + rest <= self.budget_per_min:
+                out[k] = self.hot_every
+            else:
+                out[k] = self.cold_every
+            rate += 60.0 / out[k]
         return out
 
     def due(self, now: float) -> list[K]:

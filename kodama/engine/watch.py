@@ -101,6 +101,11 @@ class SessionWatch:
             self.engine._rebuild_records(out, specs)
         return out
 
+    def hooked(self, key: Key) -> bool:
+        """Its agent reports states through hooks (Claude Code): it can turn "waiting"."""
+        spec = self._specs.get(key)
+        return spec is None or spec.agent_kind == "claude"
+
     def agent_state(self, key: Key) -> AgentState:
         """One exec into that session's pod (its spec from the last sessions())."""
         spec = self._specs.get(key)

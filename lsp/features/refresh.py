@@ -149,7 +149,7 @@ class Refresher:
             self._seen_version = watch.version
             self.sessions = await self.ls.in_thread(watch.sessions)
             running = {(s.namespace, s.name) for s in self.sessions if s.status == Status.RUNNING}
-            self.pacer.track(running)
+            self.pacer.track(running, [k for k in running if not watch.hooked(k)])
             self._read = {k: v for k, v in self._read.items() if k in running}
         self._apply_pokes(now)
         changed = await self._read_agents(watch, now) or changed

@@ -89,18 +89,36 @@ def test_a_change_or_a_user_action_speeds_one_session_up_for_a_while() -> None:
     assert not pacer.seen(b, "waiting", 14.0)
 
 
-def test_many_working_agents_share_the_budget_and_never_fall_below_the_cold_pace() -> None:
+def test_many_working_agents_the_freshest_keep_the_hot_pace_the_rest_the_cold_one() -> None:
     pacer: AgentPacer[tuple[str, str]] = AgentPacer()
-    pacer.track(keys(50))
-    settle(pacer, "working", 0.0)
-    now = pacer.burst_for + 1
-    assert pacer.per_minute(now) <= pacer.budget_per_min + 1e-9
-    assert all(pacer.hot_every < i <= pacer.cold_every for i in pacer.intervals(now).values())
+    ks = keys(50)
+    pacer.track(ks)
+    pacer.due(0.0)
+    for i, k in enumerate(ks):  # s0 began its turn an hour ago ... s49 a moment ago
+        pacer.seen(k, "working", 0.0, changed_ago=3600.0 - i * 60)
+    now = 1.0
+    got = pacer.intervals(now)
+    assert pacer.per_minute(now) <= pacer.budget_per_min
+    assert got[ks[-1]] == pacer.hot_every and got[ks[0]] == pacer.cold_every
+    fast = [k for k in ks if got[k] == pacer.hot_every]
+    assert fast == ks[-len(fast) :] and len(fast) >= 8
+    assert set(got.values()) == {pacer.hot_every, pacer.cold_every}
     # Ten working ones fit the budget at the hot pace.
     few: AgentPacer[tuple[str, str]] = AgentPacer()
     few.track(keys(10))
     settle(few, "working", 0.0)
     assert set(few.intervals(now).values()) == {few.hot_every}
+
+
+def test_agents_without_hooks_are_read_at_the_cold_pace() -> None:
+    pacer: AgentPacer[tuple[str, str]] = AgentPacer()
+    a, b = keys(2)
+    pacer.track([a, b], unhooked=[b])  # b's state is only "its process lives"
+    pacer.due(0.0)
+    pacer.seen(a, "working", 0.0)
+    pacer.seen(b, "working", 0.0)
+    got = pacer.intervals(1.0)
+    assert got[a] == pacer.hot_every and got[b] == pacer.cold_every
 
 
 def test_next_in_says_when_the_next_read_is_due() -> None:
