@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from kodama.engine.pacing import AgentPacer
 from kodama.errors import KodamaError
 from kodama.models import AgentState, AgentStateName, Session, Status, SyncStatus
 
 if TYPE_CHECKING:
+    from kodama.engine.pacing import AgentPacer
     from kodama.engine.watch import SessionWatch
 
     from ..server import KodamaServer
@@ -42,7 +42,7 @@ class Refresher:
         self.ls = ls
         self.sessions: list[Session] = []  # last known (code actions read it; no API call)
         self.watch: SessionWatch | None = None
-        self.pacer: AgentPacer[Key] = AgentPacer()
+        self._pacer: AgentPacer[Key] | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._last: list[dict[str, Any]] | None = None
@@ -55,6 +55,15 @@ class Refresher:
         self._sync_next = 0.0
         self._pool: ThreadPoolExecutor | None = None
         self._poked: dict[str, float] = {}  # session or family name -> when a command poked it
+
+    @property
+    def pacer(self) -> AgentPacer[Key]:
+        if self._pacer is None:
+            # kodama.engine brings the kubernetes client: not before `initialize` is answered.
+            from kodama.engine.pacing import AgentPacer
+
+            self._pacer = AgentPacer()
+        return self._pacer
 
     def start(self) -> None:
         if self._task is None:
@@ -164,7 +173,10 @@ class Refresher:
                 key = (s.namespace, s.name)
                 s.agent = self._read.get(key) or AgentState()
                 s.sync = self._sync_read.get(key)
-            self.publish(self.sessions)
+            sessions = self.sessions
+            # Dumping 50 sessions takes a while: not on the loop that answers requests.
+            data = await self.ls.in_thread(lambda: [s.to_json_dict() for s in sessions])
+            self.publish(sessions, data)
         wait = self.pacer.next_in(time.monotonic())
         return min(interval if wait is None else wait, max(self._sync_next - now, 0.1))
 
@@ -188,8 +200,32 @@ class Refresher:
             self._read[key] = state
         return changed
 
-    def publish(self, sessions: list[Session]) -> None:
-        data = [s.to_json_dict() for s in sessions]
+    async def listed(self) -> list[dict[str, Any]] | None:
+        """`kodama.session.list` of the server's namespace from the watches (no API call): the
+        agent states as last read, sync states now. None when the watches cannot tell."""
+        watch = self.watch
+        if watch is None or not watch.synced or watch.error is not None:
+            return None
+        reads = dict(self._read)
+
+        def build() -> list[dict[str, Any]]:
+            sessions = watch.sessions()
+            try:
+                syncs = watch.sync_statuses()
+            except KodamaError:
+                syncs = {}
+            for s in sessions:
+                key = (s.namespace, s.name)
+                s.agent = reads.get(key) or AgentState()
+                s.sync = syncs.get(key)
+            return [s.to_json_dict() for s in sessions]
+
+        return await self.ls.in_thread(build)
+
+    def publish(self, sessions: list[Session], data: list[dict[str, Any]] | None = None) -> None:
+        """Notify what changed; `data`: the sessions as JSON, when already made off the loop."""
+        if data is None:
+            data = [s.to_json_dict() for s in sessions]
         if data != self._last:
             self._last = data
             self.ls.protocol.notify(SESSIONS_CHANGED, {"sessions": data})
