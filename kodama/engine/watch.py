@@ -63,6 +63,7 @@ class SessionWatch:
         self._handles: dict[str, WatchHandle] = {}
         self._threads: list[threading.Thread] = []
         self._specs: dict[Key, SessionSpec] = {}
+        self._built: tuple[int, list[Session]] | None = None
         self.version = 0  # bumped on every change of what the watches hold
 
     # -- life ---------------------------------------------------------------------------------
@@ -91,15 +92,21 @@ class SessionWatch:
     # -- reading ------------------------------------------------------------------------------
 
     def sessions(self) -> list[Session]:
-        """Sessions from the watched objects (no API call); agent states are left unknown."""
+        """Sessions from the watched objects (no API call); agent states are left unknown.
+        Built again only after a change (each build reads every session's local record)."""
         with self._lock:
-            pvcs = list(self._objects["PersistentVolumeClaim"].values())
-            pods = list(self._objects["Pod"].values())
-        out, specs = self.engine.sessions_from(pvcs, pods)
-        self._specs = specs
-        with contextlib.suppress(KodamaError, OSError):
-            self.engine._rebuild_records(out, specs)
-        return out
+            version = self.version
+            built = self._built
+            if built is None or built[0] != version:
+                pvcs = list(self._objects["PersistentVolumeClaim"].values())
+                pods = list(self._objects["Pod"].values())
+        if built is None or built[0] != version:
+            out, specs = self.engine.sessions_from(pvcs, pods)
+            self._specs = specs
+            with contextlib.suppress(KodamaError, OSError):
+                self.engine._rebuild_records(out, specs)
+            built = self._built = (version, out)
+        return [s.model_copy() for s in built[1]]  # callers fill in agent and sync states
 
     def hooked(self, key: Key) -> bool:
         """Its agent reports states through hooks (Claude Code): it can turn "waiting"."""

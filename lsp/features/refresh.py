@@ -201,19 +201,16 @@ class Refresher:
         return changed
 
     async def listed(self) -> list[dict[str, Any]] | None:
-        """`kodama.session.list` of the server's namespace from the watches (no API call): the
-        agent states as last read, sync states now. None when the watches cannot tell."""
+        """`kodama.session.list` of the server's namespace from the watches (no API call), with
+        the agent and sync states as last read (a command that changes them pokes a new look).
+        None when the watches cannot tell."""
         watch = self.watch
         if watch is None or not watch.synced or watch.error is not None:
             return None
-        reads = dict(self._read)
+        reads, syncs = dict(self._read), dict(self._sync_read)
 
         def build() -> list[dict[str, Any]]:
             sessions = watch.sessions()
-            try:
-                syncs = watch.sync_statuses()
-            except KodamaError:
-                syncs = {}
             for s in sessions:
                 key = (s.namespace, s.name)
                 s.agent = reads.get(key) or AgentState()
