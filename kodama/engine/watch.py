@@ -55,6 +55,7 @@ class SessionWatch:
         self.on_change = on_change
         self.seconds = seconds
         self.lists = 0  # lists made (the first of each kind, then only after 410 or an error)
+        self.watches = 0  # watches opened (again each time the API server ends one)
         self.error: KodamaError | None = None  # the last failure, None once a list or watch works
         self._objects: dict[str, dict[Key, dict[str, Any]]] = {k: {} for k in KINDS}
         self._synced: set[str] = set()
@@ -180,6 +181,8 @@ class SessionWatch:
             self._handles[kind] = handle
         if self._stop.is_set():
             return version
+        with self._lock:
+            self.watches += 1
         for event, obj in watch_events(
             self.engine.cluster,
             kind,
