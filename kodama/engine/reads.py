@@ -25,6 +25,11 @@ from kodama.models import AgentState, AgentStateName, Session, SessionSpec, Stat
 from kodama.sync import session as sync
 
 
+def session_order(s: Session) -> tuple[str, str, bool, str]:
+    """A fan-out's sessions sit together, under their family's name."""
+    return s.namespace, s.family or s.name, s.family is None, s.name
+
+
 class Reads(EngineBase):
     def _session(
         self,
@@ -105,8 +110,7 @@ class Reads(EngineBase):
             k = key(ws)
             specs[(spec.namespace, spec.name)] = spec
             out.append(self._session(spec, ws, homes.get(k), pods_by.get(k)))
-        # A fan-out's sessions sit together, under their family's name.
-        out.sort(key=lambda s: (s.namespace, s.family or s.name, s.family is None, s.name))
+        out.sort(key=session_order)
         return out, specs
 
     def no_sessions_message(self, all_namespaces: bool = False) -> str:

@@ -16,8 +16,9 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from kodama.engine.reads import session_order
 from kodama.errors import KodamaError
-from kodama.k8s.manifests import SELECTOR
+from kodama.k8s.manifests import SELECTOR, SESSION_LABEL
 from kodama.k8s.watching import WatchExpired, WatchHandle, watch_events
 from kodama.models import AgentState, Session, SessionSpec, SyncStatus
 
@@ -37,6 +38,11 @@ Key = tuple[str, str]
 def _key(obj: dict[str, Any]) -> Key:
     meta = obj.get("metadata") or {}
     return str(meta.get("namespace")), str(meta.get("name"))
+
+
+def _session_key(obj: dict[str, Any]) -> Key:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace")), str((meta.get("labels") or {}).get(SESSION_LABEL, ""))
 
 
 class SessionWatch:
@@ -64,7 +70,10 @@ class SessionWatch:
         self._handles: dict[str, WatchHandle] = {}
         self._threads: list[threading.Thread] = []
         self._specs: dict[Key, SessionSpec] = {}
-        self._built: tuple[int, list[Session]] | None = None
+        self._built: dict[Key, Session] = {}
+        self._dirty: set[Key] = set()  # sessions whose objects changed since the last build
+        self._all_dirty = True
+        self._build_lock = threading.Lock()
         self.version = 0  # bumped on every change of what the watches hold
 
     # -- life ---------------------------------------------------------------------------------
@@ -94,20 +103,38 @@ class SessionWatch:
 
     def sessions(self) -> list[Session]:
         """Sessions from the watched objects (no API call); agent states are left unknown.
-        Built again only after a change (each build reads every session's local record)."""
-        with self._lock:
-            version = self.version
-            built = self._built
-            if built is None or built[0] != version:
-                pvcs = list(self._objects["PersistentVolumeClaim"].values())
-                pods = list(self._objects["Pod"].values())
-        if built is None or built[0] != version:
-            out, specs = self.engine.sessions_from(pvcs, pods)
-            self._specs = specs
-            with contextlib.suppress(KodamaError, OSError):
-                self.engine._rebuild_records(out, specs)
-            built = self._built = (version, out)
-        return [s.model_copy() for s in built[1]]  # callers fill in agent and sync states
+        Only sessions whose objects changed are built again (a build reads the local record)."""
+        with self._build_lock:  # the refresher and a list may ask at once
+            with self._lock:
+                dirty, self._dirty = self._dirty, set()
+                everything = self._all_dirty
+                self._all_dirty = False
+                if everything or dirty:
+                    pvcs = [
+                        o
+                        for o in self._objects["PersistentVolumeClaim"].values()
+                        if everything or _session_key(o) in dirty
+                    ]
+                    pods = [
+                        o
+                        for o in self._objects["Pod"].values()
+                        if everything or _session_key(o) in dirty
+                    ]
+            if everything or dirty:
+                fresh, specs = self.engine.sessions_from(pvcs, pods)
+                with contextlib.suppress(KodamaError, OSError):
+                    self.engine._rebuild_records(fresh, specs)
+                kept = (
+                    {} if everything else {k: v for k, v in self._built.items() if k not in dirty}
+                )
+                kept.update({(s.namespace, s.name): s for s in fresh})
+                kept_specs = (
+                    {} if everything else {k: v for k, v in self._specs.items() if k not in dirty}
+                )
+                self._specs = {**kept_specs, **specs}
+                self._built = kept
+            ordered = sorted(self._built.values(), key=session_order)
+            return [s.model_copy() for s in ordered]  # callers fill in agent and sync states
 
     def hooked(self, key: Key) -> bool:
         """Its agent reports states through hooks (Claude Code): it can turn "waiting"."""
@@ -170,6 +197,7 @@ class SessionWatch:
             self.lists += 1
             self._objects[kind] = {_key(o): o for o in items}
             self._synced.add(kind)
+            self._all_dirty = True
         self.error = None
         self._changed()
         return version
@@ -200,6 +228,7 @@ class SessionWatch:
                     self._objects[kind].pop(_key(obj), None)
                 else:
                     self._objects[kind][_key(obj)] = obj
+                self._dirty.add(_session_key(obj))
             self.error = None
             self._changed()
         return version
