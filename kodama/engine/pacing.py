@@ -63,6 +63,9 @@ class AgentPacer(Generic[K]):
         for key in keep:
             self._agents.setdefault(key, _Agent()).hooked = key not in quiet
 
+    def tracks(self, key: K) -> bool:
+        return key in self._agents
+
     def poke(self, now: float, key: K | None = None) -> None:
         """A user action: read that session (or every one) soon and often for a while, then
         as an active one (the user just asked it for something)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ SESSIONS_CHANGED = "kodama/sessionsChanged"
 AGENT_STATE = "kodama/agentState"
 SYNC_STATUS = "kodama/syncStatus"
 AGENT_READERS = 4  # execs at once: a burst of 50 due agents must not crowd the API server
+AGENT_WAIT = 2.0  # seconds a look waits for its agent reads before it publishes
 
 Key = tuple[str, str]
 
@@ -55,6 +57,8 @@ class Refresher:
         self._sync_next = 0.0
         self._pool: ThreadPoolExecutor | None = None
         self._poked: dict[str, float] = {}  # session or family name -> when a command poked it
+        self._reading: dict[Key, asyncio.Future[AgentState]] = {}
+        self._agents_dirty = False  # a read changed a state since the last publish
 
     @property
     def pacer(self) -> AgentPacer[Key]:
@@ -181,24 +185,37 @@ class Refresher:
         return min(interval if wait is None else wait, max(self._sync_next - now, 0.1))
 
     async def _read_agents(self, watch: SessionWatch, now: float) -> bool:
-        """Read the agents that are due; True when one of them changed."""
-        due = self.pacer.due(now)
+        """Read the agents that are due; True when one of them changed. Waits AGENT_WAIT s at
+        most: a read still running then (a pod that does not answer) lands in a later tick."""
+        changed, self._agents_dirty = self._agents_dirty, False
+        due = [k for k in self.pacer.due(now) if k not in self._reading]
         if not due:
-            return False
+            return changed
         if self._pool is None:
             self._pool = ThreadPoolExecutor(AGENT_READERS, thread_name_prefix="kodama-agent")
         loop = asyncio.get_running_loop()
-        states = await asyncio.gather(
-            *(loop.run_in_executor(self._pool, watch.agent_state, k) for k in due)
-        )
-        wall, after = time.time(), time.monotonic()
-        changed = False
-        for key, state in zip(due, states, strict=True):
-            ago = None if state.since is None else wall - state.since.timestamp()
-            self.pacer.seen(key, state.state.value, after, ago)
-            changed = changed or self._read.get(key) != state
-            self._read[key] = state
+        futures = []
+        for key in due:
+            future = loop.run_in_executor(self._pool, watch.agent_state, key)
+            self._reading[key] = future
+            future.add_done_callback(functools.partial(self._agent_read, key))
+            futures.append(future)
+        await asyncio.wait(futures, timeout=AGENT_WAIT)
+        changed, self._agents_dirty = changed or self._agents_dirty, False
         return changed
+
+    def _agent_read(self, key: Key, future: asyncio.Future[AgentState]) -> None:
+        """One read done (on the loop): note it; a late one wakes the refresher to publish."""
+        self._reading.pop(key, None)
+        if future.cancelled() or future.exception() is not None or self._pacer is None:
+            return
+        state = future.result()
+        ago = None if state.since is None else time.time() - state.since.timestamp()
+        self.pacer.seen(key, state.state.value, time.monotonic(), ago)
+        if self.pacer.tracks(key) and self._read.get(key) != state:
+            self._read[key] = state
+            self._agents_dirty = True
+            self._wake_up()
 
     async def listed(self) -> list[dict[str, Any]] | None:
         """`kodama.session.list` of the server's namespace from the watches (no API call), with
