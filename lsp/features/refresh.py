@@ -224,6 +224,12 @@ class Refresher:
         watch = self.watch
         if watch is None or not watch.synced or watch.error is not None:
             return None
+        if (
+            self._last is not None
+            and watch.version == self._seen_version
+            and not (self._agents_dirty or self._poked)
+        ):
+            return self._last  # what the editor was last sent is current (never mutated)
         reads, syncs = dict(self._read), dict(self._sync_read)
 
         def build() -> list[dict[str, Any]]:
