@@ -10,8 +10,9 @@ import re
 from typing import Any
 
 # Everything the whole lifecycle needs, in one namespace. No cluster scope; watch only on pods and
-# PVCs (the language server follows sessions with watches; the CLI's waits poll); no pods/log (the agent log is read through exec). Secrets are never enumerated: their names
-# derive from the session name. RBAC cannot restrict `create` by name and the names of future
+# PVCs (the language server follows sessions with watches; the CLI's waits poll); no pods/log (the
+# agent log is read through exec). Secrets are never enumerated: their names derive from the
+# session name. RBAC cannot restrict `create` by name and the names of future
 # sessions are unknown, so the namespace stays the boundary: anyone bound here can exec into every
 # pod of it (pods/exec is namespace-wide) - one namespace per person.
 RBAC_RULES: list[dict[str, Any]] = [
