@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from kodama import present
 from kodama.errors import KodamaError
 from kodama.models import AgentState, AgentStateName, Session, Status, SyncStatus
 
@@ -221,15 +222,11 @@ class Refresher:
         """`kodama.session.list` of the server's namespace from the watches (no API call), with
         the agent and sync states as last read (a command that changes them pokes a new look).
         None when the watches cannot tell."""
+        from .commands import session_json
+
         watch = self.watch
         if watch is None or not watch.synced or watch.error is not None:
             return None
-        if (
-            self._last is not None
-            and watch.version == self._seen_version
-            and not (self._agents_dirty or self._poked)
-        ):
-            return self._last  # what the editor was last sent is current (never mutated)
         reads, syncs = dict(self._read), dict(self._sync_read)
 
         def build() -> list[dict[str, Any]]:
@@ -238,7 +235,7 @@ class Refresher:
                 key = (s.namespace, s.name)
                 s.agent = reads.get(key) or AgentState()
                 s.sync = syncs.get(key)
-            return [s.to_json_dict() for s in sessions]
+            return [session_json(s) for s in sessions]  # with the display words, as the API's
 
         return await self.ls.in_thread(build)
 
@@ -246,9 +243,13 @@ class Refresher:
         """Notify what changed; `data`: the sessions as JSON, when already made off the loop."""
         if data is None:
             data = [s.to_json_dict() for s in sessions]
+        # Only raw fields count as a change: an age that moved alone is the client's to tick.
         if data != self._last:
             self._last = data
-            self.ls.protocol.notify(SESSIONS_CHANGED, {"sessions": data})
+            shown = [
+                {**d, "display": present.display(s)} for d, s in zip(data, sessions, strict=True)
+            ]
+            self.ls.protocol.notify(SESSIONS_CHANGED, {"sessions": shown})
         self._agent_states(sessions)
         self._sync_states(sessions)
 
@@ -289,6 +290,7 @@ class Refresher:
             if key not in self._syncs and status is None:
                 continue
             if self._syncs.get(key) != status:
-                payload = status or SyncStatus(name=s.name).to_json_dict()
+                st = s.sync or SyncStatus(name=s.name)
+                payload = {**st.to_json_dict(), "display": present.sync_display(st)}
                 self.ls.protocol.notify(SYNC_STATUS, {"name": s.name, "status": payload})
         self._syncs = seen
