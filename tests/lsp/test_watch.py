@@ -36,7 +36,9 @@ def metric(testenv: Any, name: str, **labels: str) -> float:
 
 
 def namespaced_lists(testenv: Any) -> float:
-    """LISTs of pods and PVCs in one namespace: the controllers and the node list cluster-wide."""
+    """LISTs of pods and PVCs in any one namespace: the controllers and the node list
+    cluster-wide. Counts every client of the plane: nothing else may list meanwhile (a benchmark
+    on the same plane does)."""
     return sum(
         metric(testenv, "apiserver_request_total", verb="LIST", resource=r, scope="namespace")
         for r in ("pods", "persistentvolumeclaims")
