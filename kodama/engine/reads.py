@@ -25,6 +25,11 @@ from kodama.models import AgentState, AgentStateName, Session, SessionSpec, Stat
 from kodama.sync import session as sync
 
 
+def session_order(s: Session) -> tuple[str, str, bool, str]:
+    """A fan-out's sessions sit together, under their family's name."""
+    return s.namespace, s.family or s.name, s.family is None, s.name
+
+
 class Reads(EngineBase):
     def _session(
         self,
@@ -74,6 +79,25 @@ class Reads(EngineBase):
                 hint="Kodama's Role is per namespace: `kubectl kodama list -n NAMESPACE`",
             ) from None
         pods = c.list_objects("Pod", SELECTOR, ns)
+        out, specs, records = self.sessions_from(pvcs, pods)
+        if agent_state:
+            self._fill_agent_states(out, specs)
+        with contextlib.suppress(KodamaError):
+            syncing = sync.statuses(self.store)
+            for s in out:
+                s.sync = syncing.get((s.namespace, s.name))
+        self._rebuild_records(out, specs, records)
+        return out
+
+    def sessions_from(
+        self, pvcs: list[dict[str, Any]], pods: list[dict[str, Any]]
+    ) -> tuple[
+        list[Session],
+        dict[tuple[str, str], SessionSpec],
+        dict[tuple[str, str], dict[str, Any] | None],
+    ]:
+        """Sessions (no agent state) from listed or watched PVCs and pods, their specs, and
+        the session files read on the way."""
 
         def key(obj: dict[str, Any]) -> tuple[str, str]:
             meta = obj["metadata"]
@@ -93,19 +117,11 @@ class Reads(EngineBase):
                 continue
             k = key(ws)
             specs[(spec.namespace, spec.name)] = spec
-            # One read of each session file per list (the refresh below compares with it).
+            # One read of each session file per list (the refresh compares with it).
             record = records[(spec.namespace, spec.name)] = self._read_record(spec)
             out.append(self._session(spec, ws, homes.get(k), pods_by.get(k), record or {}))
-        # A fan-out's sessions sit together, under their family's name.
-        out.sort(key=lambda s: (s.namespace, s.family or s.name, s.family is None, s.name))
-        if agent_state:
-            self._fill_agent_states(out, specs)
-        with contextlib.suppress(KodamaError):
-            syncing = sync.statuses(self.store)
-            for s in out:
-                s.sync = syncing.get((s.namespace, s.name))
-        self._rebuild_records(out, specs, records)
-        return out
+        out.sort(key=session_order)
+        return out, specs, records
 
     def _read_record(self, spec: SessionSpec) -> dict[str, Any] | None:
         try:

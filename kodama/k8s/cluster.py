@@ -277,6 +277,12 @@ class Cluster:
 
     def list_objects(self, kind: str, selector: str, namespace: str | None) -> list[dict[str, Any]]:
         """One label-selector list call; namespace None means all namespaces."""
+        return self.list_versioned(kind, selector, namespace)[0]
+
+    def list_versioned(
+        self, kind: str, selector: str, namespace: str | None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """One label-selector list and its resourceVersion (where a watch of it resumes)."""
         plural = PLURALS[kind]
         where = "in all namespaces" if namespace is None else f"in namespace {namespace}"
         res = self._call(
@@ -286,7 +292,33 @@ class Cluster:
             query={"labelSelector": selector},
         )
         items: list[dict[str, Any]] = res.get("items") or []
-        return items
+        return items, str((res.get("metadata") or {}).get("resourceVersion"))
+
+    def open_watch(
+        self, kind: str, selector: str, namespace: str | None, resource_version: str, seconds: int
+    ) -> Any:
+        """The raw streaming response of a watch from `resource_version` (kodama.k8s.watching
+        reads it); the server ends it after about `seconds`. 410 Gone raises WatchExpired."""
+        from kodama.k8s.watching import WatchExpired
+
+        plural = PLURALS[kind]
+        where = "in all namespaces" if namespace is None else f"in namespace {namespace}"
+        query = {
+            "labelSelector": selector,
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(seconds),
+        }
+        try:
+            return self.rest.watch(_path(namespace, plural), query, read_timeout=seconds + 30)
+        except ApiError as exc:
+            if exc.status == 410:
+                raise WatchExpired(
+                    f"resourceVersion {resource_version} of {plural} expired"
+                ) from exc
+            raise translate(exc, f"watch {plural} {where}") from exc
+        except Exception as exc:
+            raise translate(exc, f"watch {plural} {where}") from exc
 
     def events_for(self, name: str, namespace: str, limit: int = 10) -> list[dict[str, Any]]:
         try:

@@ -9,20 +9,24 @@ import hashlib
 import re
 from typing import Any
 
-# Everything the whole lifecycle needs, in one namespace. No cluster scope, no watch (waits poll
-# where watching is not allowed),
-# no pods/log (the agent log is read through exec). Secrets are never enumerated: their names
-# derive from the session name. RBAC cannot restrict `create` by name and the names of future
+# Everything the whole lifecycle needs, in one namespace. No cluster scope; watch only on pods and
+# PVCs (the language server follows sessions, and waits follow their pod, with watches); no pods/log (the
+# agent log is read through exec). Secrets are never enumerated: their names derive from the
+# session name. RBAC cannot restrict `create` by name and the names of future
 # sessions are unknown, so the namespace stays the boundary: anyone bound here can exec into every
 # pod of it (pods/exec is namespace-wide) - one namespace per person.
 RBAC_RULES: list[dict[str, Any]] = [
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "create", "delete"]},
+    {
+        "apiGroups": [""],
+        "resources": ["pods"],
+        "verbs": ["get", "list", "watch", "create", "delete"],
+    },
     # Exec over WebSocket is a GET on older API servers, a create on newer ones.
     {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
     {
         "apiGroups": [""],
         "resources": ["persistentvolumeclaims"],
-        "verbs": ["get", "list", "create", "delete", "patch"],
+        "verbs": ["get", "list", "watch", "create", "delete", "patch"],
     },
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "delete"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},

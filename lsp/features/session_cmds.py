@@ -119,7 +119,7 @@ async def start(call: Call) -> dict[str, Any] | None:
                 lambda sink, cancel: engine.start_family(req, a.count or 0, sink, cancel),
             )
         finally:
-            call.ls.refresher.poke()
+            call.ls.refresher.poke(name)
         return {"family": name, "sessions": [session_json(s) for s in family]}
     try:
         session = await call.with_progress(
@@ -127,15 +127,23 @@ async def start(call: Call) -> dict[str, Any] | None:
             lambda sink, cancel: engine.start(req, events=sink, cancel=cancel),
         )
     finally:
-        call.ls.refresher.poke()
+        call.ls.refresher.poke(name)
     return session_json(session)
 
 
 async def list_(call: Call) -> list[dict[str, Any]]:
     a = call.parse(ListArgs)
+    if not a.all_namespaces:
+        # The editor's own namespace is followed by watches: answered without an API call.
+        cached = await call.ls.refresher.listed()
+        if cached is not None:
+            return cached
     engine = call.engine()
-    sessions = await call.ls.in_thread(engine.list_sessions, a.all_namespaces)
-    return [session_json(s) for s in sessions]
+
+    def look() -> list[dict[str, Any]]:  # dumping is work too: off the event loop
+        return [session_json(s) for s in engine.list_sessions(a.all_namespaces)]
+
+    return await call.ls.in_thread(look)
 
 
 async def get(call: Call) -> dict[str, Any]:
@@ -159,7 +167,7 @@ async def stop(call: Call) -> dict[str, Any]:
             lambda sink, cancel: engine.stop(name, events=sink, cancel=cancel),
         )
     finally:
-        call.ls.refresher.poke()
+        call.ls.refresher.poke(name)
     return session_json(session)
 
 
@@ -172,7 +180,7 @@ async def resume(call: Call) -> dict[str, Any]:
             lambda sink, cancel: engine.resume(name, events=sink, cancel=cancel),
         )
     finally:
-        call.ls.refresher.poke()
+        call.ls.refresher.poke(name)
     return session_json(session)
 
 
@@ -193,7 +201,7 @@ async def delete(call: Call) -> dict[str, Any]:
             ),
         )
     finally:
-        call.ls.refresher.poke()
+        call.ls.refresher.poke(a.name)
     return {"deleted": True}
 
 

@@ -43,7 +43,7 @@ def _verb(verb: str) -> Handler:
         try:
             st = await call.with_progress(f"Kodama: sync {verb} {name}", work)
         finally:
-            call.ls.refresher.poke()
+            call.ls.refresher.poke(name)
         return sync_json(st)
 
     return run

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,16 +17,13 @@ from kodama.models import Session, Status, SyncState, SyncStatus
 
 
 class _Server:
-    """What Refresher uses of KodamaServer: an engine to list with, a thread, a notifier."""
+    """What Refresher uses of KodamaServer to publish: a notifier, a spawner, a log."""
 
     def __init__(self, sessions: list[Session]) -> None:
         self.sessions = sessions
         self.sent: list[tuple[str, Any]] = []
         self.options = SimpleNamespace(refresh_interval=5)
         self.protocol = SimpleNamespace(notify=lambda m, p: self.sent.append((m, p)))
-
-    def engine(self) -> Any:
-        return SimpleNamespace(list_sessions=lambda: [s.model_copy() for s in self.sessions])
 
     async def in_thread(self, fn: Callable[[], Any]) -> Any:
         return fn()
@@ -37,6 +33,11 @@ class _Server:
 
     def log(self, *_: Any) -> None:
         pass
+
+
+def look(refresher: Refresher, ls: _Server) -> None:
+    """What a refresh sends for the sessions it found (the watches and reads are elsewhere)."""
+    refresher.publish([s.model_copy() for s in ls.sessions])
 
 
 def _changed(ls: _Server) -> list[Any]:
@@ -55,7 +56,7 @@ def test_sessions_changed_carries_display_and_ignores_a_clock_that_moved(
     )
     ls = _Server([s])
     refresher = Refresher(ls)  # type: ignore[arg-type]
-    asyncio.run(refresher.tick())
+    look(refresher, ls)
     (first,) = _changed(ls)
     shown = first[0]["display"]
     assert shown["status"] == "Stopped (idle stop at 09:00)"
@@ -66,12 +67,12 @@ def test_sessions_changed_carries_display_and_ignores_a_clock_that_moved(
     looks = itertools.count(1)
     real = present.display
     monkeypatch.setattr(present, "display", lambda s: real(s) | {"age": f"{next(looks)}m"})
-    asyncio.run(refresher.tick())
-    asyncio.run(refresher.tick())
+    look(refresher, ls)
+    look(refresher, ls)
     assert len(_changed(ls)) == 1  # no notification for an age that moved alone
 
     ls.sessions = [s.model_copy(update={"status": Status.RUNNING, "reason": None})]
-    asyncio.run(refresher.tick())
+    look(refresher, ls)
     assert _changed(ls)[-1][0]["display"]["actions"] == present.actions(ls.sessions[0])
 
 
@@ -80,9 +81,9 @@ def test_sync_status_notification_and_results_carry_the_sync_words() -> None:
     s = Session(name="a", namespace="dev", status=Status.RUNNING, sync=syncing)
     ls = _Server([s])
     refresher = Refresher(ls)  # type: ignore[arg-type]
-    asyncio.run(refresher.tick())
+    look(refresher, ls)
     ls.sessions = [s.model_copy(update={"sync": None})]
-    asyncio.run(refresher.tick())
+    look(refresher, ls)
     statuses = [p["status"] for m, p in ls.sent if m == SYNC_STATUS]
     assert [st["display"]["summary"] for st in statuses] == ["halted, error", "off"]
     assert statuses[1]["state"] == "off"  # a session that stopped syncing

@@ -1,0 +1,73 @@
+"""The engine's SessionWatch against the real API server: it follows sessions made by others,
+resumes a watch the server ended from where it was (no new list), and a version that is too
+old is refused with 410 (WatchExpired), which makes it list again."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from kodama.engine import SessionEngine
+from kodama.engine.watch import SessionWatch
+from kodama.k8s.cluster import KubeTarget
+from kodama.k8s.manifests import SELECTOR
+from kodama.k8s.watching import WatchExpired, watch_events
+from kodama.store import Store
+
+from .conftest import Kodama
+
+pytestmark = pytest.mark.cluster
+
+
+def until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def engine_of(k: Kodama) -> SessionEngine:
+    target = KubeTarget(str(k.kubeconfig), None, k.namespace)
+    return SessionEngine(target, cwd=k.cwd, store=Store(k.home))
+
+
+def test_follows_sessions_and_resumes_ended_watches_without_listing(
+    kodama: Kodama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    k = kodama
+    monkeypatch.setenv("KUBECACHEDIR", str(k.home / "kube-cache"))
+    k.run("start", "w1", "--no-wait")
+    changed = threading.Event()
+    watch = SessionWatch(engine_of(k), k.namespace, changed.set, seconds=1)
+    watch.start()
+    try:
+        until(lambda: watch.synced, "the first lists")
+        assert changed.is_set()
+        assert [s.name for s in watch.sessions()] == ["w1"]
+        # The API server ends each watch after about a second: let it end and resume twice.
+        until(lambda: watch.watches >= 6, "watches resumed")
+        k.run("start", "w2", "--no-wait")
+        until(lambda: [s.name for s in watch.sessions()] == ["w1", "w2"], "w2 through the watch")
+        # Its pod was added, then scheduled (a MODIFIED event).
+        until(lambda: {s.name: s.node for s in watch.sessions()}.get("w2"), "w2's pod scheduled")
+        k.run("delete", "w1", "--yes")
+        until(lambda: [s.name for s in watch.sessions()] == ["w2"], "w1 gone")
+        assert watch.lists == 2  # one per kind, at the start
+        assert watch.error is None
+    finally:
+        watch.stop()
+
+
+def test_a_version_too_old_is_refused_as_expired(kodama: Kodama) -> None:
+    cluster = engine_of(kodama).cluster
+    with pytest.raises(WatchExpired):
+        for _ in watch_events(cluster, "Pod", SELECTOR, kodama.namespace, "1", seconds=5):
+            pass
