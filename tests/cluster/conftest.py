@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from tests.fixtures.messages_api import MessagesApi
+from tests.fixtures.repo import make_repo
+from tests.fixtures.stand_in_agent import SLEEPER
 from tests.testenv.pytest_plugin import SIMULATED_NODE, STATE_DIR
-
-STANDIN_AGENT = "sh -c 'echo stand-in agent ready; while :; do sleep 3600; done'"
 
 
 def cli_path() -> str:
@@ -102,17 +102,6 @@ def poll(fn: Any, timeout: float = 90, interval: float = 0.5) -> Any:
     raise AssertionError(f"condition not reached in {timeout}s (last: {last!r})")
 
 
-def make_repo(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
-    for args in (["config", "user.email", "t@example.com"], ["config", "user.name", "Test"]):
-        subprocess.run(["git", "-C", str(path), *args], check=True)
-    (path / "README.md").write_text("hello\n")
-    subprocess.run(["git", "-C", str(path), "add", "."], check=True)
-    subprocess.run(["git", "-C", str(path), "commit", "-qm", "init"], check=True)
-    return path
-
-
 def session_image(testenv: Any = None) -> str:
     """The image sessions use: the agent image built from images/agent/ on the real node."""
     image = getattr(testenv, "agent_image", None) if testenv is not None else None
@@ -142,7 +131,7 @@ def kodama(testenv: Any, namespace: str, tmp_path: Path) -> Kodama:
     repo = make_repo(tmp_path / "repo")
     k = Kodama(Path(testenv.kubeconfig), namespace, home, repo)
     k.write_config(
-        f'image: {session_image(testenv)}\nagent:\n  command: "{STANDIN_AGENT}"\n  kind: other\n'
+        f'image: {session_image(testenv)}\nagent:\n  command: "{SLEEPER}"\n  kind: other\n'
         "sync:\n  enabled: false\nresources:\n  cpu: 100m\n  memory: 128Mi\nstorage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
     )
     return k

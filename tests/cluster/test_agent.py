@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.repo import make_repo
+
 from ..fixtures.pod_processes import kill_namespace_processes
-from .conftest import Kodama, make_repo, on_simulated_node, poll, session_image
+from .conftest import Kodama, on_simulated_node, poll, session_image
 
 pytestmark = pytest.mark.cluster
 

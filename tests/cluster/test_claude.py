@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from tests.fixtures.messages_api import MessagesApi, user_texts
+from tests.fixtures.repo import make_repo
 
-from .conftest import Kodama, make_repo, poll, session_image
+from .conftest import Kodama, poll, session_image
 
 pytestmark = pytest.mark.cluster
 

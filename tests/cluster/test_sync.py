@@ -16,13 +16,15 @@ from typing import Any
 
 import pytest
 
-from .conftest import STANDIN_AGENT, Kodama, session_image
+from tests.fixtures.stand_in_agent import SLEEPER
+
+from .conftest import Kodama, session_image
 
 pytestmark = pytest.mark.cluster
 
 CONFIG = (
     "image: {image}\n"
-    f'agent:\n  command: "{STANDIN_AGENT}"\n  kind: other\n'
+    f'agent:\n  command: "{SLEEPER}"\n  kind: other\n'
     "sync:\n  exclude: [scratch/]\n"
     "resources:\n  cpu: 100m\n  memory: 128Mi\n"
     "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"

@@ -15,8 +15,9 @@ import pytest
 
 from kodama.k8s import manifests
 from kodama.models import SessionSpec
+from tests.fixtures.stand_in_agent import SLEEPER
 
-from .conftest import STANDIN_AGENT, Kodama, session_image
+from .conftest import Kodama, session_image
 
 pytestmark = pytest.mark.cluster
 
@@ -211,7 +212,7 @@ def test_a_failed_rollback_is_reported_as_failed(
 
 SYNC_CONFIG = (
     "image: {image}\n"
-    f'agent:\n  command: "{STANDIN_AGENT}"\n  kind: other\n'
+    f'agent:\n  command: "{SLEEPER}"\n  kind: other\n'
     "resources:\n  cpu: 100m\n  memory: 128Mi\n"
     "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
 )

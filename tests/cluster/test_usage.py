@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from tests.fixtures.messages_api import MessagesApi
+from tests.fixtures.repo import make_repo
 
-from .conftest import Kodama, make_repo, session_image
+from .conftest import Kodama, session_image
 from .test_claude import API_KEY
 
 pytestmark = pytest.mark.cluster

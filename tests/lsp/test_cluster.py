@@ -16,16 +16,17 @@ from pygls.exceptions import JsonRpcException
 
 from kodama import present
 from kodama.models import Session
+from tests.fixtures.stand_in_agent import SLEEPER
 
 from ..cluster.conftest import session_image
-from .conftest import CLIENTS, STANDIN_AGENT, Answers, execute, lsp_session
+from .conftest import CLIENTS, Answers, execute, lsp_session
 
 pytestmark = [pytest.mark.cluster, pytest.mark.lsp]
 
 CONFIG = f"""\
 image: {{image}}
 agent:
-  command: "{STANDIN_AGENT}"
+  command: "{SLEEPER}"
   kind: {{kind}}
 sync:
   enabled: false

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,26 +23,20 @@ from kodama.events import CancelToken, Event, Reporter
 from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.runtime import PodContext
 from kodama.models import AgentStateName, SecretFile, SessionSpec
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-STAND_IN = f"{sys.executable} {FIXTURES / 'stand_in_agent.py'}"
+from tests.fixtures import fake_kubectl, stand_in_agent
 
 
 @pytest.fixture()
 def pod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[PodContext, Path]]:
     # Short paths: the tmux socket lives under HOME and socket paths are limited.
     # One per test: a killed agent of the previous test may still write its exit record.
-    home = Path(os.environ.get("TMPDIR", "/tmp")) / f"kh{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir()
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    fake = tmp_path / "kubectl"
-    fake.write_text(f'#!/bin/sh\nexec {sys.executable} {FIXTURES / "fake_kubectl.py"} "$@"\n')
-    fake.chmod(0o755)
-    monkeypatch.setenv("KODAMA_KUBECTL", str(fake))
-    monkeypatch.setenv("FAKE_HOME", str(home))
-    monkeypatch.setenv("FAKE_WS", str(ws))
+    root = Path(os.environ.get("TMPDIR", "/tmp")) / f"kh{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    shutil.rmtree(root, ignore_errors=True)
+    home = root / "home"
+    home.mkdir(parents=True)
+    (root / "workspace").mkdir()
+    monkeypatch.setenv("KODAMA_KUBECTL", str(fake_kubectl.install(tmp_path)))
+    monkeypatch.setenv("FAKE_POD_ROOT", str(root))
     spec = SessionSpec(
         name="demo",
         namespace="dev",
@@ -52,7 +45,7 @@ def pod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[PodCo
         memory="1Gi",
         workspace_size="1Gi",
         home_size="1Gi",
-        agent_command=STAND_IN,
+        agent_command=stand_in_agent.COMMAND,
         agent_kind="claude",
     )
     tmux = shutil.which("tmux")
@@ -63,7 +56,7 @@ def pod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[PodCo
             capture_output=True,
             check=False,
         )
-    shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def events() -> tuple[Reporter, list[Event]]:
@@ -196,7 +189,7 @@ def test_first_run_answers_land_in_the_pod_and_the_key_never_leaves_it(
     ctx.spec.agent_command = "sleep 30"
     agent.ensure_agent(ctx, rep, CancelToken())
     data = json.loads((home / ".claude.json").read_text())
-    ws = str(Path(os.environ["FAKE_WS"]).resolve())
+    ws = str((home.parent / "workspace").resolve())
     assert data["theme"] == "dark" and data["hasCompletedOnboarding"] is True
     assert data["projects"][ws]["hasTrustDialogAccepted"] is True
     assert data["customApiKeyResponses"]["approved"] == [key[-20:]]

@@ -1,14 +1,12 @@
 """Issue 16 item 9: fetch, push and pull have deadlines and obey cancel (CLI Ctrl-C, LSP cancel).
 
-kubectl is replaced by a script that records its pid and then hangs, as an exec into a wedged pod
+kubectl is replaced by the fake that records its pid and then hangs, as an exec into a wedged pod
 or a dead network would: the operation must end, with Cancelled or a "timed out" error, and take its
 processes with it.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,34 +22,20 @@ from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.runtime import PodContext
 from kodama.models import SessionSpec
 from kodama.sync import tarcopy as sync_copy
+from tests.fixtures import fake_kubectl
+from tests.fixtures.repo import make_repo
 
 from .test_git import GIT_ENV
-
-HANGING_KUBECTL = f"""#!{sys.executable}
-import os, sys, time
-with open(os.environ["FAKE_PIDS"], "a") as fh:
-    fh.write(f"{{os.getpid()}}\\n")
-sys.stdin.close()
-time.sleep(3600)
-"""
 
 
 @pytest.fixture
 def hung(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[PodContext, Path]:
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
-    kubectl = tmp_path / "kubectl"
-    kubectl.write_text(HANGING_KUBECTL)
-    kubectl.chmod(0o755)
-    monkeypatch.setenv("KODAMA_KUBECTL", str(kubectl))
+    monkeypatch.setenv("KODAMA_KUBECTL", str(fake_kubectl.install(tmp_path)))
+    monkeypatch.setenv("FAKE_HOLD", "*")  # every call hangs, never released
     monkeypatch.setenv("FAKE_PIDS", str(tmp_path / "pids"))
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git_ = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run([*git_, "init", "-q", "-b", "main"], check=True)
-    (repo / "a.txt").write_text("a\n")
-    subprocess.run([*git_, "add", "-A"], check=True)
-    subprocess.run([*git_, "commit", "-qm", "c"], check=True)
+    repo = make_repo(tmp_path / "repo")
     spec = SessionSpec(
         name="s", namespace="ns", image="busybox", cpu="1", memory="1Gi",
         workspace_size="1Gi", home_size="1Gi", branch="kodama/s",
