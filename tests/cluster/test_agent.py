@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,12 +22,12 @@ import pytest
 
 from tests.fixtures.repo import make_repo
 
+from ..fixtures import stand_in_agent
 from ..fixtures.pod_processes import kill_namespace_processes
 from .conftest import Kodama, on_simulated_node, poll, session_image
 
 pytestmark = pytest.mark.cluster
 
-STAND_IN = Path(__file__).resolve().parents[1] / "fixtures" / "stand_in_agent.py"
 QUESTION = "QUESTION: what is your answer?"
 HELPER = 'sh "$HOME/.kodama/bin/kodama-agent"'
 
@@ -41,7 +40,7 @@ def agent_env(testenv: Any, namespace: str, tmp_path: Path) -> Iterator[Kodama]:
     # The Python stand-in is a host program: these sessions run on the simulated node.
     k.write_config(
         on_simulated_node(testenv) + "image: busybox\n"
-        f'agent:\n  command: "{sys.executable} {STAND_IN}"\n  kind: claude\n'
+        f'agent:\n  command: "{stand_in_agent.COMMAND}"\n  kind: claude\n'
         "sync:\n  enabled: false\n"
         "resources:\n  cpu: 100m\n  memory: 128Mi\n"
         "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"

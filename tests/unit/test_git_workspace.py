@@ -23,6 +23,7 @@ from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.manifests import CONTAINER
 from kodama.k8s.runtime import PodContext
 from kodama.models import SessionSpec
+from tests.fixtures.repo import make_repo
 
 from .test_git import GIT_ENV, sh
 
@@ -101,16 +102,10 @@ def pod(tmp_path: Path) -> Pod:
 @pytest.fixture
 def local(tmp_path: Path) -> Path:
     """A repository with an unpushed commit, two branches and every kind of dirty file."""
-    root = tmp_path / "local"
-    root.mkdir()
-    sh(root, "git", "init", "-q", "-b", "main")
+    files = {".gitignore": "*.log\n", "kept.txt": "v1\n", "gone.txt": "bye\n"}
+    root = make_repo(tmp_path / "local", files=files)
     sh(root, "git", "config", "user.name", "Local Dev")
     sh(root, "git", "config", "user.email", "dev@example.com")
-    (root / ".gitignore").write_text("*.log\n")
-    (root / "kept.txt").write_text("v1\n")
-    (root / "gone.txt").write_text("bye\n")
-    sh(root, "git", "add", ".")
-    sh(root, "git", "commit", "-q", "-m", "one")
     sh(root, "git", "branch", "other")
     (root / "kept.txt").write_text("v2\n")
     sh(root, "git", "commit", "-q", "-am", "unpushed")
