@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,11 +160,10 @@ def test_without_tmux_headless_runs_in_background(
 def test_logs_follow_ends_with_the_run(pod: tuple[PodContext, Path]) -> None:
     ctx, _ = pod
     agent.ensure_agent(ctx, Reporter(lambda e: None, "demo"), CancelToken(), prompt="p exit=0")
-    t0 = time.monotonic()
+    # The timeout is a guard against a hang: a follow that never ends raises there.
     out = subprocess.run(
         agent.logs_command(ctx, follow=True), capture_output=True, text=True, timeout=60
     )
-    assert time.monotonic() - t0 < 40
     assert "stand-in step 3 of 3" in out.stdout and "exited with code 0" in out.stdout
     assert agent.read_state(ctx).state == AgentStateName.EXITED
 
