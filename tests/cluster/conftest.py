@@ -73,11 +73,11 @@ class Kodama:
             )
         return proc
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(
             self.argv(*args),
             cwd=self.cwd,
-            env=self.environ(),
+            env={**self.environ(), **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
