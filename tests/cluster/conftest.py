@@ -102,6 +102,23 @@ def poll(fn: Any, timeout: float = 90, interval: float = 0.5) -> Any:
     raise AssertionError(f"condition not reached in {timeout}s (last: {last!r})")
 
 
+def as_service_account(k: Kodama, testenv: Any, account: str, kubeconfig: Path) -> Kodama:
+    """`k` acting as ServiceAccount `account` of its namespace, through a token kubeconfig."""
+    ns = k.namespace
+    token = testenv.kubectl("create", "token", account, "-n", ns, "--duration", "1h").stdout
+    server = testenv.kubectl(
+        "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"
+    ).stdout
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n"
+        f"users: [{{name: sa, user: {{token: '{str(token).strip()}'}}}}]\n"
+        f"contexts: [{{name: sa, context: {{cluster: c, user: sa, namespace: {ns}}}}}]\n"
+        "current-context: sa\n"
+    )
+    return Kodama(kubeconfig, ns, k.home, k.cwd)
+
+
 def session_image(testenv: Any = None) -> str:
     """The image sessions use: the agent image built from images/agent/ on the real node."""
     image = getattr(testenv, "agent_image", None) if testenv is not None else None

@@ -15,7 +15,7 @@ from kodama import present
 from kodama.models import Session
 from tests.fixtures import fake_kubectl
 
-from .conftest import Kodama, poll
+from .conftest import Kodama, as_service_account, poll
 
 pytestmark = pytest.mark.cluster
 
@@ -327,22 +327,7 @@ def test_rbac_role_is_enough_for_the_whole_lifecycle(
     role = kodama.run("rbac", "--serviceaccount", "agent-runner").stdout
     assert "ClusterRole" not in role
     testenv.kubectl("apply", "-n", ns, "-f", "-", input=role)
-    token = str(
-        testenv.kubectl("create", "token", "agent-runner", "-n", ns, "--duration", "1h").stdout
-    ).strip()
-    server = str(
-        testenv.kubectl(
-            "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"
-        ).stdout
-    )
-    kc = tmp_path / "sa.kubeconfig"
-    kc.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters: [{{name: c, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n"
-        f"users: [{{name: sa, user: {{token: '{token}'}}}}]\n"
-        f"contexts: [{{name: sa, context: {{cluster: c, user: sa, namespace: {ns}}}}}]\ncurrent-context: sa\n"
-    )
-    sa = Kodama(kc, ns, kodama.home, kodama.cwd)
+    sa = as_service_account(kodama, testenv, "agent-runner", tmp_path / "sa.kubeconfig")
     env_file = tmp_path / "agent.env"
     env_file.write_text("FOO=bar\n")  # a Secret is created and deleted without `list` on Secrets
     assert sa.json("start", "rbac", "--env-file", str(env_file))["status"] == "Running"

@@ -17,7 +17,7 @@ from kodama.k8s import manifests
 from kodama.models import SessionSpec
 from tests.fixtures.stand_in_agent import SLEEPER
 
-from .conftest import Kodama, session_image
+from .conftest import Kodama, as_service_account, session_image
 
 pytestmark = pytest.mark.cluster
 
@@ -181,19 +181,7 @@ def limited_kodama(k: Kodama, testenv: Any, tmp_path: Path) -> Kodama:
     ns = k.namespace
     testenv.kubectl("create", "serviceaccount", "limited", "-n", ns)
     testenv.kubectl("apply", "-n", ns, "-f", "-", input=ROLE_WITHOUT_DELETE)
-    token = testenv.kubectl("create", "token", "limited", "-n", ns).stdout.strip()
-    server = testenv.kubectl(
-        "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"
-    ).stdout
-    kc = tmp_path / "limited.kubeconfig"
-    kc.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters: [{{name: c, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n"
-        f"users: [{{name: u, user: {{token: '{token}'}}}}]\n"
-        f"contexts: [{{name: u, context: {{cluster: c, user: u, namespace: {ns}}}}}]\n"
-        "current-context: u\n"
-    )
-    return Kodama(kc, ns, k.home, k.cwd)
+    return as_service_account(k, testenv, "limited", tmp_path / "limited.kubeconfig")
 
 
 def test_a_failed_rollback_is_reported_as_failed(
