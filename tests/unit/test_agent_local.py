@@ -19,10 +19,10 @@ import pytest
 from kodama.agent import launch as agent
 from kodama.errors import AgentLaunchFailed
 from kodama.events import CancelToken, Event, Reporter
-from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.runtime import PodContext
-from kodama.models import AgentStateName, SecretFile, SessionSpec
+from kodama.models import AgentStateName, SecretFile
 from tests.fixtures import fake_kubectl, stand_in_agent
+from tests.fixtures.specs import pod_context
 
 
 @pytest.fixture()
@@ -36,19 +36,8 @@ def pod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[PodCo
     (root / "workspace").mkdir()
     monkeypatch.setenv("KODAMA_KUBECTL", str(fake_kubectl.install(tmp_path)))
     monkeypatch.setenv("FAKE_POD_ROOT", str(root))
-    spec = SessionSpec(
-        name="demo",
-        namespace="dev",
-        image="x",
-        cpu="1",
-        memory="1Gi",
-        workspace_size="1Gi",
-        home_size="1Gi",
-        agent_command=stand_in_agent.COMMAND,
-        agent_kind="claude",
-    )
     tmux = shutil.which("tmux")
-    yield PodContext(Kubectl("dev"), "kodama-demo", spec), home
+    yield pod_context(agent_command=stand_in_agent.COMMAND, agent_kind="claude"), home
     if tmux:
         subprocess.run(
             [tmux, "-S", str(home / ".kodama/tmux.sock"), "kill-server"],

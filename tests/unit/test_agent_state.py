@@ -14,9 +14,10 @@ from kodama.errors import InvalidInput, KodamaError, Timeout
 from kodama.events import CancelToken
 from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.runtime import PodContext
-from kodama.models import AgentState, AgentStateName, SessionSpec
+from kodama.models import AgentState, AgentStateName
 from kodama.present import agent_cell
 from kodama.validation import parse_timeout as parse_duration
+from tests.fixtures.specs import pod_context
 
 
 def ours(settings: dict[str, object], event: str) -> int:
@@ -214,16 +215,7 @@ def test_render_stream_json() -> None:
 
 
 def ctx() -> PodContext:
-    spec = SessionSpec(
-        name="demo",
-        namespace="dev",
-        image="img",
-        cpu="1",
-        memory="1Gi",
-        workspace_size="1Gi",
-        home_size="1Gi",
-    )
-    return PodContext(Kubectl("dev", "/k/config", "ctx"), "kodama-demo", spec)
+    return pod_context(kubectl=Kubectl("dev", "/k/config", "ctx"))
 
 
 def test_attach_and_logs_command_lines(monkeypatch: pytest.MonkeyPatch) -> None:

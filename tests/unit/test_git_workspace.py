@@ -22,8 +22,8 @@ from kodama.git import session as git
 from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.manifests import CONTAINER
 from kodama.k8s.runtime import PodContext
-from kodama.models import SessionSpec
 from tests.fixtures.repo import make_repo
+from tests.fixtures.specs import pod_context
 
 from .test_git import GIT_ENV, sh
 
@@ -67,18 +67,7 @@ class Pod:
         self.events: list[Event] = []
 
     def ctx(self, local: Path | None, **spec: object) -> PodContext:
-        base = {
-            "name": "s",
-            "namespace": "ns",
-            "image": "busybox",
-            "cpu": "1",
-            "memory": "1Gi",
-            "workspace_size": "1Gi",
-            "home_size": "1Gi",
-        }
-        return PodContext(
-            self.kubectl, "kodama-s", SessionSpec.model_validate({**base, **spec}), local
-        )
+        return pod_context(local, self.kubectl, **{"name": "s", "namespace": "ns", **spec})
 
     def ensure(self, ctx: PodContext) -> None:
         git.ensure_workspace(ctx, Reporter(self.events.append, "s"), CancelToken())

@@ -18,12 +18,11 @@ import pytest
 from kodama.errors import Cancelled, KodamaError
 from kodama.events import CancelToken, Reporter
 from kodama.git import session as git
-from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.runtime import PodContext
-from kodama.models import SessionSpec
 from kodama.sync import tarcopy as sync_copy
 from tests.fixtures import fake_kubectl
 from tests.fixtures.repo import make_repo
+from tests.fixtures.specs import pod_context
 
 from .test_git import GIT_ENV
 
@@ -36,11 +35,7 @@ def hung(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[PodContext, P
     monkeypatch.setenv("FAKE_HOLD", "*")  # every call hangs, never released
     monkeypatch.setenv("FAKE_PIDS", str(tmp_path / "pids"))
     repo = make_repo(tmp_path / "repo")
-    spec = SessionSpec(
-        name="s", namespace="ns", image="busybox", cpu="1", memory="1Gi",
-        workspace_size="1Gi", home_size="1Gi", branch="kodama/s",
-    )  # fmt: skip
-    return PodContext(Kubectl("ns"), "kodama-s", spec, repo), tmp_path / "pids"
+    return pod_context(repo, name="s", branch="kodama/s"), tmp_path / "pids"
 
 
 def started(pids: Path) -> list[int]:

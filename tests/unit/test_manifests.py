@@ -13,21 +13,12 @@ from kodama import plan
 from kodama.config import load_config
 from kodama.k8s import manifests
 from kodama.models import SecretFile, SessionSpec, StartRequest
+from tests.fixtures.specs import session_spec
 
 
 def spec(**kw: object) -> SessionSpec:
-    base: dict[str, object] = {
-        "name": "demo",
-        "namespace": "dev",
-        "image": "img:1",
-        "cpu": "2",
-        "memory": "4Gi",
-        "workspace_size": "10Gi",
-        "home_size": "2Gi",
-        "branch": "kodama/demo",
-    }
-    base.update(kw)
-    return SessionSpec.model_validate(base)
+    sizes = {"cpu": "2", "memory": "4Gi", "workspace_size": "10Gi", "home_size": "2Gi"}
+    return session_spec(**{"image": "img:1", "branch": "kodama/demo", **sizes, **kw})
 
 
 def test_names_and_labels() -> None:

@@ -18,13 +18,12 @@ import pytest
 
 from kodama.errors import KodamaError
 from kodama.events import CancelToken, Event, Reporter
-from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.runtime import PodContext
-from kodama.models import SessionSpec
 from kodama.store import Store
 from kodama.sync import session as sync
 from kodama.sync import tarcopy as sync_copy
 from tests.fixtures import fake_kubectl
+from tests.fixtures.specs import pod_context
 
 
 def find_mutagen() -> str | None:
@@ -73,16 +72,7 @@ def bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PodConte
     monkeypatch.setenv("KODAMA_KUBECTL", str(kubectl))
     monkeypatch.setenv("KODAMA_MUTAGEN", MUTAGEN or str(tmp_path / "no-mutagen"))
     monkeypatch.setenv("FAKE_POD_ROOT", str(pod))
-    spec = SessionSpec(
-        name="demo",
-        namespace="team-a",
-        image="busybox",
-        cpu="1",
-        memory="1Gi",
-        workspace_size="1Gi",
-        home_size="1Gi",
-    )
-    ctx = PodContext(Kubectl("team-a"), "kodama-demo", spec, repo)
+    ctx = pod_context(repo, namespace="team-a")
     try:
         yield ctx
     finally:
