@@ -80,47 +80,26 @@ def cancel_once_started(call: Callable[[CancelToken], Any], pids: Path) -> BaseE
     return raised[0]
 
 
-def fetch(ctx: PodContext, cancel: CancelToken, **kw: Any) -> Any:
+def run(op: str, ctx: PodContext, cancel: CancelToken, **kw: Any) -> Any:
     assert ctx.local_path is not None
-    return git.fetch(
-        ctx, ctx.local_path, into="x", force=False, reporter=Reporter(lambda e: None, "s"),
-        cancel=cancel, **kw,
-    )  # fmt: skip
+    if op == "fetch":
+        rep = Reporter(lambda e: None, "s")
+        return git.fetch(
+            ctx, ctx.local_path, into="x", force=False, reporter=rep, cancel=cancel, **kw
+        )
+    copy = sync_copy.push if op == "push" else sync_copy.pull
+    return copy(ctx, ctx.local_path, cancel=cancel, **kw)
 
 
-def test_fetch_obeys_cancel(hung: tuple[PodContext, Path]) -> None:
+@pytest.mark.parametrize("op", ["fetch", "push", "pull"])
+def test_fetch_push_pull_obey_cancel(hung: tuple[PodContext, Path], op: str) -> None:
     ctx, pids = hung
-    assert isinstance(cancel_once_started(lambda c: fetch(ctx, c), pids), Cancelled)
-
-
-def test_pull_obeys_cancel(hung: tuple[PodContext, Path]) -> None:
-    ctx, pids = hung
-    assert ctx.local_path is not None
-    root = ctx.local_path
-    assert isinstance(
-        cancel_once_started(lambda c: sync_copy.pull(ctx, root, cancel=c), pids), Cancelled
-    )
-
-
-def test_push_obeys_cancel(hung: tuple[PodContext, Path]) -> None:
-    ctx, pids = hung
-    assert ctx.local_path is not None
-    root = ctx.local_path
-    assert isinstance(
-        cancel_once_started(lambda c: sync_copy.push(ctx, root, cancel=c), pids), Cancelled
-    )
+    assert isinstance(cancel_once_started(lambda c: run(op, ctx, c), pids), Cancelled)
 
 
 @pytest.mark.parametrize("op", ["fetch", "push", "pull"])
 def test_fetch_push_pull_time_out(hung: tuple[PodContext, Path], op: str) -> None:
     ctx, pids = hung
-    assert ctx.local_path is not None
-    root = ctx.local_path
     with pytest.raises(KodamaError, match=r"timed out after 0\.5s"):
-        if op == "fetch":
-            fetch(ctx, CancelToken(), timeout=0.5)
-        elif op == "push":
-            sync_copy.push(ctx, root, cancel=CancelToken(), timeout=0.5)
-        else:
-            sync_copy.pull(ctx, root, cancel=CancelToken(), timeout=0.5)
+        run(op, ctx, CancelToken(), timeout=0.5)
     assert started(pids)
