@@ -168,7 +168,8 @@ def test_first_run_answers_land_in_the_pod_and_the_key_never_leaves_it(
     real_script = ctx.script
 
     def spy(script: str, args: object = (), **kw: object) -> subprocess.CompletedProcess[bytes]:
-        seen_inputs.append(kw.get("input") or b"")  # type: ignore[arg-type]
+        words = " ".join([script, *args]).encode()  # type: ignore[misc]
+        seen_inputs.append(words + (kw.get("input") or b""))  # type: ignore[operator]
         return real_script(script, args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ctx, "script", spy)
@@ -181,7 +182,8 @@ def test_first_run_answers_land_in_the_pod_and_the_key_never_leaves_it(
     assert data["projects"][ws]["hasTrustDialogAccepted"] is True
     assert data["customApiKeyResponses"]["approved"] == [key[-20:]]
     assert (home / ".claude.json").stat().st_mode & 0o077 == 0
-    # What Kodama sent into the pod held a placeholder, never the key or its tail.
+    # What Kodama sent into the pod (script, arguments, stdin) held a placeholder, never the key
+    # or its tail.
     assert not any(key[-20:].encode() in sent for sent in seen_inputs)
     # Idempotent: the second ensure approves nothing twice.
     agent.ensure_agent(ctx, rep, CancelToken())
