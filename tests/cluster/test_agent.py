@@ -21,11 +21,17 @@ from typing import Any
 import pytest
 
 from kodama.models import AgentStateName
-from tests.fixtures.repo import make_repo
 
 from ..fixtures import stand_in_agent
 from ..fixtures.pod_processes import kill_namespace_processes
-from .conftest import Kodama, on_simulated_node, poll, session_image
+from .conftest import (
+    Kodama,
+    new_kodama,
+    poll,
+    session_config,
+    session_image,
+    simulated_placement,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -35,17 +41,11 @@ HELPER = 'sh "$HOME/.kodama/bin/kodama-agent"'
 
 @pytest.fixture
 def agent_env(testenv: Any, namespace: str, tmp_path: Path) -> Iterator[Kodama]:
-    home = tmp_path / "kodama-home"
-    home.mkdir()
-    k = Kodama(Path(testenv.kubeconfig), namespace, home, make_repo(tmp_path / "repo"))
     # The Python stand-in is a host program: these sessions run on the simulated node.
-    k.write_config(
-        on_simulated_node(testenv) + "image: busybox\n"
-        f'agent:\n  command: "{stand_in_agent.COMMAND}"\n  kind: claude\n'
-        "sync:\n  enabled: false\n"
-        "resources:\n  cpu: 100m\n  memory: 128Mi\n"
-        "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
+    config = session_config(
+        "busybox", stand_in_agent.COMMAND, "claude", **simulated_placement(testenv)
     )
+    k = new_kodama(testenv, namespace, tmp_path, config)
     yield k
     if testenv.simulated:
         kill_namespace_processes(volumes_of(testenv, namespace))

@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 
 from tests.fixtures.messages_api import MessagesApi, user_texts
-from tests.fixtures.repo import make_repo
 
-from .conftest import Kodama, poll, session_image
+from .conftest import Kodama, new_kodama, poll, session_config, session_image
 
 pytestmark = pytest.mark.cluster
 
@@ -31,24 +30,25 @@ PROMPT_MARK = "\u276f"  # Claude Code's input prompt
 def claude(
     testenv: Any, namespace: str, tmp_path: Path, messages_api: MessagesApi
 ) -> Iterator[Kodama]:
-    home = tmp_path / "kodama-home"
-    home.mkdir()
-    k = Kodama(Path(testenv.kubeconfig), namespace, home, make_repo(tmp_path / "repo"))
-    k.write_config(
-        f"image: {session_image(testenv)}\n"
-        "sync:\n  enabled: false\n"
-        "resources:\n  cpu: 250m\n  memory: 768Mi\n"
-        "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
-        "env:\n"
-        f"  ANTHROPIC_BASE_URL: {messages_api.url}\n"
-        '  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"\n'
-        '  DISABLE_TELEMETRY: "1"\n'
-        '  CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL: "1"\n'
+    image = session_image(testenv)
+    config = session_config(
+        image, None, cpu="250m", memory="768Mi", env=claude_env(messages_api.url)
     )
+    k = new_kodama(testenv, namespace, tmp_path, config)
     k.env["ANTHROPIC_API_KEY"] = API_KEY
     messages_api.clear()
     messages_api.script([])
     yield k
+
+
+def claude_env(api_url: str) -> dict[str, str]:
+    """Session env for Claude Code against the Messages API stub, quiet otherwise."""
+    return {
+        "ANTHROPIC_BASE_URL": api_url,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
+    }
 
 
 def prompts_seen(api: MessagesApi) -> list[str]:

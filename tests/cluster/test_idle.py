@@ -16,7 +16,7 @@ import pytest
 
 from tests.fixtures.messages_api import MessagesApi
 
-from .conftest import Kodama, session_image
+from .conftest import Kodama, session_config, session_image
 from .test_claude import PROMPT_MARK, ask_for_the_word, attach, detach, poll, tell_the_word
 
 pytestmark = pytest.mark.cluster
@@ -43,14 +43,10 @@ def test_idle_watcher_on_the_simulated_node(kodama: Kodama, testenv: Any) -> Non
     if not testenv.simulated or testenv.real_node:
         pytest.skip("runs the pod's main command through host exec on the simulated node")
     # An agent that works until the test says it is done (each launch runs it again).
-    kodama.write_config(
-        f"image: {session_image(testenv)}\n"
-        'agent:\n  command: >-\n    sh -c \'f="$HOME/.kodama/done"; '
-        'while [ ! -f "$f" ]; do sleep 0.2; done; rm -f "$f"\'\n'
-        "  kind: other\n  idleStop: 10s\n"
-        "sync:\n  enabled: false\nresources:\n  cpu: 100m\n  memory: 128Mi\n"
-        "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
+    command = (
+        'sh -c \'f="$HOME/.kodama/done"; while [ ! -f "$f" ]; do sleep 0.2; done; rm -f "$f"\''
     )
+    kodama.write_config(session_config(session_image(testenv), command, idle_stop="10s"))
     kodama.run("start", "idle")
     pod = pod_json(testenv, kodama.namespace, "idle")
     assert pod["spec"]["restartPolicy"] == "OnFailure"

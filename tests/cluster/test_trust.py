@@ -15,9 +15,13 @@ import pytest
 
 from kodama.k8s import manifests
 from kodama.models import SessionSpec
-from tests.fixtures.stand_in_agent import SLEEPER
 
-from .conftest import Kodama, as_service_account, session_image
+from .conftest import (
+    Kodama,
+    as_service_account,
+    session_config,
+    session_image,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -198,18 +202,10 @@ def test_a_failed_rollback_is_reported_as_failed(
     kodama.run("delete", "rb", "--yes")
 
 
-SYNC_CONFIG = (
-    "image: {image}\n"
-    f'agent:\n  command: "{SLEEPER}"\n  kind: other\n'
-    "resources:\n  cpu: 100m\n  memory: 128Mi\n"
-    "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
-)
-
-
 @pytest.fixture
 def with_mutagen(kodama: Kodama, mutagen_bin: Any, testenv: Any) -> Iterator[Kodama]:
     kodama.env["PATH"] = f"{mutagen_bin}{os.pathsep}{os.environ['PATH']}"
-    kodama.write_config(SYNC_CONFIG.replace("{image}", session_image(testenv)))
+    kodama.write_config(session_config(session_image(testenv), sync={"enabled": True}))
     try:
         yield kodama
     finally:
