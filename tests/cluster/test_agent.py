@@ -23,7 +23,7 @@ import pytest
 from kodama.models import AgentStateName
 
 from ..fixtures import stand_in_agent
-from ..fixtures.pod_processes import kill_namespace_processes
+from ..fixtures.pod_processes import kill_namespace_processes, volumes_of
 from .conftest import (
     Kodama,
     new_kodama,
@@ -49,13 +49,6 @@ def agent_env(testenv: Any, namespace: str, tmp_path: Path) -> Iterator[Kodama]:
     yield k
     if testenv.simulated:
         kill_namespace_processes(volumes_of(testenv, namespace))
-
-
-def volumes_of(testenv: Any, namespace: str) -> Path:
-    root = (
-        getattr(testenv, "volumes", None) or Path(testenv.kubeconfig).resolve().parent / "volumes"
-    )
-    return Path(root) / namespace
 
 
 def in_pod(k: Kodama, name: str, script: str, check: bool = True) -> str:

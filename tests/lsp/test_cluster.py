@@ -18,34 +18,15 @@ from pytest_lsp import LanguageClient
 
 from kodama import present
 from kodama.models import Session
-from tests.fixtures.stand_in_agent import SLEEPER
 
-from ..cluster.conftest import session_image
+from ..cluster.conftest import session_config, session_image
 from .conftest import CLIENTS, Answers, execute, lsp_session
 
 pytestmark = [pytest.mark.cluster, pytest.mark.lsp]
 
-CONFIG = f"""\
-image: {{image}}
-agent:
-  command: "{SLEEPER}"
-  kind: {{kind}}
-sync:
-  enabled: false
-resources:
-  cpu: 100m
-  memory: 128Mi
-storage:
-  workspace: 1Gi
-  claudeHome: 1Gi
-timeout: 120
-"""
-
 
 def write_config(home: Path, kind: str = "other") -> None:
-    (home / "config.yaml").write_text(
-        CONFIG.replace("{kind}", kind).replace("{image}", session_image())
-    )
+    (home / "config.yaml").write_text(session_config(session_image(), kind=kind, timeout=120))
 
 
 async def eventually(check: Any, timeout: float = 60, what: str = "condition") -> Any:
@@ -60,10 +41,20 @@ async def eventually(check: Any, timeout: float = 60, what: str = "condition") -
 
 
 def on_plane(
-    testenv: Any, namespace: str, repo: Path, home: Path, kind: str = "other", **kw: Any
+    testenv: Any,
+    namespace: str,
+    repo: Path,
+    home: Path,
+    kind: str = "other",
+    config: str | None = None,
+    **kw: Any,
 ) -> contextlib.AbstractAsyncContextManager[tuple[LanguageClient, Answers]]:
-    """lsp_session (of CLIENTS[0] unless `client_name` says) on the plane, config for `kind`."""
-    write_config(home, kind)
+    """lsp_session (of CLIENTS[0] unless `client_name` says) on the plane, with `config` or
+    the standard one for an agent of `kind`."""
+    if config is None:
+        write_config(home, kind)
+    else:
+        (home / "config.yaml").write_text(config)
     opts = {"kubeconfig": str(testenv.kubeconfig), "namespace": namespace, "refreshInterval": 1}
     kw.setdefault("client_name", CLIENTS[0])
     return lsp_session(root=repo, home=home, init_options=opts, **kw)
