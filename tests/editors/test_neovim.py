@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kodama_lsp.features.registry import NAMES
 
 from tests.cluster.conftest import session_image
 from tests.fixtures.repo import make_repo
@@ -30,6 +31,14 @@ from .nvim_runner import PLUGIN, REPO, find_nvim, run_nvim
 pytestmark = pytest.mark.editors
 
 FAKE_SERVER = Path(__file__).resolve().parent / "fake_kodama_lsp.py"
+
+
+def fake_server_env() -> dict[str, str]:
+    """Neovim starts the fake server, which advertises the real server's commands."""
+    return {
+        "KODAMA_TEST_LSP_CMD": json.dumps([sys.executable, str(FAKE_SERVER)]),
+        "FAKE_KODAMA_COMMANDS": json.dumps(list(NAMES)),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -154,7 +163,7 @@ def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) 
         state_dir=tmp_path / "nvim",
         timeout=60,
         env={
-            "KODAMA_TEST_LSP_CMD": json.dumps([sys.executable, str(FAKE_SERVER)]),
+            **fake_server_env(),
             "FAKE_KODAMA_LOG": str(log),
         },
     )
@@ -258,7 +267,7 @@ def test_commands_start_the_server_on_demand(nvim: str, tmp_path: Path) -> None:
         cwd=workdir,
         state_dir=tmp_path / "nvim",
         timeout=40,
-        env={"KODAMA_TEST_LSP_CMD": json.dumps([sys.executable, str(FAKE_SERVER)])},
+        env=fake_server_env(),
     )
     r = run.result
     assert r["clients_before"] == 0
