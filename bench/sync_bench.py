@@ -29,16 +29,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 AGENT = "sh -c 'while :; do sleep 3600; done'"
-FAKE_KUBECTL = f"""#!{sys.executable}
-import os, sys
-args = sys.argv[1:]
-cmd = args[args.index("--") + 1:]
-root = os.environ["FAKE_POD_ROOT"]
-env = {{k: v for k, v in os.environ.items() if not k.startswith(("MUTAGEN_", "KODAMA_"))}}
-env.update(HOME=os.path.join(root, "home"), KODAMA_WORKSPACE=os.path.join(root, "workspace"))
-os.chdir(env["HOME"])
-os.execvpe(cmd[0], cmd, env)
-"""
 
 
 def find_mutagen() -> str:
@@ -165,47 +155,40 @@ class ClusterHarness(Harness):
 
 
 class FakeHarness(Harness):
+    """The engine in this process, kubectl the tests' fake (tests/fixtures/fake_kubectl.py)."""
+
     def __init__(self, work: Path, mutagen: str) -> None:
         super().__init__(work, mutagen)
-        kubectl = work / "kubectl"
-        kubectl.write_text(FAKE_KUBECTL)
-        kubectl.chmod(0o755)
+        sys.path.insert(0, str(REPO))
+        from kodama.store import Store
+        from tests.fixtures import fake_kubectl
+
         pod = work / "pod"
         (pod / "home").mkdir(parents=True)
         self.workspace = pod / "workspace"
         self.workspace.mkdir()
+        kubectl = fake_kubectl.install(work)
         self.env.update(KODAMA_KUBECTL=str(kubectl), FAKE_POD_ROOT=str(pod))
         os.environ.update(self.env)  # the engine runs in this process
+        self.store = Store()
 
     def start_sync(self) -> None:
-        sys.path.insert(0, str(REPO))
         from kodama.events import CancelToken, Reporter
-        from kodama.k8s.kubectl import Kubectl
-        from kodama.k8s.runtime import PodContext
-        from kodama.models import SessionSpec
         from kodama.sync import session as sync
+        from tests.fixtures.specs import pod_context
 
-        spec = SessionSpec(
-            name="bench",
-            namespace="bench",
-            image="x",
-            cpu="1",
-            memory="1Gi",
-            workspace_size="1Gi",
-            home_size="1Gi",
-        )
-        ctx = PodContext(Kubectl("bench"), "kodama-bench", spec, self.repo)
-        sync.start(ctx, Reporter(lambda e: None, "bench"), CancelToken())
+        ctx = pod_context(self.repo, name="bench", namespace="bench")
+        sync.start(ctx, self.store, Reporter(lambda e: None, "bench"), CancelToken())
 
     def flush(self) -> None:
         from kodama.sync import session as sync
 
-        sync.control("bench", "bench", "flush")
+        sync.control(self.store, "bench", "bench", "flush")
 
     def close(self) -> None:
         from kodama.sync import session as sync
 
-        sync.stop("bench", "bench")
+        sync.stop(self.store, "bench", "bench")
 
 
 def run(h: Harness, edits: int, files: int) -> dict[str, Any]:

@@ -115,6 +115,9 @@ class Lifecycle(Reads, Deletion, Waiting):
                 # fix, or delete), not rolled back.
                 cluster.patch_annotations("PersistentVolumeClaim", ws_pvc, ns, ready)
                 raise
+            # The agent's launch is not interruptible: a Ctrl-C taken during it must still
+            # roll back rather than report a Running session.
+            cancel.check()
             ws_obj = cluster.patch_annotations("PersistentVolumeClaim", ws_pvc, ns, ready)
         except (Timeout, AgentLaunchFailed):
             raise

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.fixtures.messages_api import MessagesApi
+from tests.fixtures.repo import make_repo
+from tests.fixtures.stand_in_agent import SLEEPER
 from tests.testenv.pytest_plugin import SIMULATED_NODE, STATE_DIR
-
-STANDIN_AGENT = "sh -c 'echo stand-in agent ready; while :; do sleep 3600; done'"
 
 
 def cli_path() -> str:
@@ -73,11 +74,11 @@ class Kodama:
             )
         return proc
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(
             self.argv(*args),
             cwd=self.cwd,
-            env=self.environ(),
+            env={**self.environ(), **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -102,15 +103,21 @@ def poll(fn: Any, timeout: float = 90, interval: float = 0.5) -> Any:
     raise AssertionError(f"condition not reached in {timeout}s (last: {last!r})")
 
 
-def make_repo(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
-    for args in (["config", "user.email", "t@example.com"], ["config", "user.name", "Test"]):
-        subprocess.run(["git", "-C", str(path), *args], check=True)
-    (path / "README.md").write_text("hello\n")
-    subprocess.run(["git", "-C", str(path), "add", "."], check=True)
-    subprocess.run(["git", "-C", str(path), "commit", "-qm", "init"], check=True)
-    return path
+def as_service_account(k: Kodama, testenv: Any, account: str, kubeconfig: Path) -> Kodama:
+    """`k` acting as ServiceAccount `account` of its namespace, through a token kubeconfig."""
+    ns = k.namespace
+    token = testenv.kubectl("create", "token", account, "-n", ns, "--duration", "1h").stdout
+    server = testenv.kubectl(
+        "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"
+    ).stdout
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n"
+        f"users: [{{name: sa, user: {{token: '{str(token).strip()}'}}}}]\n"
+        f"contexts: [{{name: sa, context: {{cluster: c, user: sa, namespace: {ns}}}}}]\n"
+        "current-context: sa\n"
+    )
+    return Kodama(kubeconfig, ns, k.home, k.cwd)
 
 
 def session_image(testenv: Any = None) -> str:
@@ -122,30 +129,64 @@ def session_image(testenv: Any = None) -> str:
     return str(image or "ghcr.io/kodama-dev/agent:test")
 
 
-def on_simulated_node(testenv: Any) -> str:
-    """Config lines that put a session on the simulated node (host exec, no image).
+def simulated_placement(testenv: Any) -> dict[str, Any]:
+    """Config keys that put a session on the simulated node (host exec, no image).
 
     For tests whose agent is a host program (the Python stand-in), or that need many pods.
     """
     if not getattr(testenv, "real_node", False):
-        return ""
-    return (
-        f"nodeSelector:\n  kubernetes.io/hostname: {SIMULATED_NODE}\n"
-        "tolerations:\n- {key: kodama.dev/simulated, operator: Exists, effect: NoSchedule}\n"
-    )
+        return {}
+    return {
+        "nodeSelector": {"kubernetes.io/hostname": SIMULATED_NODE},
+        "tolerations": [
+            {"key": "kodama.dev/simulated", "operator": "Exists", "effect": "NoSchedule"}
+        ],
+    }
+
+
+def on_simulated_node(testenv: Any) -> str:
+    """simulated_placement as config lines, to put before a config's own."""
+    placement = simulated_placement(testenv)
+    return yaml.safe_dump(placement, sort_keys=False) if placement else ""
+
+
+def session_config(
+    image: str,
+    agent: str | None = SLEEPER,
+    kind: str = "other",
+    *,
+    cpu: str = "100m",
+    memory: str = "128Mi",
+    home: str = "1Gi",
+    sync: dict[str, Any] | None = None,
+    idle_stop: str | None = None,
+    **extra: Any,
+) -> str:
+    """config.yaml of a test session: small, sync off unless `sync` says; `agent` None: the
+    config's default (Claude Code); `extra`: more top-level keys (env, nodeSelector, …)."""
+    data: dict[str, Any] = {"image": image}
+    if agent is not None:
+        data["agent"] = {"command": agent, "kind": kind}
+        if idle_stop:
+            data["agent"]["idleStop"] = idle_stop
+    data["sync"] = {"enabled": False} if sync is None else sync
+    data["resources"] = {"cpu": cpu, "memory": memory}
+    data["storage"] = {"workspace": "1Gi", "claudeHome": home}
+    return yaml.safe_dump({**data, **extra}, sort_keys=False)
+
+
+def new_kodama(testenv: Any, namespace: str, tmp_path: Path, config: str) -> Kodama:
+    """A user with their own KODAMA_HOME (holding `config`) in a fresh checkout."""
+    home = tmp_path / "kodama-home"
+    home.mkdir()
+    k = Kodama(Path(testenv.kubeconfig), namespace, home, make_repo(tmp_path / "repo"))
+    k.write_config(config)
+    return k
 
 
 @pytest.fixture
 def kodama(testenv: Any, namespace: str, tmp_path: Path) -> Kodama:
-    home = tmp_path / "kodama-home"
-    home.mkdir()
-    repo = make_repo(tmp_path / "repo")
-    k = Kodama(Path(testenv.kubeconfig), namespace, home, repo)
-    k.write_config(
-        f'image: {session_image(testenv)}\nagent:\n  command: "{STANDIN_AGENT}"\n  kind: other\n'
-        "sync:\n  enabled: false\nresources:\n  cpu: 100m\n  memory: 128Mi\nstorage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
-    )
-    return k
+    return new_kodama(testenv, namespace, tmp_path, session_config(session_image(testenv)))
 
 
 def _plane_setting(name: str) -> str:

@@ -17,7 +17,7 @@ import pytest
 
 from tests.fixtures.messages_api import MessagesApi, user_texts
 
-from .conftest import Kodama, make_repo, poll, session_image
+from .conftest import Kodama, new_kodama, poll, session_config, session_image
 
 pytestmark = pytest.mark.cluster
 
@@ -30,24 +30,25 @@ PROMPT_MARK = "\u276f"  # Claude Code's input prompt
 def claude(
     testenv: Any, namespace: str, tmp_path: Path, messages_api: MessagesApi
 ) -> Iterator[Kodama]:
-    home = tmp_path / "kodama-home"
-    home.mkdir()
-    k = Kodama(Path(testenv.kubeconfig), namespace, home, make_repo(tmp_path / "repo"))
-    k.write_config(
-        f"image: {session_image(testenv)}\n"
-        "sync:\n  enabled: false\n"
-        "resources:\n  cpu: 250m\n  memory: 768Mi\n"
-        "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
-        "env:\n"
-        f"  ANTHROPIC_BASE_URL: {messages_api.url}\n"
-        '  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"\n'
-        '  DISABLE_TELEMETRY: "1"\n'
-        '  CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL: "1"\n'
+    image = session_image(testenv)
+    config = session_config(
+        image, None, cpu="250m", memory="768Mi", env=claude_env(messages_api.url)
     )
+    k = new_kodama(testenv, namespace, tmp_path, config)
     k.env["ANTHROPIC_API_KEY"] = API_KEY
     messages_api.clear()
     messages_api.script([])
     yield k
+
+
+def claude_env(api_url: str) -> dict[str, str]:
+    """Session env for Claude Code against the Messages API stub, quiet otherwise."""
+    return {
+        "ANTHROPIC_BASE_URL": api_url,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
+    }
 
 
 def prompts_seen(api: MessagesApi) -> list[str]:
@@ -79,6 +80,37 @@ def detach(child: Any) -> None:
     child.send("d")
     child.expect(r"detached", timeout=30)
     child.wait()
+
+
+def say(child: Any, text: str) -> None:
+    """Type `text` at Claude Code's prompt, then Enter apart: sent together they read as a paste."""
+    child.send(text)
+    time.sleep(0.5)
+    child.send("\r")
+
+
+def tell_the_word(claude: Kodama, messages_api: MessagesApi) -> None:
+    """A headless run of session cc is told a word; it has exited when this returns."""
+    messages_api.script([{"content": [{"type": "text", "text": "I will remember kiwi."}]}])
+    claude.run("start", "cc", "--prompt", "remember the word kiwi")
+    claude.run("wait", "cc", "--for=exited", "--timeout", "120")
+
+
+def ask_for_the_word(claude: Kodama, messages_api: MessagesApi) -> None:
+    """Attach to the resumed cc and ask for the word."""
+    messages_api.clear()
+    messages_api.script([{"content": [{"type": "text", "text": "The-word-was-kiwi."}]}])
+    child = attach(claude, "cc")
+    try:
+        child.expect(PROMPT_MARK, timeout=60)
+        say(child, "what was the word")
+        child.expect("The-word-was-kiwi", timeout=60)
+        detach(child)
+    finally:
+        child.close(force=True)
+    # Claude Code sent the earlier conversation again: it continued, not started anew.
+    seen = prompts_seen(messages_api)
+    assert "what was the word" in seen and "remember the word kiwi" in seen, seen
 
 
 def test_headless_prompt_edits_the_workspace(claude: Kodama, messages_api: MessagesApi) -> None:
@@ -134,9 +166,7 @@ def test_attach_lands_at_claudes_prompt(
         screen = child.before or ""
         for first_run in ("trust", "Detected a custom API key", "Choose the text style", "login"):
             assert first_run not in screen, screen[-2000:]
-        child.send("say hello please")
-        time.sleep(0.5)
-        child.send("\r")
+        say(child, "say hello please")
         child.expect("Hello-from-the-stand-in-API", timeout=60)
         detach(child)
     finally:
@@ -191,9 +221,7 @@ def test_agent_state_follows_the_real_hooks(claude: Kodama, messages_api: Messag
     child = attach(claude, "cc")
     try:
         child.expect(PROMPT_MARK, timeout=60)
-        child.send("run the echo")
-        time.sleep(0.5)
-        child.send("\r")
+        say(child, "run the echo")
         poll(lambda: claude.json("get", "cc")["agent"]["state"] == "working", 30, 0.3)
         claude.run("wait", "cc", "--for=waiting", "--timeout", "60")
         waiting = claude.json("get", "cc")["agent"]
@@ -201,9 +229,7 @@ def test_agent_state_follows_the_real_hooks(claude: Kodama, messages_api: Messag
         child.send("\r")  # the dialog's first choice: yes
         claude.run("wait", "cc", "--for=idle", "--timeout", "60")
         child.expect("All-done-after-the-tool", timeout=30)
-        child.send("/exit")
-        time.sleep(0.5)
-        child.send("\r")
+        say(child, "/exit")
         claude.run("wait", "cc", "--for=exited", "--timeout", "60")
         child.expect(r"\[exited\]|detached|$", timeout=30)
     finally:
@@ -213,26 +239,10 @@ def test_agent_state_follows_the_real_hooks(claude: Kodama, messages_api: Messag
 
 
 def test_resume_continues_the_conversation(claude: Kodama, messages_api: MessagesApi) -> None:
-    messages_api.script([{"content": [{"type": "text", "text": "I will remember kiwi."}]}])
-    claude.run("start", "cc", "--prompt", "remember the word kiwi")
-    claude.run("wait", "cc", "--for=exited", "--timeout", "120")
+    tell_the_word(claude, messages_api)
     claude.run("stop", "cc")
     claude.run("resume", "cc")
-    messages_api.clear()
-    messages_api.script([{"content": [{"type": "text", "text": "The-word-was-kiwi."}]}])
-    child = attach(claude, "cc")
-    try:
-        child.expect(PROMPT_MARK, timeout=60)
-        child.send("what was the word")
-        time.sleep(0.5)
-        child.send("\r")
-        child.expect("The-word-was-kiwi", timeout=60)
-        detach(child)
-    finally:
-        child.close(force=True)
-    # Claude Code sent the earlier conversation again: it continued, not started anew.
-    seen = prompts_seen(messages_api)
-    assert "what was the word" in seen and "remember the word kiwi" in seen, seen
+    ask_for_the_word(claude, messages_api)
 
 
 def test_a_missing_agent_fails_start_and_attach_says_why(claude: Kodama, testenv: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Kodama
+from .conftest import Kodama, as_service_account
 
 pytestmark = pytest.mark.cluster
 
@@ -60,21 +60,7 @@ def test_a_serviceaccount_without_pods_exec_is_told_which_permission(
     testenv.kubectl(
         "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": objs})
     )
-    token = testenv.kubectl(
-        "create", "token", "no-exec", "-n", ns, "--duration", "1h"
-    ).stdout.strip()
-    server = testenv.kubectl(
-        "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"
-    ).stdout
-    kc = tmp_path / "sa.kubeconfig"
-    kc.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters: [{{name: c, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n"
-        f"users: [{{name: sa, user: {{token: '{token}'}}}}]\n"
-        f"contexts: [{{name: sa, context: {{cluster: c, user: sa, namespace: {ns}}}}}]\n"
-        "current-context: sa\n"
-    )
-    sa = Kodama(kc, ns, kodama.home, kodama.cwd)
+    sa = as_service_account(kodama, testenv, "no-exec", tmp_path / "sa.kubeconfig")
     proc = sa.run("doctor", "-o", "json", check=False)
     assert proc.returncode == 1
     got = checks(proc)

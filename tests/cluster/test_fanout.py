@@ -10,7 +10,12 @@ import pytest
 
 from tests.fixtures.messages_api import MessagesApi
 
-from .conftest import Kodama, on_simulated_node, session_image
+from .conftest import (
+    Kodama,
+    session_config,
+    session_image,
+    simulated_placement,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -23,12 +28,7 @@ WRITER = (
 
 
 def writer_config(k: Kodama, testenv: Any) -> None:
-    k.write_config(
-        f"image: {session_image(testenv)}\n{on_simulated_node(testenv)}"
-        f'agent:\n  command: "{WRITER.replace(chr(34), chr(92) + chr(34))}"\n  kind: other\n'
-        "sync:\n  enabled: false\nresources:\n  cpu: 100m\n  memory: 128Mi\n"
-        "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
-    )
+    k.write_config(session_config(session_image(testenv), WRITER, **simulated_placement(testenv)))
 
 
 def test_fanout_of_three_list_compare_diff(kodama: Kodama, testenv: Any) -> None:

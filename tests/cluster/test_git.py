@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import Kodama, make_repo, on_simulated_node
+from tests.fixtures.repo import make_repo
+
+from .conftest import Kodama, on_simulated_node
 
 pytestmark = pytest.mark.cluster
 

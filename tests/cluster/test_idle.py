@@ -16,8 +16,8 @@ import pytest
 
 from tests.fixtures.messages_api import MessagesApi
 
-from .conftest import Kodama, session_image
-from .test_claude import PROMPT_MARK, attach, detach, poll, prompts_seen
+from .conftest import Kodama, session_config, session_image
+from .test_claude import PROMPT_MARK, ask_for_the_word, attach, detach, poll, tell_the_word
 
 pytestmark = pytest.mark.cluster
 
@@ -43,14 +43,10 @@ def test_idle_watcher_on_the_simulated_node(kodama: Kodama, testenv: Any) -> Non
     if not testenv.simulated or testenv.real_node:
         pytest.skip("runs the pod's main command through host exec on the simulated node")
     # An agent that works until the test says it is done (each launch runs it again).
-    kodama.write_config(
-        f"image: {session_image(testenv)}\n"
-        'agent:\n  command: >-\n    sh -c \'f="$HOME/.kodama/done"; '
-        'while [ ! -f "$f" ]; do sleep 0.2; done; rm -f "$f"\'\n'
-        "  kind: other\n  idleStop: 10s\n"
-        "sync:\n  enabled: false\nresources:\n  cpu: 100m\n  memory: 128Mi\n"
-        "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
+    command = (
+        'sh -c \'f="$HOME/.kodama/done"; while [ ! -f "$f" ]; do sleep 0.2; done; rm -f "$f"\''
     )
+    kodama.write_config(session_config(session_image(testenv), command, idle_stop="10s"))
     kodama.run("start", "idle")
     pod = pod_json(testenv, kodama.namespace, "idle")
     assert pod["spec"]["restartPolicy"] == "OnFailure"
@@ -150,9 +146,7 @@ def test_idle_stop_on_the_real_node(
     """`idleStop: 20s`: the finished agent's pod ends itself; resume brings the conversation."""
     with (claude.home / "config.yaml").open("a") as f:
         f.write("agent:\n  idleStop: 20s\n")
-    messages_api.script([{"content": [{"type": "text", "text": "I-will-remember-kiwi."}]}])
-    claude.run("start", "cc", "--prompt", "remember the word kiwi")
-    claude.run("wait", "cc", "--for=exited", "--timeout", "120")
+    tell_the_word(claude, messages_api)
     began = time.monotonic()
     got = poll(lambda: (s := claude.json("get", "cc"))["status"] == "Stopped" and s, 180, 1)
     print(f"idle stop: Stopped {time.monotonic() - began:.1f}s after the agent exited")
@@ -164,20 +158,7 @@ def test_idle_stop_on_the_real_node(
     assert len(pvcs) == 2
 
     claude.run("resume", "cc")
-    messages_api.clear()
-    messages_api.script([{"content": [{"type": "text", "text": "The-word-was-kiwi."}]}])
-    child = attach(claude, "cc")
-    try:
-        child.expect(PROMPT_MARK, timeout=60)
-        child.send("what was the word")
-        time.sleep(0.5)
-        child.send("\r")
-        child.expect("The-word-was-kiwi", timeout=60)
-        detach(child)
-    finally:
-        child.close(force=True)
-    seen = prompts_seen(messages_api)
-    assert "what was the word" in seen and "remember the word kiwi" in seen, seen
+    ask_for_the_word(claude, messages_api)
     runs = claude.json("usage", "cc")["items"][0]["runs"]
     assert len(runs) == 2 and runs[0]["end"] is not None
 

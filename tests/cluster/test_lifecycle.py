@@ -13,8 +13,9 @@ import pytest
 
 from kodama import present
 from kodama.models import Session
+from tests.fixtures import fake_kubectl
 
-from .conftest import Kodama
+from .conftest import Kodama, as_service_account, poll
 
 pytestmark = pytest.mark.cluster
 
@@ -140,32 +141,54 @@ def test_two_concurrent_starts(kodama: Kodama, testenv: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "step", ["Creating session", "Waiting for pod", "Shipping", "Launching the agent"]
+    ("step", "held"),
+    [
+        ("Creating session", "probe"),
+        ("Waiting for pod", "probe"),
+        ("Shipping", "ship"),
+        ("Launching the agent", "interactive"),
+    ],
 )
 def test_interrupt_after_each_step_then_rerun_and_delete(
-    kodama: Kodama, testenv: Any, step: str
+    kodama: Kodama, testenv: Any, tmp_path: Path, step: str, held: str
 ) -> None:
-    """Ctrl-C while start is at `step`: rolled back; a re-run works; delete leaves nothing."""
-    proc = kodama.popen("start", "intr")
+    """Ctrl-C while start is at `step`: rolled back; a re-run works; delete leaves nothing.
+
+    kubectl goes through the fake, which holds the first call with the word `held` (the step's
+    own exec, or for the first two steps the one after them) until the CLI has taken the Ctrl-C:
+    start cannot get past the step before the signal lands, so the only right answer is 130.
+    """
+    pids, release = tmp_path / "held-pids", tmp_path / "release"
+    hold = {
+        "KODAMA_KUBECTL": str(fake_kubectl.install(tmp_path)),
+        "FAKE_KUBECTL_REAL": shutil.which("kubectl") or "kubectl",
+        "FAKE_HOLD": held,
+        "FAKE_HOLD_RELEASE": str(release),
+        "FAKE_PIDS": str(pids),
+    }
+    proc = kodama.popen("start", "intr", env=hold)
     assert proc.stderr is not None
     seen = []
     for line in proc.stderr:
         seen.append(line)
         if step in line:
-            proc.send_signal(signal.SIGINT)
             break
+    else:
+        pytest.fail(f"start never reached {step!r}: {seen}")
+    if held in ("ship", "interactive"):  # the step's exec is running when the signal lands
+        poll(lambda: pids.exists() and pids.read_text().strip(), timeout=60, interval=0.05)
+    proc.send_signal(signal.SIGINT)
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("interrupting"):
+            break
+    release.touch()
     rest = proc.stderr.read()
     code = proc.wait(timeout=120)
-    if not any(step in s for s in seen):
-        pytest.fail(f"start never reached {step!r}: {seen} {rest}")
-    print(f"interrupt at {step!r}: exit {code}")
-    if code == 0:
-        # The step finished before the signal landed: that is a complete session, also fine.
-        assert kodama.json("get", "intr")["status"] == "Running"
-    else:
-        assert code == 130, rest
-        assert testenv.managed(kodama.namespace) == [], "a cancelled start must roll back"
-        assert kodama.json("start", "intr")["status"] == "Running"
+    assert code == 130, "".join(seen) + rest
+    assert "start of intr cancelled and rolled back" in rest
+    assert testenv.managed(kodama.namespace) == [], "a cancelled start must roll back"
+    assert kodama.json("start", "intr")["status"] == "Running"
     kodama.run("delete", "intr", "--yes")
     assert testenv.managed(kodama.namespace) == []
 
@@ -304,22 +327,7 @@ def test_rbac_role_is_enough_for_the_whole_lifecycle(
     role = kodama.run("rbac", "--serviceaccount", "agent-runner").stdout
     assert "ClusterRole" not in role
     testenv.kubectl("apply", "-n", ns, "-f", "-", input=role)
-    token = str(
-        testenv.kubectl("create", "token", "agent-runner", "-n", ns, "--duration", "1h").stdout
-    ).strip()
-    server = str(
-        testenv.kubectl(
-            "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"
-        ).stdout
-    )
-    kc = tmp_path / "sa.kubeconfig"
-    kc.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters: [{{name: c, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n"
-        f"users: [{{name: sa, user: {{token: '{token}'}}}}]\n"
-        f"contexts: [{{name: sa, context: {{cluster: c, user: sa, namespace: {ns}}}}}]\ncurrent-context: sa\n"
-    )
-    sa = Kodama(kc, ns, kodama.home, kodama.cwd)
+    sa = as_service_account(kodama, testenv, "agent-runner", tmp_path / "sa.kubeconfig")
     env_file = tmp_path / "agent.env"
     env_file.write_text("FOO=bar\n")  # a Secret is created and deleted without `list` on Secrets
     assert sa.json("start", "rbac", "--env-file", str(env_file))["status"] == "Running"

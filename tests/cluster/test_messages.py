@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import Kodama, make_repo, on_simulated_node
+from tests.fixtures.repo import make_repo
+
+from .conftest import Kodama, as_service_account, on_simulated_node
 
 pytestmark = pytest.mark.cluster
 
@@ -39,21 +41,7 @@ def sa_kodama(kodama: Kodama, testenv: Any, tmp_path: Path) -> Kodama:
     testenv.kubectl(
         "apply", "-n", ns, "-f", "-", input=kodama.run("rbac", "--serviceaccount", "runner").stdout
     )
-    token = str(testenv.kubectl("create", "token", "runner", "-n", ns).stdout).strip()
-    server = str(
-        testenv.kubectl(
-            "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"
-        ).stdout
-    )
-    kc = tmp_path / "sa.kubeconfig"
-    kc.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters: [{{name: c, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n"
-        f"users: [{{name: sa, user: {{token: '{token}'}}}}]\n"
-        f"contexts: [{{name: sa, context: {{cluster: c, user: sa, namespace: {ns}}}}}]\n"
-        "current-context: sa\n"
-    )
-    return Kodama(kc, ns, kodama.home, kodama.cwd)
+    return as_service_account(kodama, testenv, "runner", tmp_path / "sa.kubeconfig")
 
 
 def test_logs_of_an_interactive_session(kodama: Kodama) -> None:

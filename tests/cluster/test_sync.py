@@ -16,17 +16,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import STANDIN_AGENT, Kodama, session_image
+from .conftest import Kodama, session_config, session_image
 
 pytestmark = pytest.mark.cluster
-
-CONFIG = (
-    "image: {image}\n"
-    f'agent:\n  command: "{STANDIN_AGENT}"\n  kind: other\n'
-    "sync:\n  exclude: [scratch/]\n"
-    "resources:\n  cpu: 100m\n  memory: 128Mi\n"
-    "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
-)
 
 
 def wait_for(
@@ -86,7 +78,7 @@ def status(kodama: Kodama, name: str) -> dict[str, Any]:
 def synced(kodama: Kodama, mutagen_bin: Any, testenv: Any) -> Iterator[Kodama]:
     kodama.env["PATH"] = f"{mutagen_bin}{os.pathsep}{os.environ['PATH']}"
     kodama.env["MUTAGEN_LOG_LEVEL"] = "debug"  # the daemon's log is in the failure message
-    kodama.write_config(CONFIG.replace("{image}", session_image(testenv)))
+    kodama.write_config(session_config(session_image(testenv), sync={"exclude": ["scratch/"]}))
     (kodama.cwd / ".gitignore").write_text("*.log\n")
     (kodama.cwd / "b.txt").write_text("two\n")
     (kodama.cwd / "debug.log").write_text("noise\n")

@@ -180,6 +180,12 @@ def session(testenv, core, namespace):
     return namespace, "s1"
 
 
+def pod_sh(testenv, ns, pod, script, **kw):
+    """stdout of `sh -c SCRIPT` exec'd in the pod (with stdin when `input` is given)."""
+    stdin = ["-i"] if "input" in kw else []
+    return testenv.kubectl("exec", *stdin, pod, "-n", ns, "--", "sh", "-c", script, **kw).stdout
+
+
 def test_pod_with_pvcs_runs_and_claims_bind(testenv, core, session):
     ns, pod = session
     obj = wait_ready(core, ns, pod)
@@ -194,15 +200,10 @@ def test_pod_with_pvcs_runs_and_claims_bind(testenv, core, session):
 def test_files_written_by_exec_survive_pod_recreation(testenv, core, session):
     need_host_exec(testenv)
     ns, pod = session
-    testenv.kubectl(
-        "exec",
-        "-i",
-        pod,
-        "-n",
+    pod_sh(
+        testenv,
         ns,
-        "--",
-        "sh",
-        "-c",
+        pod,
         'cat > "$KODAMA_WORKSPACE/note.txt"; echo home > "$HOME/.marker"; pwd',
         input="hello from exec\n",
     )
@@ -213,16 +214,7 @@ def test_files_written_by_exec_survive_pod_recreation(testenv, core, session):
     wait_gone(core, ns, pod)
     core.create_namespaced_pod(ns, session_pod(pod, "ws", "home", "creds"))
     wait_ready(core, ns, pod)
-    out = testenv.kubectl(
-        "exec",
-        pod,
-        "-n",
-        ns,
-        "--",
-        "sh",
-        "-c",
-        'cat "$KODAMA_WORKSPACE/note.txt" "$HOME/.marker"; pwd',
-    ).stdout
+    out = pod_sh(testenv, ns, pod, 'cat "$KODAMA_WORKSPACE/note.txt" "$HOME/.marker"; pwd')
     lines = out.splitlines()
     assert lines[:2] == ["hello from exec", "home"]
     assert lines[2] == str(testenv.volumes / ns / "ws")  # workingDir /workspace, mapped
@@ -357,17 +349,13 @@ def test_exec_with_tty(testenv, session):
 def test_secret_env_and_volume_reach_the_exec(testenv, session):
     need_host_exec(testenv)
     ns, pod = session
-    out = testenv.kubectl(
-        "exec",
-        pod,
-        "-n",
+    out = pod_sh(
+        testenv,
         ns,
-        "--",
-        "sh",
-        "-c",
+        pod,
         'printf "%s\\n" "$ANTHROPIC_API_KEY"; cat "$KODAMA_SECRETS/git/token"; echo; '
         'stat -c %a "$KODAMA_SECRETS/git/token"; echo "$KODAMA_SESSION"',
-    ).stdout
+    )
     assert out.splitlines() == ["sk-test-123", "ghp_abc", "600", pod]
     # Only the listed items are written.
     assert not (testenv.volumes / ns / "pods" / pod / "secrets" / "api-key").exists()

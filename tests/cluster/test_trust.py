@@ -16,7 +16,12 @@ import pytest
 from kodama.k8s import manifests
 from kodama.models import SessionSpec
 
-from .conftest import STANDIN_AGENT, Kodama, session_image
+from .conftest import (
+    Kodama,
+    as_service_account,
+    session_config,
+    session_image,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -180,19 +185,7 @@ def limited_kodama(k: Kodama, testenv: Any, tmp_path: Path) -> Kodama:
     ns = k.namespace
     testenv.kubectl("create", "serviceaccount", "limited", "-n", ns)
     testenv.kubectl("apply", "-n", ns, "-f", "-", input=ROLE_WITHOUT_DELETE)
-    token = testenv.kubectl("create", "token", "limited", "-n", ns).stdout.strip()
-    server = testenv.kubectl(
-        "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"
-    ).stdout
-    kc = tmp_path / "limited.kubeconfig"
-    kc.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters: [{{name: c, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n"
-        f"users: [{{name: u, user: {{token: '{token}'}}}}]\n"
-        f"contexts: [{{name: u, context: {{cluster: c, user: u, namespace: {ns}}}}}]\n"
-        "current-context: u\n"
-    )
-    return Kodama(kc, ns, k.home, k.cwd)
+    return as_service_account(k, testenv, "limited", tmp_path / "limited.kubeconfig")
 
 
 def test_a_failed_rollback_is_reported_as_failed(
@@ -209,18 +202,10 @@ def test_a_failed_rollback_is_reported_as_failed(
     kodama.run("delete", "rb", "--yes")
 
 
-SYNC_CONFIG = (
-    "image: {image}\n"
-    f'agent:\n  command: "{STANDIN_AGENT}"\n  kind: other\n'
-    "resources:\n  cpu: 100m\n  memory: 128Mi\n"
-    "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
-)
-
-
 @pytest.fixture
 def with_mutagen(kodama: Kodama, mutagen_bin: Any, testenv: Any) -> Iterator[Kodama]:
     kodama.env["PATH"] = f"{mutagen_bin}{os.pathsep}{os.environ['PATH']}"
-    kodama.write_config(SYNC_CONFIG.replace("{image}", session_image(testenv)))
+    kodama.write_config(session_config(session_image(testenv), sync={"enabled": True}))
     try:
         yield kodama
     finally:

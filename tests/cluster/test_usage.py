@@ -13,8 +13,8 @@ import pytest
 
 from tests.fixtures.messages_api import MessagesApi
 
-from .conftest import Kodama, make_repo, session_image
-from .test_claude import API_KEY
+from .conftest import Kodama, new_kodama, session_config, session_image
+from .test_claude import API_KEY, claude_env
 
 pytestmark = pytest.mark.cluster
 
@@ -60,22 +60,11 @@ def claude_here(
             "host for the simulated node (set KODAMA_TEST_CLAUDE)"
         )
     api = MessagesApi()
-    home = tmp_path / "kodama-home"
-    home.mkdir()
-    k = Kodama(Path(testenv.kubeconfig), namespace, home, make_repo(tmp_path / "repo"))
-    k.write_config(
-        f"image: {session_image(testenv)}\n"
-        f'agent:\n  command: "{binary}"\n  kind: claude\n'
-        "sync:\n  enabled: false\n"
-        "resources:\n  cpu: 500m\n  memory: 768Mi\n"
-        "storage:\n  workspace: 1Gi\n  claudeHome: 2Gi\n"
-        "env:\n"
-        f"  ANTHROPIC_BASE_URL: {api.url}\n"
-        '  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"\n'
-        '  DISABLE_TELEMETRY: "1"\n'
-        '  DISABLE_AUTOUPDATER: "1"\n'
-        '  CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL: "1"\n'
+    env = {**claude_env(api.url), "DISABLE_AUTOUPDATER": "1"}
+    config = session_config(
+        session_image(testenv), binary, "claude", cpu="500m", memory="768Mi", home="2Gi", env=env
     )
+    k = new_kodama(testenv, namespace, tmp_path, config)
     k.env["ANTHROPIC_API_KEY"] = API_KEY
     try:
         yield k, api

@@ -20,16 +20,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kodama_lsp.features.registry import NAMES
 
 from tests.cluster.conftest import session_image
+from tests.fixtures.repo import make_repo
+from tests.fixtures.stand_in_agent import SLEEPER
 
 from .nvim_runner import PLUGIN, REPO, find_nvim, run_nvim
 
 pytestmark = pytest.mark.editors
 
-# The simulated node runs exec'd commands on this machine: a shell loop stands in for Claude.
-STANDIN_AGENT = "sh -c 'echo stand-in agent ready; while :; do sleep 3600; done'"
 FAKE_SERVER = Path(__file__).resolve().parent / "fake_kodama_lsp.py"
+
+
+def fake_server_env() -> dict[str, str]:
+    """Neovim starts the fake server, which advertises the real server's commands."""
+    return {
+        "KODAMA_TEST_LSP_CMD": json.dumps([sys.executable, str(FAKE_SERVER)]),
+        "FAKE_KODAMA_COMMANDS": json.dumps(list(NAMES)),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -40,26 +49,11 @@ def nvim() -> str:
     return found
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A small git repository with one commit: the workspace the editor has open."""
-    path = tmp_path / "repo"
-    path.mkdir()
-    (path / "main.py").write_text("print('hello')\n")
-    (path / "NOTES").write_text("a file without a filetype\n")
-    _git(path, "init", "-q", "-b", "main")
-    _git(path, "add", ".")
-    _git(path, "commit", "-q", "-m", "initial")
-    return path
+    files = {"main.py": "print('hello')\n", "NOTES": "a file without a filetype\n"}
+    return make_repo(tmp_path / "repo", files=files)
 
 
 def test_plugin_loads_and_completes(nvim: str, repo: Path, tmp_path: Path) -> None:
@@ -169,7 +163,7 @@ def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) 
         state_dir=tmp_path / "nvim",
         timeout=60,
         env={
-            "KODAMA_TEST_LSP_CMD": json.dumps([sys.executable, str(FAKE_SERVER)]),
+            **fake_server_env(),
             "FAKE_KODAMA_LOG": str(log),
         },
     )
@@ -273,7 +267,7 @@ def test_commands_start_the_server_on_demand(nvim: str, tmp_path: Path) -> None:
         cwd=workdir,
         state_dir=tmp_path / "nvim",
         timeout=40,
-        env={"KODAMA_TEST_LSP_CMD": json.dumps([sys.executable, str(FAKE_SERVER)])},
+        env=fake_server_env(),
     )
     r = run.result
     assert r["clients_before"] == 0
@@ -367,7 +361,7 @@ def test_cluster_start_list_attach(
             {
                 "namespace": namespace,
                 "image": session_image(testenv),
-                "agent": {"command": STANDIN_AGENT, "kind": "other"},
+                "agent": {"command": SLEEPER, "kind": "other"},
                 "sync": {"enabled": False},
                 "resources": {"cpu": "100m", "memory": "128Mi"},
                 "storage": {"workspace": "1Gi", "claudeHome": "1Gi"},

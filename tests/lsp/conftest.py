@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -18,8 +17,9 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
+from tests.fixtures.repo import make_repo
+
 CLIENTS = ["visual-studio-code", "neovim@v0.11.0"]
-STANDIN_AGENT = "sh -c 'while :; do sleep 3600; done'"
 
 
 @dataclass
@@ -69,17 +69,6 @@ def make_client(answers: Answers) -> LanguageClient:
 
         client.feature(method)(record)
     return client
-
-
-def make_repo(path: Path, branch: str = "main") -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "init", "-q", "-b", branch, str(path)], check=True)
-    for args in (["config", "user.email", "t@example.com"], ["config", "user.name", "Test"]):
-        subprocess.run(["git", "-C", str(path), *args], check=True)
-    (path / "README.md").write_text("hello\n")
-    subprocess.run(["git", "-C", str(path), "add", "."], check=True)
-    subprocess.run(["git", "-C", str(path), "commit", "-qm", "init"], check=True)
-    return path
 
 
 @contextlib.asynccontextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -13,36 +14,19 @@ from typing import Any
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
+from pytest_lsp import LanguageClient
 
 from kodama import present
 from kodama.models import Session
 
-from ..cluster.conftest import session_image
-from .conftest import CLIENTS, STANDIN_AGENT, Answers, execute, lsp_session
+from ..cluster.conftest import session_config, session_image
+from .conftest import CLIENTS, Answers, execute, lsp_session
 
 pytestmark = [pytest.mark.cluster, pytest.mark.lsp]
 
-CONFIG = f"""\
-image: {{image}}
-agent:
-  command: "{STANDIN_AGENT}"
-  kind: {{kind}}
-sync:
-  enabled: false
-resources:
-  cpu: 100m
-  memory: 128Mi
-storage:
-  workspace: 1Gi
-  claudeHome: 1Gi
-timeout: 120
-"""
-
 
 def write_config(home: Path, kind: str = "other") -> None:
-    (home / "config.yaml").write_text(
-        CONFIG.replace("{kind}", kind).replace("{image}", session_image())
-    )
+    (home / "config.yaml").write_text(session_config(session_image(), kind=kind, timeout=120))
 
 
 async def eventually(check: Any, timeout: float = 60, what: str = "condition") -> Any:
@@ -56,21 +40,41 @@ async def eventually(check: Any, timeout: float = 60, what: str = "condition") -
         await asyncio.sleep(0.2)
 
 
-def init_options(testenv: Any, namespace: str) -> dict[str, Any]:
-    return {"kubeconfig": str(testenv.kubeconfig), "namespace": namespace, "refreshInterval": 1}
+def on_plane(
+    testenv: Any,
+    namespace: str,
+    repo: Path,
+    home: Path,
+    kind: str = "other",
+    config: str | None = None,
+    **kw: Any,
+) -> contextlib.AbstractAsyncContextManager[tuple[LanguageClient, Answers]]:
+    """lsp_session (of CLIENTS[0] unless `client_name` says) on the plane, with `config` or
+    the standard one for an agent of `kind`."""
+    if config is None:
+        write_config(home, kind)
+    else:
+        (home / "config.yaml").write_text(config)
+    opts = {"kubeconfig": str(testenv.kubeconfig), "namespace": namespace, "refreshInterval": 1}
+    kw.setdefault("client_name", CLIENTS[0])
+    return lsp_session(root=repo, home=home, init_options=opts, **kw)
+
+
+def in_pod(testenv: Any, namespace: str, pod: str, script: str) -> None:
+    testenv.kubectl("exec", "-n", namespace, pod, "-c", "agent", "--", "sh", "-c", script)
 
 
 @pytest.mark.parametrize("client_name", CLIENTS)
 async def test_start_progress_concurrent_list_attach_delete(
     client_name: str, testenv: Any, namespace: str, repo: Path, home: Path
 ) -> None:
-    write_config(home)
     vscode = client_name == CLIENTS[0]
-    async with lsp_session(
+    async with on_plane(
+        testenv,
+        namespace,
+        repo,
+        home,
         client_name=client_name,
-        root=repo,
-        home=home,
-        init_options=init_options(testenv, namespace),
         open_terminal=vscode,  # Neovim's profile here does not advertise it: the fallback
     ) as (client, answers):
         # VS Code passes its own workDoneToken; for Neovim the server creates one.
@@ -196,10 +200,7 @@ async def test_start_progress_concurrent_list_attach_delete(
 async def test_cancel_rolls_back_without_orphans(
     how: str, testenv: Any, namespace: str, repo: Path, home: Path
 ) -> None:
-    write_config(home)
-    async with lsp_session(
-        client_name=CLIENTS[1], root=repo, home=home, init_options=init_options(testenv, namespace)
-    ) as (client, _):
+    async with on_plane(testenv, namespace, repo, home, client_name=CLIENTS[1]) as (client, _):
         before = set(client.progress_reports)
         msg_id = str(uuid.uuid4())
         future = client.protocol.send_request(
@@ -239,15 +240,9 @@ async def test_cancel_rolls_back_without_orphans(
 async def test_waiting_agent_prompts_with_attach(
     testenv: Any, namespace: str, repo: Path, home: Path
 ) -> None:
-    write_config(home, kind="claude")
     answers = Answers(message_request="Attach")
-    async with lsp_session(
-        client_name=CLIENTS[0],
-        root=repo,
-        home=home,
-        init_options=init_options(testenv, namespace),
-        open_terminal=True,
-        answers=answers,
+    async with on_plane(
+        testenv, namespace, repo, home, kind="claude", open_terminal=True, answers=answers
     ) as (client, _):
         session = await execute(client, "kodama.session.start", {"name": "w1", "root": str(repo)})
         assert session["status"] == "Running"
@@ -280,27 +275,14 @@ async def test_stop_resume_fetch_get_through_the_server(
     """The other session verbs, as an editor calls them: same results as the CLI."""
     import subprocess
 
-    write_config(home)
-    async with lsp_session(
-        client_name=CLIENTS[0],
-        root=repo,
-        home=home,
-        init_options=init_options(testenv, namespace),
-        open_terminal=True,
-    ) as (client, _answers):
+    async with on_plane(testenv, namespace, repo, home, open_terminal=True) as (client, _):
         started = await execute(client, "kodama.session.start", {"name": "v1", "root": str(repo)})
         assert started["status"] == "Running"
         # The agent commits in the pod; fetch brings the branch back into the local repo.
-        testenv.kubectl(
-            "exec",
-            "-n",
+        in_pod(
+            testenv,
             namespace,
             "kodama-v1",
-            "-c",
-            "agent",
-            "--",
-            "sh",
-            "-c",
             'cd "$KODAMA_WORKSPACE" && echo x > f && git add f && '
             "git -c user.email=a@b -c user.name=a commit -qm 'from the pod'",
         )
@@ -341,14 +323,7 @@ async def test_fanout_compare_and_usage_through_the_server(
     testenv: Any, namespace: str, repo: Path, home: Path
 ) -> None:
     """start with a count, the family in the session list, compare, diff, usage in details."""
-    write_config(home)
-    async with lsp_session(
-        client_name=CLIENTS[0],
-        root=repo,
-        home=home,
-        init_options=init_options(testenv, namespace),
-        open_terminal=True,
-    ) as (client, _answers):
+    async with on_plane(testenv, namespace, repo, home, open_terminal=True) as (client, _):
         started = await execute(
             client, "kodama.session.start", {"name": "fam", "root": str(repo), "count": 2}
         )
@@ -356,18 +331,7 @@ async def test_fanout_compare_and_usage_through_the_server(
         assert [s["name"] for s in started["sessions"]] == ["fam-1", "fam-2"]
         listed = await execute(client, "kodama.session.list")
         assert {s["name"]: s["family"] for s in listed} == {"fam-1": "fam", "fam-2": "fam"}
-        testenv.kubectl(
-            "exec",
-            "-n",
-            namespace,
-            "kodama-fam-2",
-            "-c",
-            "agent",
-            "--",
-            "sh",
-            "-c",
-            'cd "$KODAMA_WORKSPACE" && echo hi > new.txt',
-        )
+        in_pod(testenv, namespace, "kodama-fam-2", 'cd "$KODAMA_WORKSPACE" && echo hi > new.txt')
         rows = await execute(client, "kodama.family.compare", {"name": "fam"})
         assert [(r["name"], [f["path"] for f in r["files"]]) for r in rows] == [
             ("fam-1", []),
@@ -387,10 +351,7 @@ async def test_issue21_messages_reach_the_editor(
     testenv: Any, namespace: str, repo: Path, home: Path
 ) -> None:
     """The editors get the CLI's one-line messages: not found, taken name, unschedulable."""
-    write_config(home)
-    async with lsp_session(
-        client_name=CLIENTS[0], root=repo, home=home, init_options=init_options(testenv, namespace)
-    ) as (client, _):
+    async with on_plane(testenv, namespace, repo, home) as (client, _):
         with pytest.raises(JsonRpcException) as info:
             await execute(client, "kodama.session.get", {"name": "nosuch"})
         assert info.value.message == f"session 'nosuch' not found in namespace {namespace}"
@@ -417,10 +378,7 @@ async def test_issue21_messages_reach_the_editor(
 async def test_doctor_through_the_server(
     testenv: Any, namespace: str, repo: Path, home: Path
 ) -> None:
-    write_config(home)
-    async with lsp_session(
-        client_name=CLIENTS[1], root=repo, home=home, init_options=init_options(testenv, namespace)
-    ) as (client, _answers):
+    async with on_plane(testenv, namespace, repo, home, client_name=CLIENTS[1]) as (client, _):
         report = await execute(client, "kodama.doctor", {"storageClass": "nosuch"})
         checks = {c["name"]: c for c in report["checks"]}
         assert report["ok"] is False and report["namespace"] == namespace

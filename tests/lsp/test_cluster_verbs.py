@@ -5,7 +5,6 @@ pause/push/pull."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,45 +13,32 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from ..cluster.conftest import on_simulated_node
-from ..fixtures.pod_processes import kill_namespace_processes
-from .conftest import CLIENTS, Answers, execute, lsp_session
-from .test_cluster import eventually, init_options
+from ..cluster.conftest import session_config, simulated_placement
+from ..fixtures import stand_in_agent
+from ..fixtures.pod_processes import kill_namespace_processes, volumes_of
+from .conftest import Answers, execute
+from .test_cluster import eventually, on_plane
 
 pytestmark = [pytest.mark.cluster, pytest.mark.lsp]
 
-STAND_IN = Path(__file__).resolve().parents[1] / "fixtures" / "stand_in_agent.py"
 
-
-def write_config(home: Path, testenv: Any) -> None:
+def stand_in_config(testenv: Any) -> str:
     # The Python stand-in for Claude Code is a host program: the session runs on the simulated node.
-    (home / "config.yaml").write_text(
-        on_simulated_node(testenv) + "image: busybox\n"
-        f'agent:\n  command: "{sys.executable} {STAND_IN}"\n  kind: claude\n'
-        "sync:\n  enabled: false\n"
-        "resources:\n  cpu: 100m\n  memory: 128Mi\n"
-        "storage:\n  workspace: 1Gi\n  claudeHome: 1Gi\n"
-    )
-
-
-def volumes_of(testenv: Any, namespace: str) -> Path:
-    root = (
-        getattr(testenv, "volumes", None) or Path(testenv.kubeconfig).resolve().parent / "volumes"
-    )
-    return Path(root) / namespace
+    placement = simulated_placement(testenv)
+    return session_config("busybox", stand_in_agent.COMMAND, "claude", **placement)
 
 
 async def test_logs_wait_and_copies_through_the_server(
     testenv: Any, namespace: str, repo: Path, home: Path, mutagen_bin: Path
 ) -> None:
-    write_config(home, testenv)
     answers = Answers()
     try:
-        async with lsp_session(
-            client_name=CLIENTS[0],
-            root=repo,
-            home=home,
-            init_options=init_options(testenv, namespace),
+        async with on_plane(
+            testenv,
+            namespace,
+            repo,
+            home,
+            config=stand_in_config(testenv),
             open_terminal=True,
             answers=answers,
             env={"KODAMA_MUTAGEN": str(mutagen_bin / "mutagen")},

@@ -10,7 +10,9 @@ from kodama_lsp.features.registry import NAMES
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from .conftest import CLIENTS, Answers, execute, lsp_session, make_repo, raw_request
+from tests.fixtures.repo import make_repo
+
+from .conftest import CLIENTS, Answers, execute, lsp_session, raw_request
 
 SERVER_COMMANDS = set(NAMES)  # the server's one list (lsp/features/registry.py)
 

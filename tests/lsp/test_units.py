@@ -12,8 +12,7 @@ from lsprotocol import types
 from kodama.errors import InvalidInput
 from kodama.names import suggest_session_name
 from kodama.validation import validate_session_name
-
-from .conftest import make_repo
+from tests.fixtures.repo import make_repo
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,10 @@ from kodama.errors import InvalidInput, KodamaError, Timeout
 from kodama.events import CancelToken
 from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.runtime import PodContext
-from kodama.models import AgentState, AgentStateName, SessionSpec
+from kodama.models import AgentState, AgentStateName
 from kodama.present import agent_cell
 from kodama.validation import parse_timeout as parse_duration
+from tests.fixtures.specs import pod_context
 
 
 def ours(settings: dict[str, object], event: str) -> int:
@@ -119,22 +120,26 @@ def test_parse_status_process_gone_with_its_pod() -> None:
 
 @pytest.mark.parametrize("out", ["", "garbage", "S {bad\nR [1]\nA 1\n", "S\nR\nA\n"])
 def test_parse_status_tolerates_garbage(out: str) -> None:
-    assert parse_status(out, "claude").state in (AgentStateName.UNKNOWN, AgentStateName.WORKING)
+    assert parse_status(out, "claude") == AgentState()  # no run record: nothing is known
 
 
 @pytest.mark.parametrize(
-    ("state_since", "run_start"),
+    ("state_since", "run_start", "want"),
     [
-        ("2025-01-01T10:05:00", "2025-01-01T10:00:00Z"),  # naive hook time, aware run time
-        ("2025-01-01T10:05:00Z", "2025-01-01T10:00:00"),  # and the other way round
-        ("2025-01-01T10:05:00+02:00", "2025-01-01T10:00:00"),
+        # naive hook time, aware run time, and the other way round: naive is UTC
+        ("2025-01-01T10:05:00", "2025-01-01T10:00:00Z", AgentStateName.WAITING),
+        ("2025-01-01T10:05:00Z", "2025-01-01T10:00:00", AgentStateName.WAITING),
+        # 08:05 UTC: the hook wrote it before this run started, so it is an older run's
+        ("2025-01-01T10:05:00+02:00", "2025-01-01T10:00:00", AgentStateName.WORKING),
     ],
 )
-def test_parse_status_mixes_naive_and_aware_times(state_since: str, run_start: str) -> None:
+def test_parse_status_mixes_naive_and_aware_times(
+    state_since: str, run_start: str, want: AgentStateName
+) -> None:
     st = {"state": "waiting", "message": "m", "since": state_since, "exitCode": None}
     out = status(st, {**RUN, "startedAt": run_start, "endedAt": None}, True)
     got = parse_status(out, "claude")
-    assert got.state in (AgentStateName.WAITING, AgentStateName.WORKING)
+    assert got.state == want
     assert got.since is not None and got.since.tzinfo is not None
     assert agent_cell(got)  # rendering compares with now: an aware time is required
 
@@ -149,8 +154,9 @@ def test_parse_status_mixes_naive_and_aware_times(state_since: str, run_start: s
     ],
 )
 def test_parse_status_survives_hostile_state_files(state: dict[str, object]) -> None:
+    # An invalid state file is no state: unknown, never some of its fields.
     got = parse_status(status(state, {**RUN, "endedAt": None}, True), "claude")
-    assert got.state in (AgentStateName.UNKNOWN, AgentStateName.WORKING)
+    assert got == AgentState()
 
 
 def test_wait_for_reaches_times_out_and_fails_on_exit() -> None:
@@ -210,16 +216,7 @@ def test_render_stream_json() -> None:
 
 
 def ctx() -> PodContext:
-    spec = SessionSpec(
-        name="demo",
-        namespace="dev",
-        image="img",
-        cpu="1",
-        memory="1Gi",
-        workspace_size="1Gi",
-        home_size="1Gi",
-    )
-    return PodContext(Kubectl("dev", "/k/config", "ctx"), "kodama-demo", spec)
+    return pod_context(kubectl=Kubectl("dev", "/k/config", "ctx"))
 
 
 def test_attach_and_logs_command_lines(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -297,21 +297,14 @@ def test_sync_exclude_refuses_negations() -> None:
 
 
 def test_start_needs_exactly_the_repo_changes_the_user_accepted(home: Path, tmp_path: Path) -> None:
-    import subprocess
-
     from kodama.engine import SessionEngine
     from kodama.errors import NeedsConfirmation
     from kodama.k8s.cluster import KubeTarget
     from kodama.models import StartRequest
     from kodama.store import Store
+    from tests.fixtures.repo import make_repo
 
-    repo = tmp_path / "checkout"
-    repo.mkdir()
-    for args in (
-        ["init", "-q"],
-        ["-c", "user.email=t@e", "-c", "user.name=T", "commit", "-q", "--allow-empty", "-m", "i"],
-    ):
-        subprocess.run(["git", "-C", str(repo), *args], check=True)
+    repo = make_repo(tmp_path / "checkout")
     (repo / ".kodama.yaml").write_text("image: evil\n")
 
     class ClusterUsed(Exception):

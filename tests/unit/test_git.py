@@ -13,6 +13,7 @@ import kodama
 from kodama.errors import InvalidInput
 from kodama.git import remote
 from kodama.git import session as git
+from tests.fixtures.repo import make_repo
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 HELPER = Path(kodama.__file__).parent / "incluster" / "git-credential-kodama"
@@ -38,13 +39,7 @@ def sh(cwd: Path, *args: str) -> str:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    sh(root, "git", "init", "-q", "-b", "main")
-    (root / "a.txt").write_text("a\n")
-    sh(root, "git", "add", "a.txt")
-    sh(root, "git", "commit", "-q", "-m", "one")
-    return root
+    return make_repo(tmp_path / "repo", files={"a.txt": "a\n"})
 
 
 # -- branch names ------------------------------------------------------------------------------

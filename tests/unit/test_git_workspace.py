@@ -22,7 +22,8 @@ from kodama.git import session as git
 from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.manifests import CONTAINER
 from kodama.k8s.runtime import PodContext
-from kodama.models import SessionSpec
+from tests.fixtures.repo import make_repo
+from tests.fixtures.specs import pod_context
 
 from .test_git import GIT_ENV, sh
 
@@ -66,18 +67,7 @@ class Pod:
         self.events: list[Event] = []
 
     def ctx(self, local: Path | None, **spec: object) -> PodContext:
-        base = {
-            "name": "s",
-            "namespace": "ns",
-            "image": "busybox",
-            "cpu": "1",
-            "memory": "1Gi",
-            "workspace_size": "1Gi",
-            "home_size": "1Gi",
-        }
-        return PodContext(
-            self.kubectl, "kodama-s", SessionSpec.model_validate({**base, **spec}), local
-        )
+        return pod_context(local, self.kubectl, **{"name": "s", "namespace": "ns", **spec})
 
     def ensure(self, ctx: PodContext) -> None:
         git.ensure_workspace(ctx, Reporter(self.events.append, "s"), CancelToken())
@@ -101,16 +91,10 @@ def pod(tmp_path: Path) -> Pod:
 @pytest.fixture
 def local(tmp_path: Path) -> Path:
     """A repository with an unpushed commit, two branches and every kind of dirty file."""
-    root = tmp_path / "local"
-    root.mkdir()
-    sh(root, "git", "init", "-q", "-b", "main")
+    files = {".gitignore": "*.log\n", "kept.txt": "v1\n", "gone.txt": "bye\n"}
+    root = make_repo(tmp_path / "local", files=files)
     sh(root, "git", "config", "user.name", "Local Dev")
     sh(root, "git", "config", "user.email", "dev@example.com")
-    (root / ".gitignore").write_text("*.log\n")
-    (root / "kept.txt").write_text("v1\n")
-    (root / "gone.txt").write_text("bye\n")
-    sh(root, "git", "add", ".")
-    sh(root, "git", "commit", "-q", "-m", "one")
     sh(root, "git", "branch", "other")
     (root / "kept.txt").write_text("v2\n")
     sh(root, "git", "commit", "-q", "-am", "unpushed")

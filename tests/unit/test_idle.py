@@ -19,6 +19,7 @@ from kodama.errors import InvalidInput
 from kodama.k8s import manifests
 from kodama.k8s.status import derive, pod_ended
 from kodama.models import SessionSpec, Status
+from tests.fixtures.specs import session_spec
 
 
 @pytest.mark.parametrize(
@@ -60,16 +61,7 @@ def test_tick_bounds() -> None:
 
 
 def spec(**kw: Any) -> SessionSpec:
-    base: dict[str, Any] = dict(
-        name="s",
-        namespace="dev",
-        image="img",
-        cpu="1",
-        memory="1Gi",
-        workspace_size="1Gi",
-        home_size="1Gi",
-    )
-    return SessionSpec(**{**base, **kw})
+    return session_spec(name="s", **kw)
 
 
 def test_pod_without_idle_stop_keeps_the_keepalive() -> None:

@@ -1,14 +1,12 @@
 """Issue 16 item 9: fetch, push and pull have deadlines and obey cancel (CLI Ctrl-C, LSP cancel).
 
-kubectl is replaced by a script that records its pid and then hangs, as an exec into a wedged pod
+kubectl is replaced by the fake that records its pid and then hangs, as an exec into a wedged pod
 or a dead network would: the operation must end, with Cancelled or a "timed out" error, and take its
 processes with it.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,43 +18,24 @@ import pytest
 from kodama.errors import Cancelled, KodamaError
 from kodama.events import CancelToken, Reporter
 from kodama.git import session as git
-from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.runtime import PodContext
-from kodama.models import SessionSpec
 from kodama.sync import tarcopy as sync_copy
+from tests.fixtures import fake_kubectl
+from tests.fixtures.repo import make_repo
+from tests.fixtures.specs import pod_context
 
 from .test_git import GIT_ENV
-
-HANGING_KUBECTL = f"""#!{sys.executable}
-import os, sys, time
-with open(os.environ["FAKE_PIDS"], "a") as fh:
-    fh.write(f"{{os.getpid()}}\\n")
-sys.stdin.close()
-time.sleep(3600)
-"""
 
 
 @pytest.fixture
 def hung(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[PodContext, Path]:
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
-    kubectl = tmp_path / "kubectl"
-    kubectl.write_text(HANGING_KUBECTL)
-    kubectl.chmod(0o755)
-    monkeypatch.setenv("KODAMA_KUBECTL", str(kubectl))
+    monkeypatch.setenv("KODAMA_KUBECTL", str(fake_kubectl.install(tmp_path)))
+    monkeypatch.setenv("FAKE_HOLD", "*")  # every call hangs, never released
     monkeypatch.setenv("FAKE_PIDS", str(tmp_path / "pids"))
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git_ = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run([*git_, "init", "-q", "-b", "main"], check=True)
-    (repo / "a.txt").write_text("a\n")
-    subprocess.run([*git_, "add", "-A"], check=True)
-    subprocess.run([*git_, "commit", "-qm", "c"], check=True)
-    spec = SessionSpec(
-        name="s", namespace="ns", image="busybox", cpu="1", memory="1Gi",
-        workspace_size="1Gi", home_size="1Gi", branch="kodama/s",
-    )  # fmt: skip
-    return PodContext(Kubectl("ns"), "kodama-s", spec, repo), tmp_path / "pids"
+    repo = make_repo(tmp_path / "repo")
+    return pod_context(repo, name="s", branch="kodama/s"), tmp_path / "pids"
 
 
 def started(pids: Path) -> list[int]:
@@ -101,47 +80,26 @@ def cancel_once_started(call: Callable[[CancelToken], Any], pids: Path) -> BaseE
     return raised[0]
 
 
-def fetch(ctx: PodContext, cancel: CancelToken, **kw: Any) -> Any:
+def run(op: str, ctx: PodContext, cancel: CancelToken, **kw: Any) -> Any:
     assert ctx.local_path is not None
-    return git.fetch(
-        ctx, ctx.local_path, into="x", force=False, reporter=Reporter(lambda e: None, "s"),
-        cancel=cancel, **kw,
-    )  # fmt: skip
+    if op == "fetch":
+        rep = Reporter(lambda e: None, "s")
+        return git.fetch(
+            ctx, ctx.local_path, into="x", force=False, reporter=rep, cancel=cancel, **kw
+        )
+    copy = sync_copy.push if op == "push" else sync_copy.pull
+    return copy(ctx, ctx.local_path, cancel=cancel, **kw)
 
 
-def test_fetch_obeys_cancel(hung: tuple[PodContext, Path]) -> None:
+@pytest.mark.parametrize("op", ["fetch", "push", "pull"])
+def test_fetch_push_pull_obey_cancel(hung: tuple[PodContext, Path], op: str) -> None:
     ctx, pids = hung
-    assert isinstance(cancel_once_started(lambda c: fetch(ctx, c), pids), Cancelled)
-
-
-def test_pull_obeys_cancel(hung: tuple[PodContext, Path]) -> None:
-    ctx, pids = hung
-    assert ctx.local_path is not None
-    root = ctx.local_path
-    assert isinstance(
-        cancel_once_started(lambda c: sync_copy.pull(ctx, root, cancel=c), pids), Cancelled
-    )
-
-
-def test_push_obeys_cancel(hung: tuple[PodContext, Path]) -> None:
-    ctx, pids = hung
-    assert ctx.local_path is not None
-    root = ctx.local_path
-    assert isinstance(
-        cancel_once_started(lambda c: sync_copy.push(ctx, root, cancel=c), pids), Cancelled
-    )
+    assert isinstance(cancel_once_started(lambda c: run(op, ctx, c), pids), Cancelled)
 
 
 @pytest.mark.parametrize("op", ["fetch", "push", "pull"])
 def test_fetch_push_pull_time_out(hung: tuple[PodContext, Path], op: str) -> None:
     ctx, pids = hung
-    assert ctx.local_path is not None
-    root = ctx.local_path
     with pytest.raises(KodamaError, match=r"timed out after 0\.5s"):
-        if op == "fetch":
-            fetch(ctx, CancelToken(), timeout=0.5)
-        elif op == "push":
-            sync_copy.push(ctx, root, cancel=CancelToken(), timeout=0.5)
-        else:
-            sync_copy.pull(ctx, root, cancel=CancelToken(), timeout=0.5)
+        run(op, ctx, CancelToken(), timeout=0.5)
     assert started(pids)

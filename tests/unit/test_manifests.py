@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+from pathlib import Path
 
+import pytest
+
+from kodama import plan
+from kodama.config import load_config
 from kodama.k8s import manifests
-from kodama.models import SecretFile, SessionSpec
+from kodama.models import SecretFile, SessionSpec, StartRequest
+from tests.fixtures.specs import session_spec
 
 
 def spec(**kw: object) -> SessionSpec:
-    base: dict[str, object] = {
-        "name": "demo",
-        "namespace": "dev",
-        "image": "img:1",
-        "cpu": "2",
-        "memory": "4Gi",
-        "workspace_size": "10Gi",
-        "home_size": "2Gi",
-        "branch": "kodama/demo",
-    }
-    base.update(kw)
-    return SessionSpec.model_validate(base)
+    sizes = {"cpu": "2", "memory": "4Gi", "workspace_size": "10Gi", "home_size": "2Gi"}
+    return session_spec(**{"image": "img:1", "branch": "kodama/demo", **sizes, **kw})
 
 
 def test_names_and_labels() -> None:
@@ -124,15 +121,52 @@ def test_secret_files_under_home_are_linked_not_mounted() -> None:
     assert manifests.home_relative("/home/kodama/a/../b") is None
 
 
-def test_spec_annotation_roundtrips_without_secrets() -> None:
+def test_spec_annotation_roundtrips() -> None:
     s = spec(credential_keys=["ANTHROPIC_API_KEY"])
     pvc = manifests.pvc(s, "workspace")
     raw = pvc["metadata"]["annotations"][manifests.SPEC_ANNOTATION]
-    back = SessionSpec.model_validate_json(raw)
-    assert back == s
+    assert SessionSpec.model_validate_json(raw) == s
     assert pvc["metadata"]["annotations"][manifests.PHASE_ANNOTATION] == "creating"
-    assert "sk-" not in raw
     assert json.loads(raw)["credentialKeys"] == ["ANTHROPIC_API_KEY"]
+
+
+def test_secret_values_are_in_the_secrets_and_nowhere_else_start_creates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every secret a start is given (credential, git token, --env-file, --secret-file)."""
+    values = {
+        "ANTHROPIC_API_KEY": "sk-ant-api03-plan-Q7xv2LmN9pR4sT6u",
+        "GIT_TOKEN_FOR_TEST": "ghp_planTest0123456789abcdef",
+        "env": "env-file-value-4711-Zq",
+        "file": "secret-file-body-0815-Wx",
+    }
+    monkeypatch.setenv("KODAMA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", values["ANTHROPIC_API_KEY"])
+    monkeypatch.setenv("GIT_TOKEN_FOR_TEST", values["GIT_TOKEN_FOR_TEST"])
+    (tmp_path / "agent.env").write_text(f"DB_PASSWORD={values['env']}\n")
+    (tmp_path / "token.txt").write_text(values["file"])
+    (tmp_path / ".git").mkdir()
+    request = StartRequest(
+        name="demo",
+        repo="https://example.com/r.git",
+        git_token_env="GIT_TOKEN_FOR_TEST",
+        env_file=str(tmp_path / "agent.env"),
+        secret_files=[f"{tmp_path / 'token.txt'}:/etc/tool/token.txt"],
+    )
+    started = plan.build(
+        request, config=lambda f: load_config(tmp_path, f), namespace="dev", cwd=tmp_path
+    )
+
+    def forms(value: str) -> list[str]:
+        return [value, base64.b64encode(value.encode()).decode()]
+
+    secrets = json.dumps(started.secrets)
+    others = [o for o in started.objects if o["kind"] != "Secret"]
+    assert {o["kind"] for o in others} == {"PersistentVolumeClaim", "Pod"}
+    rest = json.dumps(others) + started.spec.model_dump_json()
+    for value in values.values():
+        assert any(form in secrets for form in forms(value)), value
+        assert not any(form in rest for form in forms(value)), value
 
 
 def test_storage_class_optional() -> None:

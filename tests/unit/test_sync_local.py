@@ -10,7 +10,6 @@ import glob
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,12 +18,12 @@ import pytest
 
 from kodama.errors import KodamaError
 from kodama.events import CancelToken, Event, Reporter
-from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.runtime import PodContext
-from kodama.models import SessionSpec
 from kodama.store import Store
 from kodama.sync import session as sync
 from kodama.sync import tarcopy as sync_copy
+from tests.fixtures import fake_kubectl
+from tests.fixtures.specs import pod_context
 
 
 def find_mutagen() -> str | None:
@@ -37,19 +36,6 @@ def find_mutagen() -> str | None:
 
 MUTAGEN = find_mutagen()
 needs_mutagen = pytest.mark.skipif(MUTAGEN is None, reason="mutagen is not installed")
-
-FAKE_KUBECTL = f"""#!{sys.executable}
-# `kubectl [--kubeconfig K] [--context C] -n NS exec [-i] POD -c C -- CMD...`, run locally in a
-# fake pod: HOME and KODAMA_WORKSPACE under FAKE_POD_ROOT, none of the caller's mutagen env.
-import os, sys
-args = sys.argv[1:]
-cmd = args[args.index("--") + 1:]
-root = os.environ["FAKE_POD_ROOT"]
-env = {{k: v for k, v in os.environ.items() if not k.startswith(("MUTAGEN_", "KODAMA_"))}}
-env.update(HOME=os.path.join(root, "home"), KODAMA_WORKSPACE=os.path.join(root, "workspace"))
-os.chdir(env["HOME"])
-os.execvpe(cmd[0], cmd, env)
-"""
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 30) -> float:
@@ -70,9 +56,7 @@ def read(path: Path) -> str | None:
 
 @pytest.fixture
 def bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PodContext]:
-    kubectl = tmp_path / "kubectl"
-    kubectl.write_text(FAKE_KUBECTL)
-    kubectl.chmod(0o755)
+    kubectl = fake_kubectl.install(tmp_path)
     pod = tmp_path / "pod"
     (pod / "home").mkdir(parents=True)
     (pod / "workspace").mkdir()
@@ -88,16 +72,7 @@ def bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PodConte
     monkeypatch.setenv("KODAMA_KUBECTL", str(kubectl))
     monkeypatch.setenv("KODAMA_MUTAGEN", MUTAGEN or str(tmp_path / "no-mutagen"))
     monkeypatch.setenv("FAKE_POD_ROOT", str(pod))
-    spec = SessionSpec(
-        name="demo",
-        namespace="team-a",
-        image="busybox",
-        cpu="1",
-        memory="1Gi",
-        workspace_size="1Gi",
-        home_size="1Gi",
-    )
-    ctx = PodContext(Kubectl("team-a"), "kodama-demo", spec, repo)
+    ctx = pod_context(repo, namespace="team-a")
     try:
         yield ctx
     finally:

@@ -13,6 +13,7 @@ from kodama.agent import usage
 from kodama.config import PricingConfig
 from kodama.k8s import manifests
 from kodama.models import SessionSpec, Status
+from tests.fixtures.specs import session_spec
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "claude_transcript.jsonl"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -94,16 +95,8 @@ def test_runs_annotation_is_validated() -> None:
 
 
 def spec(**kw: Any) -> SessionSpec:
-    base: dict[str, Any] = dict(
-        name="s",
-        namespace="dev",
-        image="img",
-        cpu="500m",
-        memory="2Gi",
-        workspace_size="10Gi",
-        home_size="2Gi",
-    )
-    return SessionSpec(**{**base, **kw})
+    sizes = {"cpu": "500m", "memory": "2Gi", "workspace_size": "10Gi", "home_size": "2Gi"}
+    return session_spec(name="s", **{**sizes, **kw})
 
 
 def ws(runs: list[usage.Run], tokens: str | None = None) -> dict[str, Any]:

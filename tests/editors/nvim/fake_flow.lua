@@ -10,6 +10,15 @@ local function notified_wait(pattern, what)
   return T.notified(pattern).msg
 end
 
+-- Runs `cmd`, which opens the buffer `name`; returns its lines (the buffer stays current).
+local function opened(cmd, name)
+  vim.cmd(cmd)
+  T.wait(5000, function()
+    return vim.api.nvim_buf_get_name(0) == name
+  end, 'the buffer ' .. name)
+  return vim.api.nvim_buf_get_lines(0, 0, -1, false)
+end
+
 T.run(function()
   vim.g.kodama = { namespace = 'fake-ns', kubeconfig = '/tmp/fake-kubeconfig' }
   vim.lsp.config('kodama', { cmd = vim.json.decode(vim.env.KODAMA_TEST_LSP_CMD) })
@@ -60,22 +69,14 @@ T.run(function()
   end, 'the attach command output')
   vim.cmd('close')
 
-  vim.cmd('Kodama list')
-  T.wait(5000, function()
-    return vim.api.nvim_buf_get_name(0) == 'kodama://sessions'
-  end, 'the sessions buffer')
-  r.list_lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  r.list_lines = opened('Kodama list', 'kodama://sessions')
   vim.cmd('close')
 
   vim.cmd('Kodama status alpha')
   r.status = notified_wait('State:       watching')
   vim.cmd('Kodama fetch alpha')
   r.fetch = notified_wait('Fetched kodama/alpha')
-  vim.cmd('Kodama logs alpha')
-  T.wait(5000, function()
-    return vim.api.nvim_buf_get_name(0) == 'kodama://logs/alpha'
-  end, 'the log buffer')
-  r.log_lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  r.log_lines = opened('Kodama logs alpha', 'kodama://logs/alpha')
   r.log_modifiable = vim.bo.modifiable
   vim.cmd('close')
   vim.cmd('Kodama logs alpha -f')
@@ -89,11 +90,7 @@ T.run(function()
   r.sync_pause = notified_wait('^Kodama: alpha\n')
   vim.cmd('Kodama sync push alpha')
   r.sync_push = notified_wait('pushed')
-  vim.cmd('Kodama config')
-  T.wait(5000, function()
-    return vim.api.nvim_buf_get_name(0) == 'kodama://config'
-  end, 'the config buffer')
-  r.config_lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  r.config_lines = opened('Kodama config', 'kodama://config')
   r.config_filetype = vim.bo.filetype
   vim.cmd('close')
   r.complete_wait = vim.fn.getcompletion('Kodama wait alpha ', 'cmdline')
