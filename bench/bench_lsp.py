@@ -20,8 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import sync_bench
@@ -36,10 +40,18 @@ SYNCED = "s001"  # the Running session that receives the sync during the load ro
 TREE = "lsptree"
 
 
-async def _load(env: Env, rounds: int, files: int) -> dict[str, Any]:
+async def load_rounds(env: Env, rounds: int, files: int, spy: Path | None = None) -> dict[str, Any]:
+    """The load rounds; with `spy`, py-spy records the server meanwhile (bench/profile.py)."""
     mutagen = sync_bench.find_mutagen()
     ed = Editor(env, RUNNING_NS, refreshInterval=2)
     await ed.start({"KODAMA_MUTAGEN": mutagen})
+    recorder = None
+    if spy is not None:
+        recorder = subprocess.Popen(
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--idle", "--threads",
+             "-r", "100", "-f", "raw", "-o", str(spy), "--pid", str(ed.pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
     reqs = ed.requests()
     idle: dict[str, list[float]] = defaultdict(list)
     busy: dict[str, list[float]] = defaultdict(list)
@@ -72,6 +84,9 @@ async def _load(env: Env, rounds: int, files: int) -> dict[str, Any]:
             await ed.command("kodama.session.delete", {"name": f"lspload{i}", "confirm": True})
     finally:
         shutil.rmtree(env.repo / TREE, ignore_errors=True)
+        if recorder is not None:
+            recorder.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            recorder.wait(timeout=60)
         await ed.stop()
     return {"idle": idle, "busy": busy, "notes": notes}
 
@@ -109,7 +124,7 @@ def bench(env: Env, runs: int, prepared: set[str], count: int, quick: bool) -> l
             populate(env, ns, count, pending=pending)
             prepared.add(ns)
     before = load1()
-    r = asyncio.run(_load(env, rounds=2 if quick else 3, files=500 if quick else 2000))
+    r = asyncio.run(load_rounds(env, rounds=2 if quick else 3, files=500 if quick else 2000))
     load = (before, load1())
     what = f"LSP {{}} while a start, a sync and a refresh run ({count} Running sessions)"
     rows: list[Row] = []

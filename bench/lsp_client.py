@@ -5,6 +5,7 @@ namespace as initializationOptions, initialized, then requests)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -55,11 +56,13 @@ class Editor:
         )
         self.pid = 0
 
-    async def start(self, extra_env: dict[str, str] | None = None) -> None:
+    async def start(
+        self, extra_env: dict[str, str] | None = None, argv: list[str] | None = None
+    ) -> None:
+        """Start the server (`python -m kodama_lsp`, or `python *argv`) and initialize it."""
         env = {**self.env.environ(), **(extra_env or {})}
-        await self.client.start_io(
-            sys.executable, "-m", "kodama_lsp", env=env, cwd=str(self.env.repo)
-        )
+        args = argv or ["-m", "kodama_lsp"]
+        await self.client.start_io(sys.executable, *args, env=env, cwd=str(self.env.repo))
         server = self.client._server  # the subprocess pygls started
         assert server is not None
         self.pid = server.pid
@@ -92,6 +95,9 @@ class Editor:
 
     def uri(self, name: str) -> str:
         return (self.env.repo / name).as_uri()
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
 
     def rss_mb(self) -> float:
         return vm_rss_mb(self.pid)

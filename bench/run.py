@@ -45,7 +45,10 @@ RESULTS = BENCH / "results"
 
 def ensure_requirements() -> None:
     """pyinstrument (for --profile) goes into the venv running the benchmarks."""
-    if importlib.util.find_spec("pyinstrument") is None:
+    if (
+        importlib.util.find_spec("pyinstrument") is None
+        or not (Path(sys.executable).parent / "py-spy").exists()
+    ):
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "-q", "-r", str(BENCH / "requirements.txt")],
             check=True,
