@@ -39,6 +39,7 @@ from run import cached_bytecode
 
 PARTS = ("imports", "list", "start", "api", "memory", "lsp")
 LIFE_NS = "kodama-bench-life"
+GROWTH_LISTS = 50
 
 
 def pyspy() -> str:
@@ -197,7 +198,10 @@ def memory(env: Env, out: Path) -> list[str]:
         label, _, mb = line.rpartition(" ")
         lines.append(f"- {label.strip(chr(39))}: {float(mb):.1f} MB (+{float(mb) - prev:.1f})")
         prev = float(mb)
-    lines += ["", "tracemalloc growth over 100 `kodama.session.list` (50 Pending), top 15:"]
+    lines += [
+        "",
+        f"tracemalloc growth over {GROWTH_LISTS} `kodama.session.list` (50 Pending), top 15:",
+    ]
     lines += asyncio.run(_lsp_growth(env, out))
     return lines
 
@@ -215,7 +219,7 @@ async def _lsp_growth(env: Env, out: Path) -> list[str]:
         rss0 = ed.rss_mb()
         ed.signal(signal.SIGUSR1)
         await asyncio.sleep(3)
-        for _ in range(100):
+        for _ in range(GROWTH_LISTS):
             await ed.command("kodama.session.list", {})
         rss1 = ed.rss_mb()
         ed.signal(signal.SIGUSR1)
