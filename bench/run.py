@@ -264,6 +264,7 @@ def measure(
             for r in got:
                 r.group = name
             rows += got
+            write(rows, facts, merge=True)  # a run cut short keeps what it measured
             print(table(got), file=sys.stderr)
             print(f"({time.monotonic() - t0:.0f} s)", file=sys.stderr)
             if args.profile:
