@@ -7,6 +7,7 @@ hand) in the same run, interleaving the two so that a load spike hits both alike
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -28,7 +29,9 @@ DEFAULT_KUBECONFIG = ROOT / ".testenv" / "kubeconfig"
 
 # The stand-in agent of the cluster tests: the simulated node runs no image, exec runs on the host.
 # Benchmarks start dozens of sessions: they go to the simulated node (tainted while the plane's
-# real node, which holds a few pods on 2 cores, takes the default placement).
+# real node, which holds a few pods on 2 cores, takes the default placement). Kind `claude`, as
+# most users run: start registers the hooks, and the agent state follows the hook-written file
+# (the editor benchmark writes it through the real hook to show "waiting for you").
 STANDIN_AGENT = "sh -c 'while :; do sleep 3600; done'"
 CONFIG_YAML = f"""\
 image: busybox
@@ -40,7 +43,7 @@ tolerations:
     effect: NoSchedule
 agent:
   command: "{STANDIN_AGENT}"
-  kind: other
+  kind: claude
 sync:
   enabled: false
 resources:
@@ -129,6 +132,14 @@ def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def p95(values: Sequence[float]) -> float | None:
+    """Nearest-rank 95th percentile (with 20 samples: the 19th smallest)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
 # -- results -----------------------------------------------------------------------------------
 
 
@@ -155,10 +166,16 @@ class Row:
     count: int | None = None  # samples behind kodama when it holds a summary (e.g. a median)
     group: str = ""  # the benchmark (cli, list, ...) that produced the row
     profile_argv: list[str] = field(default_factory=list)  # Kodama side, for --profile
+    stat: str = "median"  # "median" | "p95": what `ours` (and a `max` target) is read from
 
     @property
     def kodama_median(self) -> float | None:
         return median(self.kodama)
+
+    @property
+    def kodama_value(self) -> float | None:
+        """The summary the target is judged on: the median, or the p95 for latency targets."""
+        return p95(self.kodama) if self.stat == "p95" else median(self.kodama)
 
     @property
     def floor_median(self) -> float | None:
@@ -175,12 +192,13 @@ class Row:
             return None
         if self.target.kind == "ratio":
             return None if self.ratio is None else self.ratio <= self.target.limit
-        k = self.kodama_median
+        k = self.kodama_value
         return None if k is None else k <= self.target.limit
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d.update(
+            kodama_value=self.kodama_value,
             kodama_median=self.kodama_median,
             floor_median=self.floor_median,
             ratio=self.ratio,
@@ -202,15 +220,16 @@ def verdict(row: Row) -> str:
 
 
 def table(rows: Sequence[Row]) -> str:
-    head = (
-        "| benchmark | Kodama (median) | floor (median) | ratio | target | verdict | n | load 1m |"
-    )
+    head = "| target | ours | floor (median) | ratio | limit | met/missed | n | load 1m |"
     lines = [head, "|" + "---|" * 8]
     for r in rows:
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "—"
         floor = f"{fmt_value(r.floor_median, r.unit)} {r.floor_what}" if r.floor else "—"
+        ours = fmt_value(r.kodama_value, r.unit)
+        if r.stat != "median" and r.kodama:
+            ours = f"{ours} ({r.stat}; median {fmt_value(r.kodama_median, r.unit)})"
         lines.append(
-            f"| {r.what} | {fmt_value(r.kodama_median, r.unit)} | {floor} | {ratio} | "
+            f"| {r.what} | {ours} | {floor} | {ratio} | "
             f"{r.target.text if r.target else '—'} | {verdict(r)} | {r.count or len(r.kodama)} | "
             f"{r.load[0]:.1f}→{r.load[1]:.1f} |"
         )
@@ -361,6 +380,18 @@ class Env:
         self.k(None, "label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
         self.namespaces.append(ns)
         return ns
+
+    def reuse(self, ns: str, count: int, phase: str) -> bool:
+        """With --keep, a namespace left by an earlier run is used again when it holds exactly
+        `count` session pods in `phase` (saves minutes of setup while iterating)."""
+        proc = self.k(None, "get", "pods", "-n", ns, "-l", MANAGED, "-o", "json", check=False)
+        if proc.returncode != 0:
+            return False
+        items = json.loads(proc.stdout).get("items", [])
+        ok = len(items) == count and all(i.get("status", {}).get("phase") == phase for i in items)
+        if ok and ns not in self.namespaces:
+            self.namespaces.append(ns)
+        return ok
 
     def dry_run(self, ns: str, name: str, *extra: str) -> str:
         return self.kk(ns, "start", name, "--dry-run", "-o", "yaml", *extra).stdout.decode()

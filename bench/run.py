@@ -1,6 +1,7 @@
 """make bench: Kodama next to its floor on the test control plane; a table of medians.
 
-    python bench/run.py [--only cli,hostile,list,lifecycle,sync,lsp] [--runs N] [--quick] [--profile]
+    python bench/run.py [--only list,lsp,...] [--runs N] [--quick] [--profile]
+    BENCH_QUICK=1 make bench          # the same as --quick
 
 Each benchmark warms up once, then runs N rounds, Kodama and its floor interleaved. Results
 (with the machine: cores, load average, Python, kubectl and kube-apiserver versions) go to
@@ -36,13 +37,18 @@ from harness import (
     table,
 )
 
-NAMES = ("cli", "hostile", "list", "lifecycle", "lsp", "sync")
+# list-all runs before list: `list -A` would otherwise also read the agent states of list's
+# namespace of Running sessions (kept between runs with --keep).
+NAMES = ("cli", "hostile", "list-all", "list", "lifecycle", "lsp", "editor", "sync", "realnode")
 RESULTS = BENCH / "results"
 
 
 def ensure_requirements() -> None:
     """pyinstrument (for --profile) goes into the venv running the benchmarks."""
-    if importlib.util.find_spec("pyinstrument") is None:
+    if (
+        importlib.util.find_spec("pyinstrument") is None
+        or not (Path(sys.executable).parent / "py-spy").exists()
+    ):
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "-q", "-r", str(BENCH / "requirements.txt")],
             check=True,
@@ -71,6 +77,10 @@ def run_one(name: str, env: Env | None, args: argparse.Namespace, prepared: set[
 
         return bench_hostile.bench(runs)
     assert env is not None
+    if name == "list-all":
+        import bench_list_all
+
+        return bench_list_all.bench(env, runs, args.quick, prepared)
     if name == "list":
         import bench_list
 
@@ -82,7 +92,15 @@ def run_one(name: str, env: Env | None, args: argparse.Namespace, prepared: set[
     if name == "lsp":
         import bench_lsp
 
-        return bench_lsp.bench(env, runs, prepared, count)
+        return bench_lsp.bench(env, runs, prepared, count, args.quick)
+    if name == "editor":
+        import bench_editor
+
+        return bench_editor.bench(env, runs, prepared, count, args.quick)
+    if name == "realnode":
+        import bench_realnode
+
+        return bench_realnode.bench(env, runs)
     if name == "sync":
         import bench_sync
 
@@ -161,6 +179,7 @@ def _row_from_json(o: dict[str, Any]) -> Row:
         load=(float(o["load"][0]), float(o["load"][1])) if o.get("load") else (0.0, 0.0),
         count=o.get("count"),
         group=o.get("group", ""),
+        stat=o.get("stat", "median"),
     )
 
 
@@ -180,6 +199,10 @@ def main() -> int:
         "after), safe from other people's restarts of the shared one",
     )
     args = p.parse_args()
+    if os.environ.get("BENCH_QUICK", "") not in ("", "0"):
+        args.quick = True
+    if os.environ.get("BENCH_ONLY"):
+        args.only.append(os.environ["BENCH_ONLY"])
     if args.quick:
         args.runs = min(args.runs, 2)
         args.sessions = min(args.sessions, 10)
@@ -241,6 +264,7 @@ def measure(
             for r in got:
                 r.group = name
             rows += got
+            write(rows, facts, merge=True)  # a run cut short keeps what it measured
             print(table(got), file=sys.stderr)
             print(f"({time.monotonic() - t0:.0f} s)", file=sys.stderr)
             if args.profile:
