@@ -7,21 +7,17 @@ client cost every verb most of a second of start-up (bench/README.md).
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from kodama.errors import (
-    AlreadyExists,
     ClusterError,
     Forbidden,
-    InvalidInput,
     KodamaError,
     NotFound,
     Timeout,
@@ -29,66 +25,12 @@ from kodama.errors import (
 from kodama.events import CancelToken
 from kodama.k8s import kubeconfig
 from kodama.k8s.rest import ApiError, Follower, Rest
+from kodama.k8s.rest import translate as translate
+from kodama.k8s.target import KubeTarget as KubeTarget
+from kodama.k8s.target import check_context, kubeconfig_path
+from kodama.k8s.target import context_namespace as context_namespace
 
 PLURALS = {"Pod": "pods", "PersistentVolumeClaim": "persistentvolumeclaims", "Secret": "secrets"}
-
-
-@dataclass(frozen=True)
-class KubeTarget:
-    """Where to talk: the same flags kubectl takes."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    namespace: str | None = None
-
-
-def _kubeconfig_path(target: KubeTarget) -> str:
-    if target.kubeconfig:
-        return os.path.expanduser(target.kubeconfig)
-    env = os.environ.get("KUBECONFIG")
-    if env:
-        return env.split(os.pathsep)[0]
-    return os.path.expanduser("~/.kube/config")
-
-
-def _contexts(path: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None] | None:
-    try:
-        return kubeconfig.contexts(kubeconfig.read_config(path))
-    except KodamaError:
-        return None
-
-
-def context_namespace(target: KubeTarget) -> tuple[str | None, str | None]:
-    """(context name, its namespace) from the kubeconfig, without building a client."""
-    path = _kubeconfig_path(target)
-    if not Path(path).is_file():
-        return target.context, None
-    found = _contexts(path)
-    if found is None:
-        return target.context, None
-    contexts, active = found
-    chosen = None
-    if target.context:
-        chosen = next((c for c in contexts if c.get("name") == target.context), None)
-    else:
-        chosen = active
-    if not chosen:
-        return target.context, None
-    return chosen.get("name"), (chosen.get("context") or {}).get("namespace")
-
-
-def _check_context(path: str, context: str) -> None:
-    """Name the context that is not there and the ones that exist (the client blamed the file)."""
-    found = _contexts(path)
-    if found is None:
-        return  # a broken file gets the loader's own message below
-    names = [str(c.get("name")) for c in found[0]]
-    if context not in names:
-        have = f"its contexts: {', '.join(names)}" if names else "it has no contexts"
-        raise ClusterError(
-            f"context {context!r} does not exist in kubeconfig {path} ({have})",
-            hint="`kubectl config get-contexts` lists them",
-        )
 
 
 def _client_credentials(path: str, context: str | None) -> kubeconfig.Credentials:
@@ -121,51 +63,6 @@ def _client_credentials(path: str, context: str | None) -> kubeconfig.Credential
     )
 
 
-def translate(exc: Exception, action: str) -> KodamaError:
-    """Turn API errors into one-line KodamaErrors. `action` like 'create pods'."""
-    if isinstance(exc, KodamaError):
-        return exc
-    if isinstance(exc, ApiError) and exc.status:
-        message = ""
-        reason = exc.reason or ""
-        try:
-            body = json.loads(exc.body or "{}")
-            message = body.get("message", "") or ""
-        except (ValueError, TypeError, AttributeError):
-            message = (exc.body or "").strip()
-        if exc.status == 401:
-            return ClusterError(
-                "the cluster rejected your credentials (expired or invalid)",
-                hint="refresh your kubeconfig credentials (e.g. log in again) and retry",
-            )
-        if exc.status == 403:
-            if "exceeded quota" in message:
-                return ClusterError(
-                    f"cannot {action}: {message}", hint="free quota or ask for more"
-                )
-            if "violates PodSecurity" in message:
-                return InvalidInput(f"cannot {action}: {message}")
-            return Forbidden(
-                f"forbidden: cannot {action}" + (f" ({message})" if message else ""),
-                hint="`kubectl kodama rbac` prints the Role Kodama needs",
-            )
-        if exc.status == 404:
-            return NotFound(message or f"not found while trying to {action}")
-        if exc.status == 409:
-            return AlreadyExists(message or f"already exists while trying to {action}")
-        if exc.status == 422:
-            return InvalidInput(f"cannot {action}: {message or reason}")
-        return ClusterError(f"cannot {action}: {message or reason} (HTTP {exc.status})")
-    if isinstance(exc, ApiError | OSError):
-        text = exc.reason if isinstance(exc, ApiError) else str(exc)
-        if "Max retries" in text or "Connection refused" in text or "timed out" in text.lower():
-            text = "connection refused or timed out"
-        return ClusterError(
-            f"cannot reach the cluster: {text}", hint="check --kubeconfig/--context"
-        )
-    return ClusterError(f"cannot {action}: {exc}")
-
-
 def _path(namespace: str | None, plural: str, name: str | None = None, sub: str = "") -> str:
     out = "/api/v1" + (f"/namespaces/{quote(namespace, safe='')}" if namespace else "")
     out += f"/{plural}"
@@ -179,13 +76,13 @@ class Cluster:
 
     def __init__(self, target: KubeTarget) -> None:
         self.target = target
-        path = _kubeconfig_path(target)
+        path = kubeconfig_path(target)
         if not Path(path).is_file() and not os.environ.get("KUBERNETES_SERVICE_HOST"):
             raise ClusterError(
                 f"no kubeconfig at {path}", hint="pass --kubeconfig or set KUBECONFIG"
             )
         if Path(path).is_file() and target.context:
-            _check_context(path, target.context)
+            check_context(path, target.context)
         if Path(path).is_file():
             try:
                 creds = kubeconfig.from_kubeconfig(path, target.context)

@@ -14,6 +14,14 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 
+from kodama.errors import (
+    AlreadyExists,
+    ClusterError,
+    Forbidden,
+    InvalidInput,
+    KodamaError,
+    NotFound,
+)
 from kodama.k8s.kubeconfig import Credentials
 
 # A kubeconfig with insecure-skip-tls-verify is the user's explicit choice; kubectl honours it
@@ -225,3 +233,48 @@ class Follower(threading.Thread):
         self.version = str((obj.get("metadata") or {}).get("resourceVersion") or self.version)
         if kind in ("ADDED", "MODIFIED", "DELETED"):
             self.out.put((str(kind), obj))
+
+
+def translate(exc: Exception, action: str) -> KodamaError:
+    """Turn API errors into one-line KodamaErrors. `action` like 'create pods'."""
+    if isinstance(exc, KodamaError):
+        return exc
+    if isinstance(exc, ApiError) and exc.status:
+        message = ""
+        reason = exc.reason or ""
+        try:
+            body = json.loads(exc.body or "{}")
+            message = body.get("message", "") or ""
+        except (ValueError, TypeError, AttributeError):
+            message = (exc.body or "").strip()
+        if exc.status == 401:
+            return ClusterError(
+                "the cluster rejected your credentials (expired or invalid)",
+                hint="refresh your kubeconfig credentials (e.g. log in again) and retry",
+            )
+        if exc.status == 403:
+            if "exceeded quota" in message:
+                return ClusterError(
+                    f"cannot {action}: {message}", hint="free quota or ask for more"
+                )
+            if "violates PodSecurity" in message:
+                return InvalidInput(f"cannot {action}: {message}")
+            return Forbidden(
+                f"forbidden: cannot {action}" + (f" ({message})" if message else ""),
+                hint="`kubectl kodama rbac` prints the Role Kodama needs",
+            )
+        if exc.status == 404:
+            return NotFound(message or f"not found while trying to {action}")
+        if exc.status == 409:
+            return AlreadyExists(message or f"already exists while trying to {action}")
+        if exc.status == 422:
+            return InvalidInput(f"cannot {action}: {message or reason}")
+        return ClusterError(f"cannot {action}: {message or reason} (HTTP {exc.status})")
+    if isinstance(exc, ApiError | OSError):
+        text = exc.reason if isinstance(exc, ApiError) else str(exc)
+        if "Max retries" in text or "Connection refused" in text or "timed out" in text.lower():
+            text = "connection refused or timed out"
+        return ClusterError(
+            f"cannot reach the cluster: {text}", hint="check --kubeconfig/--context"
+        )
+    return ClusterError(f"cannot {action}: {exc}")
