@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import CLIENTS, lsp_session
-from .test_cluster import eventually, init_options, write_config
+from .test_cluster import eventually, on_plane, write_config
 
 pytestmark = [pytest.mark.cluster, pytest.mark.lsp]
 
@@ -81,17 +80,11 @@ def names(answers: Any) -> list[list[str]]:
 async def test_sessions_made_elsewhere_show_through_the_watch_and_idle_means_no_relist(
     testenv: Any, namespace: str, repo: Path, home: Path, tmp_path: Path
 ) -> None:
-    write_config(home)
     other_home = tmp_path / "other-home"  # another user's machine, same namespace
     other_home.mkdir()
     write_config(other_home)
-    async with lsp_session(
-        client_name=CLIENTS[0],
-        root=repo,
-        home=home,
-        # refreshInterval 1: the old refresher re-listed every second.
-        init_options=init_options(testenv, namespace),
-    ) as (_client, answers):
+    # on_plane asks for refreshInterval 1: the old refresher re-listed every second.
+    async with on_plane(testenv, namespace, repo, home) as (_client, answers):
         await eventually(lambda: names(answers) == [[]], 30, "the first, empty sessionsChanged")
         await eventually(lambda: open_watches(testenv, "pods") >= 1, 30, "a watch of pods")
         assert open_watches(testenv, "persistentvolumeclaims") >= 1
