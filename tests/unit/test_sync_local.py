@@ -266,3 +266,62 @@ def test_live_sync_never_brings_a_git_lookalike(bridge: PodContext) -> None:
         "sub",
     ]
     assert list((repo / "sub").iterdir()) == []
+
+
+# -- issue 18: the first sync is seeded by one tar stream, then mutagen finds an equal tree ------
+
+
+def _staged_on_beta(log: Path) -> list[str]:
+    """The daemon's (MUTAGEN_LOG_LEVEL=debug) lines saying it sent files to the pod."""
+    text = log.read_text() if log.is_file() else ""
+    return [line for line in text.splitlines() if "Staging" in line and "on beta" in line]
+
+
+@needs_mutagen
+def test_a_new_sync_is_seeded_and_mutagen_transfers_nothing(
+    bridge: PodContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MUTAGEN_LOG_LEVEL", "debug")  # the daemon logs each staging
+    assert bridge.local_path is not None
+    repo, ws = bridge.local_path, _pod_ws(bridge)
+    (repo / "tree").mkdir()
+    for i in range(50):
+        (repo / "tree" / f"f{i:02d}.txt").write_text(f"file {i}\n")
+    events: list[Event] = []
+    sync.start(bridge, Store(), Reporter(events.append, "demo"), CancelToken())
+    steps = [e.step for e in events if e.kind.value == "step"]
+    assert steps == ["sync", "seed"], events
+    assert any(e.message == "Seeded 52 file(s)" for e in events), events
+    # In the pod the moment start returns, before mutagen's first cycle.
+    assert (ws / "tree" / "f49.txt").read_text() == "file 49\n"
+    assert (ws / "b.txt").read_text() == "two\n" and not (ws / "debug.log").exists()
+    sync.control(Store(), "team-a", "demo", "flush")
+    log = sync.Mutagen().data_dir / "kodama-daemon.log"
+    assert _staged_on_beta(log) == []
+    st = sync.status(Store(), "team-a", "demo")
+    assert st is not None and st.conflicts == [] and st.problems == []
+
+    # A change made afterwards goes through mutagen as usual, and the log shows it.
+    (repo / "late.txt").write_text("later\n")
+    wait_for(lambda: read(ws / "late.txt") == "later\n", "local -> pod")
+    (ws / "tree" / "f00.txt").write_text("agent\n")
+    wait_for(lambda: read(repo / "tree" / "f00.txt") == "agent\n", "pod -> local")
+    assert len(_staged_on_beta(log)) == 1
+
+
+@needs_mutagen
+def test_the_seed_keeps_what_the_agent_wrote(bridge: PodContext) -> None:
+    """A resumed session's workspace: the seed adds, mutagen compares, nothing is clobbered."""
+    assert bridge.local_path is not None
+    repo, ws = bridge.local_path, _pod_ws(bridge)
+    (ws / "a.txt").write_text("the agent's work\n")
+    (ws / "notes.md").write_text("only in the pod\n")
+    events: list[Event] = []
+    sync.start(bridge, Store(), Reporter(events.append, "demo"), CancelToken())
+    assert any(e.message == "Seeded 2 file(s)" for e in events), events  # .gitignore, b.txt
+    wait_for(lambda: read(repo / "notes.md") == "only in the pod\n", "pod -> local")
+    sync.control(Store(), "team-a", "demo", "flush")
+    st = sync.status(Store(), "team-a", "demo")
+    assert st is not None and [c.path for c in st.conflicts] == ["a.txt"]
+    assert (ws / "a.txt").read_text() == "the agent's work\n"
+    assert (repo / "a.txt").read_text() == "one\n"

@@ -1,0 +1,230 @@
+"""Seed the workspace with one tar stream before a new mutagen session takes over.
+
+Mutagen moves a first sync file by file over the exec stream; one tar stream is 2-3 times
+faster. The seed only creates what the pod lacks. That is exactly what mutagen's first cycle of a
+new session does itself (no common ancestor yet: a file only on the local side is created in the
+pod; a path present on both sides is compared, equal is fine, different is a conflict it reports),
+so seeding changes how fast the first sync is, never what ends up where, and it is safe in a
+resumed session's workspace as much as in a freshly shipped one. It never runs while a mutagen
+session exists: that one has an ancestor, and a file re-created under it would undo a deletion.
+
+Safety in the pod:
+- nothing there is replaced or deleted: each path is checked in the pod at the moment of placing;
+- files land in a staging folder next to the workspace's files (same file system) and are renamed
+  into place only once the whole stream has arrived: an interrupted seed leaves no half-written
+  file (which mutagen would report as a conflict), only a staging folder the live sync ignores and
+  the next seed removes;
+- nothing is placed through a link or a non-folder of the pod (nothing outside the workspace);
+- only what the live sync carries: no VCS folders, git-ignored files or `sync.exclude` entries,
+  links only when mutagen's portable mode would carry them (relative, staying inside).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from kodama import proc
+from kodama.errors import KodamaError, RemoteCommandFailed
+from kodama.events import CancelToken
+from kodama.k8s.kubectl import meaningful
+from kodama.k8s.runtime import PodContext
+from kodama.sync.ignore import local_files
+
+STAGING_PREFIX = ".kodama-seed."
+# For mutagen's ignore list: a staging folder left by a killed seed never reaches the checkout.
+IGNORE = f"/{STAGING_PREFIX}*/"
+SEED_TIMEOUT = 1800.0
+
+# Reads candidate paths (one a line) on stdin; prints the workspace, then those the pod lacks.
+# `[ -e ]` and `[ -L ]` are shell built-ins: thousands of paths cost milliseconds, not forks.
+_PROBE = """W="$KODAMA_WORKSPACE"
+case "$W" in /*) ;; *) exit 3 ;; esac
+cd "$W" || exit 4
+printf '%s\\n' "$W"
+while IFS= read -r p; do
+  [ -e "$p" ] || [ -L "$p" ] || printf '%s\\n' "$p"
+done
+"""
+
+# $1: the staging folder's name. stdin: a tar of f/<path>... then `roots` (the paths to place,
+# one a line), which comes last: if it is there, every file before it arrived whole.
+# Prints the roots it did not place.
+_RECEIVE = """set -e
+W="$KODAMA_WORKSPACE"
+case "$W" in /*) ;; *) exit 3 ;; esac
+cd "$W"
+find . -maxdepth 1 -name '@PREFIX@*' -mmin +60 -exec rm -rf {} + 2>/dev/null || :
+S="$W/$1"
+mkdir "$S"
+trap 'rm -rf "$S"' EXIT
+trap 'exit 1' HUP INT TERM PIPE
+tar -xf - -C "$S"
+[ -f "$S/roots" ]
+set -f
+while IFS= read -r p; do
+  ok=1
+  case "$p" in */*)
+    d="$W"; IFS=/
+    for c in ${p%/*}; do
+      d="$d/$c"
+      if [ -L "$d" ] || [ ! -d "$d" ]; then ok=0; break; fi
+    done
+    unset IFS ;;
+  esac
+  if [ $ok = 1 ] && [ ! -e "$p" ] && [ ! -L "$p" ] && mv -n "$S/f/$p" "$W/$p" 2>/dev/null; then
+    :
+  else
+    printf '%s\\n' "$p"
+  fi
+done < "$S/roots"
+""".replace("@PREFIX@", STAGING_PREFIX)
+
+
+@dataclass
+class Plan:
+    """What the pod lacks: `files` to send, placed as `roots` (each the highest missing folder,
+    or the file itself when its folder exists)."""
+
+    workspace: str
+    files: list[str] = field(default_factory=list)
+    roots: list[str] = field(default_factory=list)
+    size: int = 0
+
+
+def portable_link(path: str, target: str) -> bool:
+    """Whether mutagen's portable symbolic link mode carries this link (mutagen 0.18's rules)."""
+    if not target or len(target) > 247 or ":" in target or "\\" in target:
+        return False
+    if target.startswith("/"):
+        return False
+    depth = path.count("/")
+    for part in target.split("/"):
+        if part == "..":
+            depth -= 1
+        elif part != ".":
+            depth += 1
+        if depth < 0:
+            return False
+    return True
+
+
+def candidates(root: Path, excludes: list[str]) -> list[str]:
+    """Local files the live sync would carry and a seed can: regular files and portable links."""
+    out = []
+    for rel in local_files(root, "", excludes):
+        # The pod's script reads one path a line; a staging name would be removed as stale.
+        if "\n" in rel or rel.startswith(STAGING_PREFIX):
+            continue
+        path = root / rel
+        if path.is_symlink():
+            if portable_link(rel, os.readlink(path)):
+                out.append(rel)
+        elif path.is_file():
+            out.append(rel)
+    return out
+
+
+def ancestors(rel: str) -> list[str]:
+    """a/b/c -> [a, a/b]: the folders on the way, shallow first."""
+    parts = PurePosixPath(rel).parts[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def place(files: list[str], missing: set[str]) -> list[str]:
+    """For each missing file, its highest missing folder (or itself): what the pod renames."""
+    roots: dict[str, None] = {}
+    for rel in files:
+        top = next((a for a in ancestors(rel) if a in missing), rel)
+        roots[top] = None
+    return list(roots)
+
+
+def probe(ctx: PodContext, root: Path, excludes: list[str]) -> Plan:
+    """The workspace's path and what of the local checkout it lacks (one exec)."""
+    try:
+        files = candidates(root, excludes)
+    except (KodamaError, OSError):
+        files = []  # not a git checkout: the live sync alone decides, as before
+    folders = sorted({a for f in files for a in ancestors(f)})
+    ask = "".join(f"{p}\n" for p in [*folders, *files]).encode()
+    done = ctx.script(_PROBE, input=ask, check=False, what="reading the workspace")
+    lines = done.stdout.decode(errors="replace").split("\n")
+    workspace = lines[0].strip() if lines else ""
+    if done.returncode != 0 or not workspace.startswith("/"):
+        if done.returncode == 3:
+            raise KodamaError("the pod has no KODAMA_WORKSPACE; is it a Kodama session pod?")
+        err = meaningful(done.stderr)
+        raise RemoteCommandFailed(
+            f"reading the workspace failed: {err[-1] if err else done.returncode}",
+            done.returncode,
+        )
+    missing = {line for line in lines[1:] if line}
+    send = [f for f in files if f in missing]
+    size = sum((root / f).lstat().st_size for f in send if not (root / f).is_symlink())
+    return Plan(workspace, send, place(send, missing), size)
+
+
+def _writer(root: Path, plan: Plan, token: CancelToken) -> Callable[[IO[bytes]], None]:
+    def write(stream: IO[bytes]) -> None:
+        with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for rel in plan.files:
+                token.check()
+                info = tar.gettarinfo(str(root / rel), arcname=f"f/{rel}")
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                if info.isreg():
+                    # What mutagen would give a file it creates (--default-file-mode 0644,
+                    # executability kept), so both sides scan equal.
+                    info.mode = 0o755 if info.mode & 0o111 else 0o644
+                    with (root / rel).open("rb") as fh:
+                        tar.addfile(info, fh)
+                else:
+                    tar.addfile(info)
+            manifest = "".join(f"{r}\n" for r in plan.roots).encode()
+            info = tarfile.TarInfo("roots")
+            info.size, info.mode = len(manifest), 0o600
+            tar.addfile(info, _Bytes(manifest))
+
+    return write
+
+
+class _Bytes:
+    """The smallest file object tarfile.addfile reads from."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self.data) if n < 0 else self.pos + n
+        out, self.pos = self.data[self.pos : end], min(end, len(self.data))
+        return out
+
+
+def send(ctx: PodContext, root: Path, plan: Plan, cancel: CancelToken) -> int:
+    """Stream plan.files into the pod and place them; returns how many files were placed."""
+    if not plan.files:
+        return 0
+    staging = f"{STAGING_PREFIX}{secrets.token_hex(4)}"
+    argv = ctx.kubectl.script_argv(ctx.pod, _RECEIVE, [staging], stdin=True)
+    done = proc.run(
+        argv, cancel=cancel, timeout=SEED_TIMEOUT, what="seeding the workspace",
+        write=_writer(root, plan, cancel),
+    )  # fmt: skip
+    if done.returncode != 0:
+        err = meaningful(done.stderr)
+        raise RemoteCommandFailed(
+            f"seeding the workspace failed: {err[-1] if err else done.returncode}",
+            done.returncode,
+        )
+    skipped = set(done.stdout.decode(errors="replace").split("\n")) - {""}
+    return sum(1 for f in plan.files if not _under_any(f, skipped))
+
+
+def _under_any(rel: str, roots: set[str]) -> bool:
+    return rel in roots or any(a in roots for a in ancestors(rel))
