@@ -240,8 +240,9 @@ def start(
     store.update(ns, name, sync=rec)
     cfg = load_config(local).config.sync
     with m.lifecycle():
-        m.ensure_daemon()
-        found = m.list(selector(ns, name))
+        # No daemon running means no mutagen session yet: it starts while the seed runs.
+        spawned = m.spawn_daemon()
+        found = [] if spawned else m.list(selector(ns, name))
         if found:
             if found[0].get("paused"):
                 m.run("sync", "resume", mname)
@@ -254,9 +255,12 @@ def start(
             store.update(ns, name, sync=rec)
             _seed(ctx, local, plan, reporter, cancel)
             cancel.check()
+            m.wait_daemon()
             _create(m, mname, ns, name, local, f"{rec['host']}:{plan.workspace}", cfg)
         except KodamaError:
             with contextlib.suppress(KodamaError):
+                if spawned:  # a daemon still starting would outlive this otherwise
+                    m.wait_daemon()
                 m.stop_daemon_if_idle()
             raise
     st = status(store, ns, name)
@@ -281,7 +285,7 @@ def _seed(
         raise
     except KodamaError as exc:
         # Nothing half-written is left in the workspace: mutagen copies what is missing.
-        reporter.warn(f"seeding the workspace failed, mutagen copies the files instead: {exc}")
+        reporter.warn(f"{exc}; mutagen copies the files instead")
         return
     left = len(plan.files) - placed
     reporter.info(

@@ -325,3 +325,41 @@ def test_the_seed_keeps_what_the_agent_wrote(bridge: PodContext) -> None:
     assert st is not None and [c.path for c in st.conflicts] == ["a.txt"]
     assert (ws / "a.txt").read_text() == "the agent's work\n"
     assert (repo / "a.txt").read_text() == "one\n"
+
+
+@needs_mutagen
+def test_a_failed_seed_leaves_the_first_sync_to_mutagen(
+    bridge: PodContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kodama.errors import RemoteCommandFailed
+    from kodama.sync import seed
+
+    def broken(*args: object, **kwargs: object) -> int:
+        raise RemoteCommandFailed("seeding the workspace failed: tar: Unexpected EOF", 2)
+
+    monkeypatch.setattr(seed, "send", broken)
+    assert bridge.local_path is not None
+    ws = _pod_ws(bridge)
+    events: list[Event] = []
+    sync.start(bridge, Store(), Reporter(events.append, "demo"), CancelToken())
+    warnings = [e.message for e in events if e.kind.value == "warning"]
+    assert warnings == [
+        "seeding the workspace failed: tar: Unexpected EOF; mutagen copies the files instead"
+    ]
+    wait_for(lambda: read(ws / "b.txt") == "two\n", "mutagen's own first sync")
+
+
+@needs_mutagen
+def test_a_start_that_fails_before_mutagen_leaves_no_daemon(
+    bridge: PodContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kodama.sync import seed
+
+    def gone(*args: object, **kwargs: object) -> seed.Plan:
+        raise KodamaError("reading the workspace failed: pods \"kodama-demo\" not found")
+
+    monkeypatch.setattr(seed, "probe", gone)
+    with pytest.raises(KodamaError, match="not found"):
+        sync.start(bridge, Store(), Reporter(lambda e: None, "demo"), CancelToken())
+    assert not sync.Mutagen().daemon_running()
+    assert (Store().read("team-a", "demo") or {}).get("sync")  # the wish to sync is kept
