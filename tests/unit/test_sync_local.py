@@ -287,6 +287,8 @@ def test_a_new_sync_is_seeded_and_mutagen_transfers_nothing(
     (repo / "tree").mkdir()
     for i in range(50):
         (repo / "tree" / f"f{i:02d}.txt").write_text(f"file {i}\n")
+    (ws / ".kodama-seed.0dead" / "f").mkdir(parents=True)  # left by a seed that was killed
+    (ws / ".kodama-seed.0dead" / "f" / "half.txt").write_text("half")
     events: list[Event] = []
     sync.start(bridge, Store(), Reporter(events.append, "demo"), CancelToken())
     steps = [e.step for e in events if e.kind.value == "step"]
@@ -307,6 +309,7 @@ def test_a_new_sync_is_seeded_and_mutagen_transfers_nothing(
     (ws / "tree" / "f00.txt").write_text("agent\n")
     wait_for(lambda: read(repo / "tree" / "f00.txt") == "agent\n", "pod -> local")
     assert len(_staged_on_beta(log)) == 1
+    assert not (repo / ".kodama-seed.0dead").exists()  # the live sync ignores staging folders
 
 
 @needs_mutagen
