@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,19 +115,21 @@ def portable_link(path: str, target: str) -> bool:
     return True
 
 
-def candidates(root: Path, excludes: list[str]) -> list[str]:
-    """Local files the live sync would carry and a seed can: regular files and portable links."""
-    out = []
+def candidates(root: Path, excludes: list[str]) -> dict[str, int]:
+    """Local files the live sync would carry and a seed can (regular files and portable links),
+    with their sizes."""
+    out: dict[str, int] = {}
     for rel in local_files(root, "", excludes):
         # The pod's script reads one path a line; a staging name would be removed as stale.
         if "\n" in rel or rel.startswith(STAGING_PREFIX):
             continue
-        path = root / rel
-        if path.is_symlink():
+        path = os.path.join(root, rel)
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
             if portable_link(rel, os.readlink(path)):
-                out.append(rel)
-        elif path.is_file():
-            out.append(rel)
+                out[rel] = 0
+        elif stat.S_ISREG(st.st_mode):
+            out[rel] = st.st_size
     return out
 
 
@@ -148,9 +151,10 @@ def place(files: list[str], missing: set[str]) -> list[str]:
 def probe(ctx: PodContext, root: Path, excludes: list[str]) -> Plan:
     """The workspace's path and what of the local checkout it lacks (one exec)."""
     try:
-        files = candidates(root, excludes)
+        sizes = candidates(root, excludes)
     except (KodamaError, OSError):
-        files = []  # not a git checkout: the live sync alone decides, as before
+        sizes = {}  # not a git checkout: the live sync alone decides, as before
+    files = list(sizes)
     folders = sorted({a for f in files for a in ancestors(f)})
     ask = "".join(f"{p}\n" for p in [*folders, *files]).encode()
     done = ctx.script(_PROBE, input=ask, check=False, what="reading the workspace")
@@ -166,8 +170,7 @@ def probe(ctx: PodContext, root: Path, excludes: list[str]) -> Plan:
         )
     missing = {line for line in lines[1:] if line}
     send = [f for f in files if f in missing]
-    size = sum((root / f).lstat().st_size for f in send if not (root / f).is_symlink())
-    return Plan(workspace, send, place(send, missing), size)
+    return Plan(workspace, send, place(send, missing), sum(sizes[f] for f in send))
 
 
 def _writer(root: Path, plan: Plan, token: CancelToken) -> Callable[[IO[bytes]], None]:

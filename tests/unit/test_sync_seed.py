@@ -68,7 +68,7 @@ def test_candidates_are_what_the_live_sync_carries(tmp_path: Path) -> None:
     (repo / ".kodama-seed.1234").mkdir()
     (repo / ".kodama-seed.1234" / "f").write_text("a staging name\n")
     got = seed.candidates(repo, ["*.tmp"])
-    assert got == [".gitignore", "a.txt", "sub/in.lnk"]
+    assert got == {".gitignore": 6, "a.txt": 2, "sub/in.lnk": 0}
 
 
 @pytest.fixture
@@ -92,6 +92,7 @@ def test_seed_places_what_the_pod_lacks_and_nothing_else(
     assert plan.workspace == str(ws)
     assert plan.files == [".gitignore", "b.txt", "deep/er/c.txt", "private.txt", "run.sh"]
     assert plan.roots == [".gitignore", "b.txt", "deep", "private.txt", "run.sh"]
+    assert plan.size == 6 + 4 + 2 + 2 + 10
     assert seed.send(ctx, repo, plan, CancelToken()) == 5
     assert (ws / "a.txt").read_text() == "the agent's version\n"  # never overwritten
     assert (ws / "deep" / "er" / "c.txt").read_text() == "c\n"
