@@ -150,3 +150,25 @@ def test_an_interrupted_stream_places_nothing(
     done = subprocess.run(argv, input=data[: int(len(data) * cut)], capture_output=True)
     assert done.returncode != 0
     assert sorted(p.name for p in ws.iterdir()) == before  # no half file, no staging left
+
+
+def test_a_file_changed_while_read_is_not_placed(pod: tuple[PodContext, Path, Path]) -> None:
+    """An editor saving during the seed: the torn copy stays out, mutagen sends the file."""
+    ctx, repo, ws = pod
+    plan = seed.probe(ctx, repo, [])
+    assert plan.files == [".gitignore", "b.txt"]
+
+    class SaveDuringRead(io.BytesIO):
+        def write(self, data: bytes, /) -> int:  # type: ignore[override]
+            if data == b"two\n":  # b.txt's content is being streamed: the user saves it
+                (repo / "b.txt").write_text("two, edited while the seed read it\n")
+            return super().write(data)
+
+    buf = SaveDuringRead()
+    seed._writer(repo, plan, CancelToken())(buf)
+    argv = ctx.kubectl.script_argv(ctx.pod, seed._RECEIVE, [".kodama-seed.test"], stdin=True)
+    done = subprocess.run(argv, input=buf.getvalue(), capture_output=True, check=True)
+    assert set(done.stdout.split()) == {b"b.txt"}  # reported as not placed
+    assert not (ws / "b.txt").exists()
+    assert (ws / ".gitignore").read_text() == "*.log\n"
+    assert not (ws / ".kodama-seed.test").exists()
