@@ -27,7 +27,7 @@ import stat
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO
 
 from kodama import proc
@@ -137,8 +137,12 @@ def candidates(root: Path, excludes: list[str]) -> dict[str, int]:
 
 def ancestors(rel: str) -> list[str]:
     """a/b/c -> [a, a/b]: the folders on the way, shallow first."""
-    parts = PurePosixPath(rel).parts[:-1]
-    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    out = []
+    i = rel.find("/")
+    while i > 0:
+        out.append(rel[:i])
+        i = rel.find("/", i + 1)
+    return out
 
 
 def place(files: list[str], missing: set[str]) -> list[str]:
@@ -175,11 +179,38 @@ def probe(ctx: PodContext, root: Path, excludes: list[str]) -> Plan:
     return Plan(workspace, send, place(send, missing), sum(sizes[f] for f in send))
 
 
-def _header(name: str, **fields: object) -> bytes:
+def _header(name: str, *, mode: int, mtime: int, size: int = 0, link: str | None = None) -> bytes:
+    fast = None if link is not None else _ustar(name, size, mode, mtime)
+    if fast is not None:
+        return fast
     info = tarfile.TarInfo(name)
-    for key, value in fields.items():
-        setattr(info, key, value)
+    info.size, info.mode, info.mtime = size, mode, mtime
+    if link is not None:
+        info.type, info.linkname = tarfile.SYMTYPE, link
     return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+def _ustar(name: str, size: int, mode: int, mtime: int) -> bytes | None:
+    """A regular file's POSIX ustar header, for the common short ASCII name (None otherwise):
+    what tarfile builds too, without its generic PAX checks, which dominate for small files."""
+    if not name.isascii() or len(name) > 100 or size >= 8**11 or mtime >= 8**11 or mtime < 0:
+        return None
+    head = b"".join(
+        [
+            name.encode().ljust(100, b"\0"),
+            b"%07o\0" % mode,
+            b"0000000\0" * 2,  # uid, gid
+            b"%011o\0" % size,
+            b"%011o\0" % mtime,
+            b" " * 8,  # the checksum, counted as spaces
+            b"0",  # a regular file
+            b"\0" * 100,  # no link name
+            b"ustar\x0000",
+            b"\0" * (32 + 32 + 8 + 8 + 155 + 12),  # owner names, devices, prefix, padding
+        ]
+    )
+    checksum = b"%06o\0 " % sum(head)
+    return head[:148] + checksum + head[156:]
 
 
 def _writer(root: Path, plan: Plan, token: CancelToken) -> Callable[[IO[bytes]], None]:
@@ -196,7 +227,7 @@ def _writer(root: Path, plan: Plan, token: CancelToken) -> Callable[[IO[bytes]],
         # folder, so a torn copy never lands (mutagen sends those itself).
         manifest = "".join(f"-{r}\n" for r in changed) + "".join(f"+{r}\n" for r in plan.roots)
         data = manifest.encode("utf-8", "surrogateescape")
-        stream.write(_header("roots", size=len(data), mode=0o600))
+        stream.write(_header("roots", size=len(data), mode=0o600, mtime=0))
         stream.write(data + _padding(len(data)))
         stream.write(b"\0" * tarfile.RECORDSIZE)  # end of archive (two blocks), record-sized
 
@@ -217,8 +248,7 @@ def _add(stream: IO[bytes], root: Path, rel: str) -> bool:
         return False
     if stat.S_ISLNK(st.st_mode):
         target = os.readlink(path)
-        stream.write(_header(name, type=tarfile.SYMTYPE, linkname=target, mode=0o777,
-                             mtime=int(st.st_mtime)))  # fmt: skip
+        stream.write(_header(name, mode=0o777, mtime=int(st.st_mtime), link=target))
         return True
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)

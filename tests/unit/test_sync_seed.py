@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,36 @@ def test_a_file_changed_while_read_is_not_placed(pod: tuple[PodContext, Path, Pa
     assert not (ws / "b.txt").exists()
     assert (ws / ".gitignore").read_text() == "*.log\n"
     assert not (ws / ".kodama-seed.test").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "mode", "mtime"),
+    [
+        ("f/tree/d000/f00001.txt", 10_000, 0o644, 1_764_490_000),
+        ("f/run.sh", 0, 0o755, 0),
+        ("f/" + "x" * 98, 1, 0o644, 1),
+    ],
+)
+def test_hand_written_headers_are_tarfiles_own(name: str, size: int, mode: int, mtime: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = size, mode, mtime
+    assert seed._ustar(name, size, mode, mtime) == info.tobuf(tarfile.PAX_FORMAT)
+
+
+@pytest.mark.parametrize("name", ["f/" + "x" * 99, "f/caf\u00e9.txt"])
+def test_long_or_non_ascii_names_take_tarfiles_pax_headers(name: str) -> None:
+    assert seed._ustar(name, 1, 0o644, 1) is None
+    with tarfile.open(fileobj=io.BytesIO(seed._header(name, size=0, mode=0o644, mtime=1))) as t:
+        assert t.getnames() == [name]
+
+
+def test_long_and_non_ascii_names_arrive(pod: tuple[PodContext, Path, Path]) -> None:
+    ctx, repo, ws = pod
+    long = "n" * 40 + "/" + "\u00fc" * 60 + ".txt"
+    (repo / long).parent.mkdir()
+    (repo / long).write_text("umlauts\n")
+    (repo / "link").symlink_to("b.txt")
+    plan = seed.probe(ctx, repo, [])
+    assert seed.send(ctx, repo, plan, CancelToken()) == len(plan.files) == 4
+    assert (ws / long).read_text() == "umlauts\n"
+    assert os.readlink(ws / "link") == "b.txt"
