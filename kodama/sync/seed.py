@@ -126,7 +126,10 @@ def candidates(root: Path, excludes: list[str]) -> dict[str, int]:
         if "\n" in rel or rel.startswith(STAGING_PREFIX):
             continue
         path = os.path.join(root, rel)
-        st = os.lstat(path)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue  # gone since git listed it
         if stat.S_ISLNK(st.st_mode):
             if portable_link(rel, os.readlink(path)):
                 out[rel] = 0
@@ -278,10 +281,13 @@ def send(ctx: PodContext, root: Path, plan: Plan, cancel: CancelToken) -> int:
         return 0
     staging = f"{STAGING_PREFIX}{secrets.token_hex(4)}"
     argv = ctx.kubectl.script_argv(ctx.pod, _RECEIVE, [staging], stdin=True)
-    done = proc.run(
-        argv, cancel=cancel, timeout=SEED_TIMEOUT, what="seeding the workspace",
-        write=_writer(root, plan, cancel),
-    )  # fmt: skip
+    try:
+        done = proc.run(
+            argv, cancel=cancel, timeout=SEED_TIMEOUT, what="seeding the workspace",
+            write=_writer(root, plan, cancel),
+        )  # fmt: skip
+    except OSError as exc:  # reading a local file; the pod got a cut stream and placed nothing
+        raise KodamaError(f"seeding the workspace failed: {exc}") from None
     if done.returncode != 0:
         err = meaningful(done.stderr)
         raise RemoteCommandFailed(
