@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import secrets
 import stat
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,9 @@ from kodama.k8s.kubectl import meaningful
 from kodama.k8s.runtime import PodContext
 from kodama.sync.ignore import local_files
 
+# tar's 512-byte blocks and 20-block records (tarfile is imported only for unusual names: the
+# engine's import stays light).
+BLOCK, RECORD = 512, 10240
 STAGING_PREFIX = ".kodama-seed."
 # For mutagen's ignore list: a staging folder left by a killed seed never reaches the checkout.
 IGNORE = f"/{STAGING_PREFIX}*/"
@@ -186,6 +188,8 @@ def _header(name: str, *, mode: int, mtime: int, size: int = 0, link: str | None
     fast = None if link is not None else _ustar(name, size, mode, mtime)
     if fast is not None:
         return fast
+    import tarfile
+
     info = tarfile.TarInfo(name)
     info.size, info.mode, info.mtime = size, mode, mtime
     if link is not None:
@@ -232,13 +236,13 @@ def _writer(root: Path, plan: Plan, token: CancelToken) -> Callable[[IO[bytes]],
         data = manifest.encode("utf-8", "surrogateescape")
         stream.write(_header("roots", size=len(data), mode=0o600, mtime=0))
         stream.write(data + _padding(len(data)))
-        stream.write(b"\0" * tarfile.RECORDSIZE)  # end of archive (two blocks), record-sized
+        stream.write(b"\0" * RECORD)  # end of archive (two blocks), record-sized
 
     return write
 
 
 def _padding(size: int) -> bytes:
-    return b"\0" * (-size % tarfile.BLOCKSIZE)
+    return b"\0" * (-size % BLOCK)
 
 
 def _add(stream: IO[bytes], root: Path, rel: str) -> bool:
