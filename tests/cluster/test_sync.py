@@ -219,7 +219,7 @@ def test_a_later_sync_start_is_seeded_and_keeps_the_agents_files(
     k = kodama
     k.env["PATH"] = f"{mutagen_bin}{os.pathsep}{os.environ['PATH']}"
     k.env["MUTAGEN_LOG_LEVEL"] = "debug"
-    k.write_config(CONFIG.replace("{image}", session_image(testenv)))
+    k.write_config(session_config(session_image(testenv), sync={"exclude": ["scratch/"]}))
     k.run("start", "s3", "--no-sync", timeout=300)
     try:
         pod_write(k, "s3", "agent.txt", "the agent's work\n")
