@@ -119,9 +119,16 @@ class Mutagen:
         return self.run("sync", "list", "--template", "{{ len . }}", check=False).returncode == 0
 
     def ensure_daemon(self, timeout: float = 15) -> None:
+        self.spawn_daemon()
+        self.wait_daemon(timeout)
+
+    def spawn_daemon(self) -> bool:
+        """Start the daemon unless one runs, without waiting for it; True when it was started.
+
+        A caller with other work to do (seeding a workspace) does it while the daemon starts."""
         self.install_shims()
         if self.daemon_running():
-            return
+            return False
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with (self.data_dir / "kodama-daemon.log").open("ab") as log:
             # Our own process (not `daemon start`) so its log is kept; a new session so it
@@ -134,10 +141,15 @@ class Mutagen:
                 stderr=log,
                 start_new_session=True,
             )
+        return True
+
+    def wait_daemon(self, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             if self.daemon_running():
                 return
+            if time.monotonic() >= deadline:
+                break
             time.sleep(0.1)
         raise KodamaError(
             "the mutagen daemon did not start",

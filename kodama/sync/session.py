@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from kodama.config import SyncConfig, load_config
-from kodama.errors import KodamaError
+from kodama.errors import Cancelled, KodamaError
 from kodama.events import CancelToken, Reporter
 from kodama.k8s.cluster import KubeTarget, context_namespace
 from kodama.k8s.kubectl import meaningful
 from kodama.k8s.runtime import PodContext
 from kodama.models import SyncConflict, SyncState, SyncStatus
 from kodama.store import Store
+from kodama.sync import seed
 from kodama.sync.ignore import mutagen_ignores
 from kodama.sync.mutagen import INSTALL_HINT as INSTALL_HINT
 from kodama.sync.mutagen import Mutagen as Mutagen
@@ -194,16 +195,6 @@ def statuses(store: Store) -> dict[tuple[str, str], SyncStatus]:
 # -- start / stop ------------------------------------------------------------------------------
 
 
-def _workspace_path(ctx: PodContext) -> str:
-    proc = ctx.run(
-        ["sh", "-c", 'printf %s "$KODAMA_WORKSPACE"'], timeout=60, what="reading the workspace path"
-    )
-    path = proc.stdout.decode().strip()
-    if not path.startswith("/"):
-        raise KodamaError("the pod has no KODAMA_WORKSPACE; is it a Kodama session pod?")
-    return path
-
-
 def _exec_target(ctx: PodContext) -> dict[str, Any]:
     """Pin everything the shim needs, so a later context switch cannot redirect the sync."""
     kube = ctx.kubectl
@@ -239,33 +230,68 @@ def start(
             hint=f"`kubectl kodama sync stop {other['name']}` first, or sync this session into "
             f"another folder: `kubectl kodama sync start {name} --local PATH`",
         )
+    # The wish to sync is recorded first, so that `resume` retries it even if this start fails.
     rec = {
         **_exec_target(ctx),
         "session": mname,
         "host": host_for(ns, name),
         "local": str(local),
-        "workspace": _workspace_path(ctx),
     }
     store.update(ns, name, sync=rec)
     cfg = load_config(local).config.sync
     with m.lifecycle():
-        m.ensure_daemon()
-        found = m.list(selector(ns, name))
+        # No daemon running means no mutagen session yet: it starts while the seed runs.
+        spawned = m.spawn_daemon()
+        found = [] if spawned else m.list(selector(ns, name))
         if found:
             if found[0].get("paused"):
                 m.run("sync", "resume", mname)
             reporter.info(f"File sync {mname} is already running")
             return status(store, ns, name)
-        cancel.check()
         try:
-            _create(m, mname, ns, name, local, f"{rec['host']}:{rec['workspace']}", cfg)
+            cancel.check()
+            plan = seed.probe(ctx, local, list(cfg.exclude))
+            rec["workspace"] = plan.workspace
+            store.update(ns, name, sync=rec)
+            _seed(ctx, local, plan, reporter, cancel)
+            cancel.check()
+            m.wait_daemon()
+            _create(m, mname, ns, name, local, f"{rec['host']}:{plan.workspace}", cfg)
         except KodamaError:
             with contextlib.suppress(KodamaError):
+                if spawned:  # a daemon still starting would outlive this otherwise
+                    m.wait_daemon()
                 m.stop_daemon_if_idle()
             raise
     st = status(store, ns, name)
     reporter.info(f"File sync {mname} ({cfg.mode}) is {st.state.value if st else 'starting'}")
     return st
+
+
+def _seed(
+    ctx: PodContext, local: Path, plan: seed.Plan, reporter: Reporter, cancel: CancelToken
+) -> None:
+    """Copy what the pod lacks in one tar stream, so that mutagen starts from an equal tree."""
+    if not plan.files:
+        return
+    reporter.step(
+        "seed",
+        f"Copying {len(plan.files)} file(s) ({plan.size / 1e6:.1f} MB) into the workspace "
+        "in one stream",
+    )
+    try:
+        placed = seed.send(ctx, local, plan, cancel)
+    except Cancelled:
+        raise
+    except KodamaError as exc:
+        # Nothing half-written is left in the workspace: mutagen copies what is missing.
+        reporter.warn(f"{exc}; mutagen copies the files instead")
+        return
+    left = len(plan.files) - placed
+    reporter.info(
+        f"Seeded {placed} file(s)"
+        + (f"; {left} appeared in the pod meanwhile, mutagen compares them" if left else "")
+    )
 
 
 def synced_elsewhere(store: Store, ns: str, name: str, local: Path) -> dict[str, Any] | None:
@@ -290,7 +316,7 @@ def _create(
     m: Mutagen, mname: str, ns: str, name: str, local: Path, beta: str, cfg: SyncConfig
 ) -> None:
     # Ignore paths go through a configuration file: `--ignore` would split them on commas.
-    ignores = mutagen_ignores(local, cfg.exclude)
+    ignores = [*mutagen_ignores(local, cfg.exclude), seed.IGNORE]
     with tempfile.NamedTemporaryFile(
         "w", prefix="kodama-sync-", suffix=".yml", dir=m.data_dir, delete=False
     ) as fh:

@@ -202,3 +202,48 @@ def test_push_and_pull_without_mutagen(kodama: Kodama) -> None:
         assert k.json("sync", "status", "s2")["state"] == "off"
     finally:
         k.run("delete", "s2", "--yes", check=False)
+
+
+def _staged_on_beta(k: Kodama) -> list[str]:
+    """The daemon's debug lines saying it sent files to the pod."""
+    log = k.home / "mutagen" / "kodama-daemon.log"
+    text = log.read_text() if log.is_file() else ""
+    return [line for line in text.splitlines() if "Staging" in line and "on beta" in line]
+
+
+def test_a_later_sync_start_is_seeded_and_keeps_the_agents_files(
+    kodama: Kodama, mutagen_bin: Any, testenv: Any
+) -> None:
+    """Issue 18: what the pod lacks goes in one tar stream; mutagen then finds an equal tree,
+    and a file the agent already wrote is compared (a conflict), never overwritten."""
+    k = kodama
+    k.env["PATH"] = f"{mutagen_bin}{os.pathsep}{os.environ['PATH']}"
+    k.env["MUTAGEN_LOG_LEVEL"] = "debug"
+    k.write_config(session_config(session_image(testenv), sync={"exclude": ["scratch/"]}))
+    k.run("start", "s3", "--no-sync", timeout=300)
+    try:
+        pod_write(k, "s3", "agent.txt", "the agent's work\n")
+        (k.cwd / "agent.txt").write_text("mine\n")
+        (k.cwd / "tree").mkdir()
+        for i in range(30):
+            (k.cwd / "tree" / f"f{i:02d}.txt").write_text(f"file {i}\n")
+        (k.cwd / "scratch").mkdir()
+        (k.cwd / "scratch" / "x").write_text("excluded by sync.exclude\n")
+        out = k.run("sync", "start", "s3", timeout=300)
+        assert "Copying 30 file(s)" in out.stderr and "Seeded 30 file(s)" in out.stderr, out.stderr
+        assert pod_read(k, "s3", "tree/f29.txt") == "file 29\n"
+        assert pod_read(k, "s3", "scratch/x") is None
+        k.run("sync", "flush", "s3")
+        assert _staged_on_beta(k) == []  # mutagen's first cycle sent nothing
+        st = k.json("sync", "status", "s3")
+        assert [c["path"] for c in st["conflicts"]] == ["agent.txt"]
+        assert pod_read(k, "s3", "agent.txt") == "the agent's work\n"
+        assert (k.cwd / "agent.txt").read_text() == "mine\n"
+
+        (k.cwd / "tree" / "f00.txt").write_text("changed later\n")
+        wait_for(lambda: pod_read(k, "s3", "tree/f00.txt") == "changed later\n", "local -> pod")
+        assert len(_staged_on_beta(k)) == 1
+    finally:
+        k.run("delete", "s3", "--yes", check=False)
+        if mutagen(k, "sync", "list").returncode == 0:
+            mutagen(k, "daemon", "stop")

@@ -266,3 +266,103 @@ def test_live_sync_never_brings_a_git_lookalike(bridge: PodContext) -> None:
         "sub",
     ]
     assert list((repo / "sub").iterdir()) == []
+
+
+# -- issue 18: the first sync is seeded by one tar stream, then mutagen finds an equal tree ------
+
+
+def _staged_on_beta(log: Path) -> list[str]:
+    """The daemon's (MUTAGEN_LOG_LEVEL=debug) lines saying it sent files to the pod."""
+    text = log.read_text() if log.is_file() else ""
+    return [line for line in text.splitlines() if "Staging" in line and "on beta" in line]
+
+
+@needs_mutagen
+def test_a_new_sync_is_seeded_and_mutagen_transfers_nothing(
+    bridge: PodContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MUTAGEN_LOG_LEVEL", "debug")  # the daemon logs each staging
+    assert bridge.local_path is not None
+    repo, ws = bridge.local_path, _pod_ws(bridge)
+    (repo / "tree").mkdir()
+    for i in range(50):
+        (repo / "tree" / f"f{i:02d}.txt").write_text(f"file {i}\n")
+    (ws / ".kodama-seed.0dead" / "f").mkdir(parents=True)  # left by a seed that was killed
+    (ws / ".kodama-seed.0dead" / "f" / "half.txt").write_text("half")
+    events: list[Event] = []
+    sync.start(bridge, Store(), Reporter(events.append, "demo"), CancelToken())
+    steps = [e.step for e in events if e.kind.value == "step"]
+    assert steps == ["sync", "seed"], events
+    assert any(e.message == "Seeded 52 file(s)" for e in events), events
+    # In the pod the moment start returns, before mutagen's first cycle.
+    assert (ws / "tree" / "f49.txt").read_text() == "file 49\n"
+    assert (ws / "b.txt").read_text() == "two\n" and not (ws / "debug.log").exists()
+    sync.control(Store(), "team-a", "demo", "flush")
+    log = sync.Mutagen().data_dir / "kodama-daemon.log"
+    assert _staged_on_beta(log) == []
+    st = sync.status(Store(), "team-a", "demo")
+    assert st is not None and st.conflicts == [] and st.problems == []
+
+    # A change made afterwards goes through mutagen as usual, and the log shows it.
+    (repo / "late.txt").write_text("later\n")
+    wait_for(lambda: read(ws / "late.txt") == "later\n", "local -> pod")
+    (ws / "tree" / "f00.txt").write_text("agent\n")
+    wait_for(lambda: read(repo / "tree" / "f00.txt") == "agent\n", "pod -> local")
+    assert len(_staged_on_beta(log)) == 1
+    assert not (repo / ".kodama-seed.0dead").exists()  # the live sync ignores staging folders
+
+
+@needs_mutagen
+def test_the_seed_keeps_what_the_agent_wrote(bridge: PodContext) -> None:
+    """A resumed session's workspace: the seed adds, mutagen compares, nothing is clobbered."""
+    assert bridge.local_path is not None
+    repo, ws = bridge.local_path, _pod_ws(bridge)
+    (ws / "a.txt").write_text("the agent's work\n")
+    (ws / "notes.md").write_text("only in the pod\n")
+    events: list[Event] = []
+    sync.start(bridge, Store(), Reporter(events.append, "demo"), CancelToken())
+    assert any(e.message == "Seeded 2 file(s)" for e in events), events  # .gitignore, b.txt
+    wait_for(lambda: read(repo / "notes.md") == "only in the pod\n", "pod -> local")
+    sync.control(Store(), "team-a", "demo", "flush")
+    st = sync.status(Store(), "team-a", "demo")
+    assert st is not None and [c.path for c in st.conflicts] == ["a.txt"]
+    assert (ws / "a.txt").read_text() == "the agent's work\n"
+    assert (repo / "a.txt").read_text() == "one\n"
+
+
+@needs_mutagen
+def test_a_failed_seed_leaves_the_first_sync_to_mutagen(
+    bridge: PodContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kodama.errors import RemoteCommandFailed
+    from kodama.sync import seed
+
+    def broken(*args: object, **kwargs: object) -> int:
+        raise RemoteCommandFailed("seeding the workspace failed: tar: Unexpected EOF", 2)
+
+    monkeypatch.setattr(seed, "send", broken)
+    assert bridge.local_path is not None
+    ws = _pod_ws(bridge)
+    events: list[Event] = []
+    sync.start(bridge, Store(), Reporter(events.append, "demo"), CancelToken())
+    warnings = [e.message for e in events if e.kind.value == "warning"]
+    assert warnings == [
+        "seeding the workspace failed: tar: Unexpected EOF; mutagen copies the files instead"
+    ]
+    wait_for(lambda: read(ws / "b.txt") == "two\n", "mutagen's own first sync")
+
+
+@needs_mutagen
+def test_a_start_that_fails_before_mutagen_leaves_no_daemon(
+    bridge: PodContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kodama.sync import seed
+
+    def gone(*args: object, **kwargs: object) -> seed.Plan:
+        raise KodamaError("reading the workspace failed: pods \"kodama-demo\" not found")
+
+    monkeypatch.setattr(seed, "probe", gone)
+    with pytest.raises(KodamaError, match="not found"):
+        sync.start(bridge, Store(), Reporter(lambda e: None, "demo"), CancelToken())
+    assert not sync.Mutagen().daemon_running()
+    assert (Store().read("team-a", "demo") or {}).get("sync")  # the wish to sync is kept
