@@ -4,13 +4,18 @@ delete, fetch."""
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from kodama import present
 from kodama.errors import KodamaError
-from kodama.models import StartRequest
+from kodama.events import CancelToken, EventSink
+from kodama.models import Session, StartRequest
 
 from .commands import Call, Handler, NameArgs, RootArgs, _Args, ask, session_json
+
+if TYPE_CHECKING:
+    from kodama.engine import SessionEngine
 
 
 class ListArgs(_Args):
@@ -158,30 +163,27 @@ async def get(call: Call) -> dict[str, Any]:
     return out
 
 
-async def stop(call: Call) -> dict[str, Any]:
-    name = call.parse(NameArgs).name
-    engine = call.engine()
-    try:
-        session = await call.with_progress(
-            f"Kodama: stopping {name}",
-            lambda sink, cancel: engine.stop(name, events=sink, cancel=cancel),
-        )
-    finally:
-        call.ls.refresher.poke(name)
-    return session_json(session)
+def _pod_verb(
+    doing: str, run: Callable[[SessionEngine, str, EventSink, CancelToken], Session]
+) -> Callable[[Call], Awaitable[dict[str, Any]]]:
+    """stop and resume: one session by name, with progress, then a refresh of it."""
+
+    async def verb(call: Call) -> dict[str, Any]:
+        name = call.parse(NameArgs).name
+        engine = call.engine()
+        try:
+            session = await call.with_progress(
+                f"Kodama: {doing} {name}", lambda sink, cancel: run(engine, name, sink, cancel)
+            )
+        finally:
+            call.ls.refresher.poke(name)
+        return session_json(session)
+
+    return verb
 
 
-async def resume(call: Call) -> dict[str, Any]:
-    name = call.parse(NameArgs).name
-    engine = call.engine()
-    try:
-        session = await call.with_progress(
-            f"Kodama: resuming {name}",
-            lambda sink, cancel: engine.resume(name, events=sink, cancel=cancel),
-        )
-    finally:
-        call.ls.refresher.poke(name)
-    return session_json(session)
+stop = _pod_verb("stopping", lambda e, n, sink, cancel: e.stop(n, events=sink, cancel=cancel))
+resume = _pod_verb("resuming", lambda e, n, sink, cancel: e.resume(n, events=sink, cancel=cancel))
 
 
 async def delete(call: Call) -> dict[str, Any]:
