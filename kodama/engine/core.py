@@ -100,13 +100,16 @@ class EngineBase:
     def running_spec(self, name: str, why: str = "") -> SessionSpec:
         """The spec of a session whose pod is Ready, else a clear "not running" error."""
         spec, _ = self.spec_of(name)
-        pod = self.cluster.get_pod(manifests.pod_name(name), spec.namespace)
-        if not pod_ready(pod):
-            raise KodamaError(
-                f"session {name} is not running{why}",
-                hint=f"`kubectl kodama resume {name}` starts it again",
-            )
+        self.require_running(spec, why)
         return spec
+
+    def require_running(self, spec: SessionSpec, why: str = "") -> None:
+        """A clear "not running" error unless the session's pod is Ready."""
+        if not pod_ready(self.cluster.get_pod(manifests.pod_name(spec.name), spec.namespace)):
+            raise KodamaError(
+                f"session {spec.name} is not running{why}",
+                hint=f"`kubectl kodama resume {spec.name}` starts it again",
+            )
 
     def recorded_local(self, namespace: str, name: str) -> Path | None:
         """The local checkout this machine recorded for the session, if any."""

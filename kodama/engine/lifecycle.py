@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kodama.agent import control, usage
 from kodama.agent import launch as agent
-from kodama.agent import usage
 from kodama.engine import accounting
 from kodama.engine.deletion import Deletion
 from kodama.engine.reads import Reads
@@ -228,7 +228,8 @@ class Lifecycle(Reads, Deletion, Waiting):
         cancel = cancel or CancelToken()
         spec, ws = self.spec_of(name)
         local = self.recorded_local(spec.namespace, name)
-        argv = self.attach_argv(name)
+        self.require_running(spec)  # one read of the PVC serves the check and the phase
+        argv = control.attach_command(self.pod_context(spec), None)
         phase = ((ws.get("metadata") or {}).get("annotations") or {}).get(PHASE_ANNOTATION)
         self._ensure_runtime(spec, local, Reporter(events, name), cancel, filled=phase == "ready")
         return argv
