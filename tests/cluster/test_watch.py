@@ -5,9 +5,6 @@ old is refused with 410 (WatchExpired), which makes it list again."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -18,20 +15,9 @@ from kodama.k8s.manifests import SELECTOR
 from kodama.k8s.watching import WatchExpired, watch_events
 from kodama.store import Store
 
-from .conftest import Kodama
+from .conftest import Kodama, poll
 
 pytestmark = pytest.mark.cluster
-
-
-def until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def engine_of(k: Kodama) -> SessionEngine:
@@ -49,17 +35,17 @@ def test_follows_sessions_and_resumes_ended_watches_without_listing(
     watch = SessionWatch(engine_of(k), k.namespace, changed.set, seconds=1)
     watch.start()
     try:
-        until(lambda: watch.synced, "the first lists")
+        poll(lambda: watch.synced, timeout=60, interval=0.1)
         assert changed.is_set()
         assert [s.name for s in watch.sessions()] == ["w1"]
         # The API server ends each watch after about a second: let it end and resume twice.
-        until(lambda: watch.watches >= 6, "watches resumed")
+        poll(lambda: watch.watches >= 6, timeout=60, interval=0.1)
         k.run("start", "w2", "--no-wait")
-        until(lambda: [s.name for s in watch.sessions()] == ["w1", "w2"], "w2 through the watch")
+        poll(lambda: [s.name for s in watch.sessions()] == ["w1", "w2"], timeout=60, interval=0.1)
         # Its pod was added, then scheduled (a MODIFIED event).
-        until(lambda: {s.name: s.node for s in watch.sessions()}.get("w2"), "w2's pod scheduled")
+        poll(lambda: {s.name: s.node for s in watch.sessions()}.get("w2"), timeout=60, interval=0.1)
         k.run("delete", "w1", "--yes")
-        until(lambda: [s.name for s in watch.sessions()] == ["w2"], "w1 gone")
+        poll(lambda: [s.name for s in watch.sessions()] == ["w2"], timeout=60, interval=0.1)
         assert watch.lists == 2  # one per kind, at the start
         assert watch.error is None
     finally:
