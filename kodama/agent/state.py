@@ -115,8 +115,9 @@ def parse_status(output: str, kind: str) -> AgentState:
     """`kodama-agent status` output ("S {state}", "R {run}", "A 0|1") -> AgentState.
 
     For Claude Code the hook-written state wins while the agent process lives; for other agents
-    (no hooks) the state is whether the launcher's process is alive. A run without an end time
-    whose process is gone was killed with its pod.
+    (no hooks) the state is whether the launcher's process is alive. A run with an end time has
+    ended, even if liveness was checked a moment before it did (status reads liveness first). A
+    run without an end time whose process is gone was killed with its pod.
     """
     parts = {line[:1]: line[2:].strip() for line in output.splitlines() if line[1:2] == " "}
     parts.update({line[:1]: "" for line in output.splitlines() if line in ("S", "R", "A")})
@@ -126,14 +127,14 @@ def parse_status(output: str, kind: str) -> AgentState:
     if not run:
         return _from_state(state) if kind == "claude" and state else AgentState()
     started = _time(run.get("startedAt"))
-    if alive:
+    ended = _time(run.get("endedAt"))
+    if alive and ended is None:
         if kind == "claude" and state:
             hooked = _from_state(state)
             if hooked.since is None or started is None or hooked.since >= started:
                 return hooked
         return AgentState(state=AgentStateName.WORKING, since=started)
     code = run.get("exitCode")
-    ended = _time(run.get("endedAt"))
     if ended is None:
         return AgentState(
             state=AgentStateName.EXITED,

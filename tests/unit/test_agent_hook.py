@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -301,3 +302,39 @@ def test_recycled_pid_is_not_taken_for_the_agent(home: Path) -> None:
     assert run(home, "alive").returncode == 1
     st = parse_status(run(home, "status").stdout.decode(), "claude")
     assert st.state == "exited" and st.message and "gone" in st.message
+
+
+def test_an_agent_exiting_while_status_reads_is_never_taken_for_killed(home: Path) -> None:
+    # A slow `sed` widens the gap between reading the run record and checking liveness; read in
+    # the wrong order, an agent that exits in that gap looked killed with its pod (no exit code).
+    shims = home / "shims"
+    shims.mkdir()
+    real_sed = shutil.which("sed")
+    (shims / "sed").write_text(f'#!/bin/sh\nsleep 0.15\nexec {real_sed} "$@"\n')
+    (shims / "sed").chmod(0o755)
+    (home / ".kodama/agent-command").write_text("sh -c 'sleep 1; exit 4'\n")
+    (home / ".kodama/agent-kind").write_text("other\n")
+    env = {"PATH": os.environ["PATH"], "HOME": str(home)}
+    slow = {**env, "PATH": f"{shims}:{env['PATH']}", "KODAMA_WORKSPACE": str(home)}
+    for _ in range(2):
+        proc = subprocess.Popen(
+            ["sh", str(home / ".kodama/bin/kodama-agent"), "run", "interactive", "0"], env=env
+        )
+        seen = []
+        while True:
+            out = subprocess.run(
+                ["sh", str(home / ".kodama/bin/kodama-agent"), "status"],
+                env=slow,
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=False,
+            ).stdout
+            state = parse_status(out, "other")
+            seen.append((state.state, state.exit_code))
+            if state.state == "exited" and proc.poll() is not None:
+                break
+        proc.wait(timeout=10)
+        assert [s for s in seen if s[0] == "exited"] and all(
+            code == 4 for name, code in seen if name == "exited"
+        ), seen

@@ -112,6 +112,15 @@ def test_parse_status_other_agent_alive_and_exited() -> None:
     assert got.state == AgentStateName.EXITED and got.exit_code == 2
 
 
+def test_parse_status_a_run_that_ended_after_the_liveness_check_has_ended() -> None:
+    # status checks liveness first, then reads the record: an agent that exits in between is
+    # seen alive with an end record, and its exit code must not be lost.
+    ended = {**RUN, "endedAt": "2025-01-01T11:00:00Z", "exitCode": 4}
+    for kind in ("other", "claude"):
+        got = parse_status(status(None, ended, True), kind)
+        assert got.state == AgentStateName.EXITED and got.exit_code == 4
+
+
 def test_parse_status_process_gone_with_its_pod() -> None:
     got = parse_status(status(None, {**RUN, "endedAt": None}, False), "claude")
     assert got.state == AgentStateName.EXITED and got.exit_code is None
