@@ -149,8 +149,17 @@ def test_presentation_follows_the_golden_fixture(nvim: str, repo: Path, tmp_path
     )
     cases = json.loads(golden.read_text())
     assert run.result["failures"] == []
-    # Every age case, every unparsable one, and per session its row, details and 7 actions.
-    expected = len(cases["age"]) + len(cases["ageUnparsable"]) + 9 * len(cases["sessions"])
+    # Every age case, every unparsable one, the name limit, every name case, the refused and the
+    # accepted start, two per summary, and per session its row, details, later agent, 7 actions.
+    expected = (
+        len(cases["age"])
+        + len(cases["ageUnparsable"])
+        + 1
+        + len(cases["sessionName"]["cases"])
+        + 2
+        + 2 * len(cases["summaries"])
+        + 10 * len(cases["sessions"])
+    )
     assert run.result["checks"] == expected
 
 
