@@ -72,7 +72,18 @@ def test_plugin_loads_and_completes(nvim: str, repo: Path, tmp_path: Path) -> No
         "kodama/agentState",
     ):
         assert method in cfg["handlers"]
-    for sub in ("start", "list", "attach", "status", "stop", "resume", "delete", "fetch", "get"):
+    for sub in (
+        "start",
+        "list",
+        "attach",
+        "status",
+        "stop",
+        "resume",
+        "delete",
+        "fetch",
+        "get",
+        "rbac",
+    ):
         assert sub in r["complete_subcommands"]
     assert r["complete_st"] == ["start", "status", "stop"]
     assert r["complete_names"] == ["alpha", "beta"]
@@ -258,6 +269,15 @@ def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) 
         "namespace: fake-ns",
     ]
     assert r["config_filetype"] == "yaml"
+    assert ("kodama.rbac.show", {"user": "alice", "serviceAccount": "ci:runner"}) in commands
+    assert r["rbac_lines"] == [
+        "# Kodama RBAC for namespace fake-ns: kubectl apply -f -",
+        "kind: Role",
+        "---",
+        "user: alice",
+    ]
+    assert r["rbac_filetype"] == "yaml" and r["rbac_modifiable"] is False
+    assert r["complete_rbac"] == ["user=", "serviceaccount=", "namespace="]
     assert r["complete_wait"] == ["waiting", "idle", "exited", "working"]
     assert {"pause", "resume", "push", "pull"} <= set(r["complete_sync"])
     assert r["delete"] == "Kodama: session alpha deleted"
@@ -289,7 +309,7 @@ def test_commands_start_the_server_on_demand(nvim: str, tmp_path: Path) -> None:
 
 def _commands_the_plugin_calls() -> set[str]:
     lua = "\n".join(p.read_text() for p in (PLUGIN / "lua").rglob("*.lua"))
-    found = set(re.findall(r"'(kodama\.(?:session|sync|config)\.[A-Za-z]+)'", lua))
+    found = set(re.findall(r"'(kodama\.(?:session|sync|config|rbac)\.[A-Za-z]+)'", lua))
     # `:Kodama sync VERB` builds the command ID from the verb.
     verbs = ("status", "start", "stop", "flush", "pause", "resume", "push", "pull")
     found |= {f"kodama.sync.{verb}" for verb in verbs}
