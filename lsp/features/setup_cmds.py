@@ -63,8 +63,10 @@ async def rbac_show(call: Call) -> dict[str, Any]:
 
     a = call.parse(RbacArgs)
     check_subjects(a.user, a.service_account)
-    engine = call.engine()
-    ns = a.namespace or await call.ls.in_thread(engine.namespace)
+    ns = a.namespace
+    if not ns:  # the session namespace, as every command's (kubeconfig, then config files)
+        engine = call.engine()
+        ns = await call.ls.in_thread(engine.namespace)
     validate_namespace(ns)
     objs = rbac_objects(ns, a.user, a.service_account)
     return {"text": rbac_yaml(objs) + "\n", "namespace": ns}
