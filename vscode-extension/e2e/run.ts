@@ -191,9 +191,21 @@ async function main(): Promise<void> {
       await runCommand(page, "Kodama: Refresh Document");
       await editor.locator(".view-lines", { hasText: text }).waitFor({ state: "visible", timeout: 30_000 });
     };
-    await step("Show Agent Log opens kodama:/NAME/logs.log, read-only", () =>
-      openDoc("Kodama: Show Agent Log", "logs.log", sessionName, sessionName),
-    );
+    // An interactive session has no headless log: the server's one line, no document.
+    await step("Show Agent Log of an interactive session says why there is no log", async () => {
+      await runCommand(page, "Notifications: Clear All Notifications");
+      await runCommand(page, "Kodama: Show Agent Log");
+      const row = page.locator(".quick-input-list .monaco-list-row", { hasText: sessionName }).first();
+      await row.waitFor({ state: "visible" });
+      await row.click();
+      const toast = page.locator(".notifications-toasts .notification-toast", { hasText: "has no headless run log" }).first();
+      await toast.waitFor({ state: "visible", timeout: 60_000 });
+      const text = (await toast.innerText()).replace(/\s+/g, " ");
+      if (text.includes("cannot open")) {
+        throw new Error(`not the server's line: ${text}`);
+      }
+      await runCommand(page, "Notifications: Clear All Notifications");
+    });
     await step("Show Merged Configuration opens kodama:/config.yaml, read-only", () =>
       openDoc("Kodama: Show Merged Configuration", "config.yaml", "Kodama configuration (merged)"),
     );

@@ -6,6 +6,9 @@ import { docContent, docUri, type KodamaDoc, parseDocUri, SCHEME } from "./logic
 export class KodamaDocuments implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
+  // Text read by show() for the provider's next call: a failed read is the command's error (the
+  // server's one line), not VS Code's "cannot open kodama:…".
+  private readonly ready = new Map<string, string>();
 
   constructor(private readonly server: KodamaServer) {}
 
@@ -14,10 +17,19 @@ export class KodamaDocuments implements vscode.TextDocumentContentProvider, vsco
   }
 
   provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+    const text = this.ready.get(uri.toString());
+    if (text !== undefined) {
+      this.ready.delete(uri.toString());
+      return Promise.resolve(text);
+    }
     const doc = parseDocUri(uri.path, uri.query);
     if (!doc) {
       return Promise.reject(new Error(`not a Kodama document: ${uri.toString()}`));
     }
+    return this.read(doc);
+  }
+
+  private read(doc: KodamaDoc): Promise<string> {
     return docContent(doc, (title, command, arg) => this.server.executeWithProgress(title, command, arg));
   }
 
@@ -29,11 +41,13 @@ export class KodamaDocuments implements vscode.TextDocumentContentProvider, vsco
   /** Opens the document, read again from the server when it is already open. */
   async show(doc: KodamaDoc): Promise<vscode.TextEditor> {
     const uri = this.uri(doc);
+    const text = await this.read(doc);
+    this.ready.set(uri.toString(), text);
     if (vscode.workspace.textDocuments.some((d) => d.uri.toString() === uri.toString())) {
       this.changed.fire(uri);
     }
-    const text = await vscode.workspace.openTextDocument(uri);
-    return vscode.window.showTextDocument(text, { preview: true });
+    const opened = await vscode.workspace.openTextDocument(uri);
+    return vscode.window.showTextDocument(opened, { preview: true });
   }
 
   /** The editor title's refresh button: re-read the active `kodama:` document. */
@@ -46,6 +60,7 @@ export class KodamaDocuments implements vscode.TextDocumentContentProvider, vsco
   }
 
   dispose(): void {
+    this.ready.clear();
     this.changed.dispose();
   }
 }
