@@ -8,9 +8,11 @@ file for what they still compute themselves (a ticking age, a name's validity in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from kodama.errors import InvalidInput
 from kodama.models import (
     AgentState,
     AgentStateName,
@@ -20,6 +22,7 @@ from kodama.models import (
     SyncState,
     SyncStatus,
 )
+from kodama.validation import MAX_SESSION_NAME, validate_session_name
 
 UNKNOWN = "-"
 
@@ -70,16 +73,34 @@ def status_line(s: Session) -> str:
     return f"{s.status.value} ({s.reason})" if s.reason else s.status.value
 
 
-def agent_cell(a: AgentState, now: datetime | None = None) -> str:
-    """`working 3m`, `exited(1) 2m`, `-` when nothing is known."""
+def agent_label(a: AgentState) -> str:
+    """The agent cell without its duration: `working`, `exited(1)`, `-` when nothing is known."""
     if a.state == AgentStateName.UNKNOWN:
         return UNKNOWN
-    text = a.state.value
     if a.state == AgentStateName.EXITED and a.exit_code is not None:
-        text = f"exited({a.exit_code})"
-    if a.since:
-        text += f" {age(a.since, now)}"
-    return text
+        return f"exited({a.exit_code})"
+    return a.state.value
+
+
+def agent_cell(a: AgentState, now: datetime | None = None) -> str:
+    """`working 3m`, `exited(1) 2m`, `-` when nothing is known: the label, then age(since).
+
+    Clients tick the duration between notifications with the same rule (display.agentLabel and
+    display.agentSince; tests/fixtures/presentation.json pins it), so the label is the only word
+    they are given rather than compute.
+    """
+    label = agent_label(a)
+    if label == UNKNOWN or not a.since:
+        return label
+    return f"{label} {age(a.since, now)}"
+
+
+def _iso(ts: datetime | None) -> str | None:
+    if ts is None:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _plural(n: int, word: str) -> str:
@@ -195,6 +216,45 @@ def detail_lines(s: Session, now: datetime | None = None) -> list[str]:
     return lines
 
 
+def name_problem(name: str) -> str | None:
+    """What an editor's name box says while a name is typed (None: acceptable).
+
+    The engine's rule (kodama/validation.py) in an input box's words; the server checks again
+    with the CLI's wording. The extension and Neovim check as the user types, before any call.
+    """
+    if not name:
+        return "Enter a session name."
+    if len(name) > MAX_SESSION_NAME:
+        return f"At most {MAX_SESSION_NAME} characters."
+    try:
+        validate_session_name(name)
+    except InvalidInput:
+        return "Lowercase letters, digits and '-', starting and ending with a letter or digit."
+    return None
+
+
+def _counts(sessions: Sequence[Session]) -> tuple[int, int]:
+    running = sum(1 for s in sessions if s.status == Status.RUNNING)
+    waiting = sum(1 for s in sessions if s.agent.state == AgentStateName.WAITING)
+    return running, waiting
+
+
+def sessions_summary(sessions: Sequence[Session]) -> str:
+    """A list of sessions in a few words for a status line: `2 running, 1 waiting`; `` when
+    nothing runs or waits. Clients count their own list (it changes by notifications) with this
+    rule, pinned by tests/fixtures/presentation.json."""
+    running, waiting = _counts(sessions)
+    if running == 0 and waiting == 0:
+        return ""
+    return f"{running} running" + (f", {waiting} waiting" if waiting else "")
+
+
+def family_summary(sessions: Sequence[Session]) -> str:
+    """A fan-out's sessions in a few words: `fan-out · 3 sessions · 2 running`."""
+    running, _ = _counts(sessions)
+    return f"fan-out · {_plural(len(sessions), 'session')} · {running} running"
+
+
 def sync_display(st: SyncStatus) -> dict[str, Any]:
     """The `display` of a kodama.sync.* result: the table cell and `sync status`'s lines."""
     return {"summary": sync_summary(st), "detail": sync_report(st)}
@@ -203,10 +263,15 @@ def sync_display(st: SyncStatus) -> dict[str, Any]:
 def display(s: Session, now: datetime | None = None) -> dict[str, Any]:
     """The `display` object the language server sends beside a session's raw fields."""
     now = now or datetime.now(UTC)
+    label = agent_label(s.agent)
     return {
         "status": status_line(s),
         "age": age(s.created_at, now),
         "agent": agent_cell(s.agent, now),
+        # What a client ticks the agent cell from: `agentLabel + " " + age(agentSince)`, or the
+        # label alone when agentSince is null (docs/lsp-protocol.md).
+        "agentLabel": label,
+        "agentSince": _iso(s.agent.since) if label != UNKNOWN else None,
         "sync": sync_summary(s.sync),
         "actions": actions(s),
         "detail": detail_lines(s, now),

@@ -7,7 +7,7 @@ import click
 from kodama import __version__
 from kodama.cli.context import get_obj, kube_options
 from kodama.cli.output import dump
-from kodama.k8s.rbac import SA_NAME, rbac_objects
+from kodama.k8s.rbac import check_subjects, rbac_objects, rbac_yaml
 
 
 @click.command()
@@ -28,21 +28,9 @@ def version(output: str) -> None:
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml")
 def rbac(user: str | None, serviceaccount: str | None, output: str) -> None:
     """Print the minimal namespaced Role (and RoleBinding) Kodama needs: pipe to kubectl apply -f -."""
-    import yaml
-
-    from kodama.errors import InvalidInput
     from kodama.validation import validate_namespace
 
-    if user is not None and not user.strip():
-        raise InvalidInput("--user must not be empty")
-    if serviceaccount is not None:
-        sa_ns, _, sa_name = serviceaccount.rpartition(":")
-        if sa_ns:
-            validate_namespace(sa_ns)
-        if not SA_NAME.match(sa_name):
-            raise InvalidInput(
-                f"invalid --serviceaccount {serviceaccount!r}: expected [NAMESPACE:]NAME"
-            )
+    check_subjects(user, serviceaccount)
     ns = get_obj().namespace
     if not ns:
         ns = get_obj().engine().namespace()
@@ -51,7 +39,7 @@ def rbac(user: str | None, serviceaccount: str | None, output: str) -> None:
     if output == "json":
         click.echo(dump({"apiVersion": "v1", "kind": "List", "items": objs}, "json"))
     else:
-        click.echo(yaml.safe_dump_all(objs, sort_keys=False).rstrip())
+        click.echo(rbac_yaml(objs))
 
 
 @click.group()

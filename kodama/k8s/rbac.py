@@ -41,6 +41,30 @@ def permissions() -> list[tuple[str, str]]:
 SA_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
+def check_subjects(user: str | None, serviceaccount: str | None) -> None:
+    """Refuse a blank --user or a malformed --serviceaccount [NS:]NAME (the CLI and the server)."""
+    from kodama.errors import InvalidInput
+    from kodama.validation import validate_namespace
+
+    if user is not None and not user.strip():
+        raise InvalidInput("--user must not be empty")
+    if serviceaccount is not None:
+        sa_ns, _, sa_name = serviceaccount.rpartition(":")
+        if sa_ns:
+            validate_namespace(sa_ns)
+        if not SA_NAME.match(sa_name):
+            raise InvalidInput(
+                f"invalid --serviceaccount {serviceaccount!r}: expected [NAMESPACE:]NAME"
+            )
+
+
+def rbac_yaml(objs: list[dict[str, Any]]) -> str:
+    """The objects as `kubectl kodama rbac` prints them: YAML documents for `kubectl apply -f -`."""
+    import yaml
+
+    return yaml.safe_dump_all(objs, sort_keys=False).rstrip()
+
+
 def _binding_name(base: str, kind: str, subject: str) -> str:
     """One RoleBinding per subject, so binding a second person never replaces the first."""
     slug = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")[:32].strip("-") or "x"

@@ -1,4 +1,4 @@
-"""Server commands about the setup rather than a session: doctor, config view."""
+"""Server commands about the setup rather than a session: doctor, config view, rbac."""
 
 from __future__ import annotations
 
@@ -50,7 +50,30 @@ async def config_view(call: Call) -> dict[str, Any]:
     return {"text": text, "sources": loaded.sources}
 
 
+class RbacArgs(_Args):
+    user: str | None = None
+    service_account: str | None = None  # serviceAccount on the wire
+    namespace: str | None = None
+
+
+async def rbac_show(call: Call) -> dict[str, Any]:
+    """The Role (and RoleBindings) Kodama needs, as `kubectl kodama rbac` prints them."""
+    from kodama.k8s.rbac import check_subjects, rbac_objects, rbac_yaml
+    from kodama.validation import validate_namespace
+
+    a = call.parse(RbacArgs)
+    check_subjects(a.user, a.service_account)
+    ns = a.namespace
+    if not ns:  # the session namespace, as every command's (kubeconfig, then config files)
+        engine = call.engine()
+        ns = await call.ls.in_thread(engine.namespace)
+    validate_namespace(ns)
+    objs = rbac_objects(ns, a.user, a.service_account)
+    return {"text": rbac_yaml(objs) + "\n", "namespace": ns}
+
+
 COMMANDS: dict[str, Handler] = {
     "kodama.doctor": doctor,
     "kodama.config.view": config_view,
+    "kodama.rbac.show": rbac_show,
 }

@@ -138,6 +138,11 @@ class Server:
                 "text": "image: agent:test\nnamespace: fake-ns\n",
                 "sources": ["/fake/config.yaml"],
             }, None
+        if command == "kodama.rbac.show":
+            return {
+                "text": f"kind: Role\n---\nuser: {arg.get('user')}\n",
+                "namespace": "fake-ns",
+            }, None
         if command == "kodama.session.start":
             self.progress(f"Starting {name}", ["creating volumes", "waiting for the pod"])
             self.sessions[name] = self.session(name)

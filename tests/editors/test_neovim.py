@@ -72,7 +72,18 @@ def test_plugin_loads_and_completes(nvim: str, repo: Path, tmp_path: Path) -> No
         "kodama/agentState",
     ):
         assert method in cfg["handlers"]
-    for sub in ("start", "list", "attach", "status", "stop", "resume", "delete", "fetch", "get"):
+    for sub in (
+        "start",
+        "list",
+        "attach",
+        "status",
+        "stop",
+        "resume",
+        "delete",
+        "fetch",
+        "get",
+        "rbac",
+    ):
         assert sub in r["complete_subcommands"]
     assert r["complete_st"] == ["start", "status", "stop"]
     assert r["complete_names"] == ["alpha", "beta"]
@@ -149,8 +160,17 @@ def test_presentation_follows_the_golden_fixture(nvim: str, repo: Path, tmp_path
     )
     cases = json.loads(golden.read_text())
     assert run.result["failures"] == []
-    # Every age case, every unparsable one, and per session its row, details and 7 actions.
-    expected = len(cases["age"]) + len(cases["ageUnparsable"]) + 9 * len(cases["sessions"])
+    # Every age case, every unparsable one, the name limit, every name case, the refused and the
+    # accepted start, two per summary, and per session its row, details, later agent, 7 actions.
+    expected = (
+        len(cases["age"])
+        + len(cases["ageUnparsable"])
+        + 1
+        + len(cases["sessionName"]["cases"])
+        + 2
+        + 2 * len(cases["summaries"])
+        + 10 * len(cases["sessions"])
+    )
     assert run.result["checks"] == expected
 
 
@@ -249,6 +269,15 @@ def test_client_flow_against_fake_server(nvim: str, repo: Path, tmp_path: Path) 
         "namespace: fake-ns",
     ]
     assert r["config_filetype"] == "yaml"
+    assert ("kodama.rbac.show", {"user": "alice", "serviceAccount": "ci:runner"}) in commands
+    assert r["rbac_lines"] == [
+        "# Kodama RBAC for namespace fake-ns: kubectl apply -f -",
+        "kind: Role",
+        "---",
+        "user: alice",
+    ]
+    assert r["rbac_filetype"] == "yaml" and r["rbac_modifiable"] is False
+    assert r["complete_rbac"] == ["user=", "serviceaccount=", "namespace="]
     assert r["complete_wait"] == ["waiting", "idle", "exited", "working"]
     assert {"pause", "resume", "push", "pull"} <= set(r["complete_sync"])
     assert r["delete"] == "Kodama: session alpha deleted"
@@ -280,7 +309,7 @@ def test_commands_start_the_server_on_demand(nvim: str, tmp_path: Path) -> None:
 
 def _commands_the_plugin_calls() -> set[str]:
     lua = "\n".join(p.read_text() for p in (PLUGIN / "lua").rglob("*.lua"))
-    found = set(re.findall(r"'(kodama\.(?:session|sync|config)\.[A-Za-z]+)'", lua))
+    found = set(re.findall(r"'(kodama\.(?:session|sync|config|rbac)\.[A-Za-z]+)'", lua))
     # `:Kodama sync VERB` builds the command ID from the verb.
     verbs = ("status", "start", "stop", "flush", "pause", "resume", "push", "pull")
     found |= {f"kodama.sync.{verb}" for verb in verbs}

@@ -205,3 +205,46 @@ async def test_name_check_config_view_and_bad_arguments_of_the_new_verbs(
         with pytest.raises(JsonRpcException) as info:
             await execute(client, "kodama.sync.push", {})
         assert info.value.message.startswith("kodama.sync.push: name:")
+
+
+@pytest.mark.lsp
+async def test_rbac_show_is_what_the_cli_prints(repo: Path, home: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (home / "config.yaml").write_text("namespace: team-a\n")
+    cli = Path(sys.executable).parent / "kubectl-kodama"
+    env = {**os.environ, "KODAMA_HOME": str(home), "KUBECONFIG": str(home / "no-kubeconfig")}
+
+    def printed(*args: str) -> str:
+        run = subprocess.run(
+            [str(cli), "rbac", *args], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    no_kubeconfig = {"KUBECONFIG": env["KUBECONFIG"]}
+    async with lsp_session(client_name=CLIENTS[0], root=repo, home=home, env=no_kubeconfig) as (
+        client,
+        _,
+    ):
+        shown = await execute(client, "kodama.rbac.show", {})
+        assert shown["namespace"] == "team-a"
+        assert shown["text"] == printed()
+        assert "kind: Role\n" in shown["text"] and "RoleBinding" not in shown["text"]
+
+        both = {"user": "alice", "serviceAccount": "ci:runner", "namespace": "team-b"}
+        shown = await execute(client, "kodama.rbac.show", both)
+        assert shown["namespace"] == "team-b"
+        want = printed("-n", "team-b", "--user", "alice", "--serviceaccount", "ci:runner")
+        assert shown["text"] == want
+        assert shown["text"].count("kind: RoleBinding\n") == 2
+
+        # The CLI's checks and words: one error line, nothing printed.
+        with pytest.raises(JsonRpcException) as info:
+            await execute(client, "kodama.rbac.show", {"serviceAccount": "Bad:Name"})
+        assert info.value.message == "invalid namespace 'Bad': must be a DNS-1123 label"
+        with pytest.raises(JsonRpcException) as info:
+            await execute(client, "kodama.rbac.show", {"user": " "})
+        assert info.value.message == "--user must not be empty"

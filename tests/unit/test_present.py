@@ -117,3 +117,42 @@ def test_sync_states_are_documented_and_typed_for_the_extension() -> None:
     for state in SyncState:
         assert f"`{state.value}`" in doc, state
         assert f'"{state.value}"' in protocol, state
+
+
+LATER = datetime.fromisoformat(GOLDEN["later"])
+
+
+@pytest.mark.parametrize("case", GOLDEN["sessions"], ids=lambda c: c["case"])
+def test_agent_cell_ticks_from_label_and_since(case: dict[str, Any]) -> None:
+    # What the clients compute between notifications: label + age(since), as the server would.
+    session = Session.model_validate(case["session"])
+    d = case["display"]
+    assert present.display(session, LATER)["agent"] == case["agentLater"]
+    for now, want in ((NOW, d["agent"]), (LATER, case["agentLater"])):
+        since = d["agentSince"]
+        ticked = (
+            d["agentLabel"]
+            if since is None
+            else f"{d['agentLabel']} {present.age(_when(since), now)}"
+        )
+        assert ticked == want
+
+
+def test_name_problems_are_the_input_box_words() -> None:
+    for case in GOLDEN["sessionName"]["cases"]:
+        problem = present.name_problem(case["name"])
+        assert problem == case["problem"]
+        assert (problem is None) == case["valid"]
+
+
+@pytest.mark.parametrize("case", GOLDEN["summaries"], ids=lambda c: c["summary"] or "none")
+def test_summaries_match_the_fixture(case: dict[str, Any]) -> None:
+    from kodama.models import AgentState
+
+    sessions = [
+        Session(name=f"s{i}", namespace="dev", status=Status(s["status"]),
+                agent=AgentState.model_validate({"state": s["agent"]}))
+        for i, s in enumerate(case["sessions"])
+    ]  # fmt: skip
+    assert present.sessions_summary(sessions) == case["summary"]
+    assert present.family_summary(sessions) == case["family"]

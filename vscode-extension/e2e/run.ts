@@ -1,7 +1,8 @@
 // Drives a real VS Code (code-server in Debian's Chromium, through playwright-core):
 // Start Session from the command palette with Enter presses only (the suggested name), wait
 // for the pod, Attach opens a terminal,
-// screenshot of the workbench with the status-bar item, Delete Session through its modal.
+// screenshot of the workbench with the status-bar item, the agent log, the configuration and the
+// RBAC Role open as titled read-only `kodama:` documents, Delete Session through its modal.
 // Launched by scripts/e2e.sh.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -168,6 +169,49 @@ async function main(): Promise<void> {
 
     await page.screenshot({ path: path.join(artifacts, "vscode-e2e.png") });
     log(`screenshot: ${path.join(artifacts, "vscode-e2e.png")}`);
+
+    // Each opens a `kodama:` document: a tab titled with its file name, text from the server,
+    // refused edits (a content provider's documents are read-only).
+    const openDoc = async (title: string, tab: string, text: string, pick?: string): Promise<void> => {
+      await runCommand(page, title);
+      if (pick) {
+        const row = page.locator(".quick-input-list .monaco-list-row", { hasText: pick }).first();
+        await row.waitFor({ state: "visible" });
+        await row.click();
+      }
+      await page.locator(".tabs-container .tab.active", { hasText: tab }).waitFor({ state: "visible", timeout: 60_000 });
+      const editor = page.locator(".editor-group-container.active .monaco-editor").first();
+      await editor.locator(".view-lines", { hasText: text }).waitFor({ state: "visible", timeout: 30_000 });
+      await editor.locator(".view-lines").click();
+      await page.keyboard.type("zz");
+      await page.locator(".monaco-editor-overlaymessage", { hasText: "read-only" }).first().waitFor({ state: "visible", timeout: 10_000 });
+      if ((await editor.locator(".view-lines").innerText()).includes("zz")) {
+        throw new Error(`${tab} took an edit`);
+      }
+      await runCommand(page, "Kodama: Refresh Document");
+      await editor.locator(".view-lines", { hasText: text }).waitFor({ state: "visible", timeout: 30_000 });
+    };
+    // An interactive session has no headless log: the server's one line, no document.
+    await step("Show Agent Log of an interactive session says why there is no log", async () => {
+      await runCommand(page, "Notifications: Clear All Notifications");
+      await runCommand(page, "Kodama: Show Agent Log");
+      const row = page.locator(".quick-input-list .monaco-list-row", { hasText: sessionName }).first();
+      await row.waitFor({ state: "visible" });
+      await row.click();
+      const toast = page.locator(".notifications-toasts .notification-toast", { hasText: "has no headless run log" }).first();
+      await toast.waitFor({ state: "visible", timeout: 60_000 });
+      const text = (await toast.innerText()).replace(/\s+/g, " ");
+      if (text.includes("cannot open")) {
+        throw new Error(`not the server's line: ${text}`);
+      }
+      await runCommand(page, "Notifications: Clear All Notifications");
+    });
+    await step("Show Merged Configuration opens kodama:/config.yaml, read-only", () =>
+      openDoc("Kodama: Show Merged Configuration", "config.yaml", "Kodama configuration (merged)"),
+    );
+    await step("Show RBAC Role opens kodama:/rbac.yaml, read-only", () =>
+      openDoc("Kodama: Show RBAC Role", "rbac.yaml", "kind: Role", "The Role alone"),
+    );
 
     await step("Delete Session (modal, then the pod goes away)", async () => {
       await runCommand(page, "Notifications: Clear All Notifications");

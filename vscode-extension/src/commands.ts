@@ -16,6 +16,7 @@ import { type SessionAction, sessionNameFromArg, sessionsForAction } from "./log
 import type { SessionStore } from "./store";
 import { askStartChoices } from "./startFlow";
 import { openTerminal } from "./terminal";
+import { KodamaDocuments } from "./documents";
 import { VerbCommands } from "./verbs";
 
 const NOTHING_TO: Record<SessionAction, string> = {
@@ -46,6 +47,7 @@ export class Commands {
           this.server.reportError(err);
         }
       });
+    const docs = new KodamaDocuments(this.server);
     return [
       reg(PaletteCommand.start, () => this.start()),
       reg(PaletteCommand.attach, (a) => this.attach(a)),
@@ -59,7 +61,9 @@ export class Commands {
       reg(PaletteCommand.refresh, () => this.server.refresh(true)),
       reg(PaletteCommand.restart, () => this.restart()),
       reg(PaletteCommand.showOutput, () => Promise.resolve(this.server.output.show())),
-      ...new VerbCommands(this.server, this.store, (a, action, placeHolder) => this.pick(a, action, placeHolder)).register(reg),
+      docs,
+      docs.register(),
+      ...new VerbCommands(this.server, this.store, (a, action, placeHolder) => this.pick(a, action, placeHolder), docs).register(reg),
     ];
   }
 

@@ -4,7 +4,7 @@ import * as vscode from "vscode";
 import { KodamaServer } from "./client";
 import { Commands } from "./commands";
 import { SessionStore } from "./store";
-import { SessionStatusBar, SessionTreeProvider } from "./views";
+import { createSessionsView, SessionStatusBar, SessionTreeProvider } from "./views";
 
 let server: KodamaServer | undefined;
 
@@ -22,7 +22,7 @@ export function activate(context: vscode.ExtensionContext): void {
     store,
     srv,
     tree,
-    vscode.window.registerTreeDataProvider("kodamaSessions", tree),
+    ...createSessionsView(store, tree),
     new SessionStatusBar(store),
     ...commands.register(),
     vscode.workspace.onDidChangeConfiguration((e) => {

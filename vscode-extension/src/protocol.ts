@@ -29,6 +29,9 @@ export interface SessionDisplay {
   status: string;
   age: string;
   agent: string;
+  /** `agent` without its duration; the client ticks the duration from agentSince (absent: an older server). */
+  agentLabel?: string;
+  agentSince?: string | null;
   sync: string;
   actions: SessionActionName[];
   detail: string[];
@@ -104,6 +107,12 @@ export interface ConfigView {
   sources: string[];
 }
 
+/** `kodama.rbac.show`: the Role (and RoleBindings) as `kubectl kodama rbac` prints them. */
+export interface RbacView {
+  text: string;
+  namespace: string;
+}
+
 export interface OpenTerminalParams {
   title: string;
   argv: string[];
@@ -158,6 +167,7 @@ export const ServerCommand = {
   syncPush: "kodama.sync.push",
   syncPull: "kodama.sync.pull",
   configView: "kodama.config.view",
+  rbacShow: "kodama.rbac.show",
 } as const;
 
 /** Editor-side command IDs, deliberately different from the server's. */
@@ -182,6 +192,8 @@ export const PaletteCommand = {
   syncPush: "kodama.syncPush",
   syncPull: "kodama.syncPull",
   configView: "kodama.viewConfig",
+  rbac: "kodama.showRbac",
+  refreshDocument: "kodama.refreshDocument",
 } as const;
 
 export const Method = {

@@ -1,10 +1,11 @@
 // Palette commands for the CLI verbs beyond the lifecycle: the agent's log (a read-only
 // document, or a terminal that follows it), waiting for an agent state, sync pause / resume /
-// push / pull, and the merged configuration.
+// push / pull, the merged configuration and the RBAC Role. Text opens as a `kodama:` document.
 import * as vscode from "vscode";
 import type { KodamaServer } from "./client";
+import type { KodamaDocuments } from "./documents";
 import type { SessionAction } from "./logic/sessions";
-import { type AgentInfo, type AttachResult, type ConfigView, type CopyResult, type LogsResult, PaletteCommand, ServerCommand, type SyncStatus } from "./protocol";
+import { type AgentInfo, type AttachResult, type CopyResult, PaletteCommand, ServerCommand, type SyncStatus } from "./protocol";
 import type { SessionStore } from "./store";
 import { openTerminal } from "./terminal";
 
@@ -23,6 +24,7 @@ export class VerbCommands {
     private readonly server: KodamaServer,
     private readonly store: SessionStore,
     private readonly pick: Pick,
+    private readonly docs: KodamaDocuments,
   ) {}
 
   register(reg: Register): vscode.Disposable[] {
@@ -35,6 +37,8 @@ export class VerbCommands {
       reg(PaletteCommand.syncPush, (a) => this.copy(a, "push")),
       reg(PaletteCommand.syncPull, (a) => this.copy(a, "pull")),
       reg(PaletteCommand.configView, () => this.configView()),
+      reg(PaletteCommand.rbac, () => this.rbac()),
+      reg(PaletteCommand.refreshDocument, (a) => this.docs.refresh(a instanceof vscode.Uri ? a : undefined)),
     ];
   }
 
@@ -43,9 +47,7 @@ export class VerbCommands {
     if (!name) {
       return;
     }
-    const r = await this.server.executeWithProgress<LogsResult>(`Kodama: reading the log of ${name}`, ServerCommand.logs, { name });
-    const doc = await vscode.workspace.openTextDocument({ content: r.text || `(the agent of ${name} has not logged anything yet)\n`, language: "log" });
-    await vscode.window.showTextDocument(doc, { preview: true });
+    await this.docs.show({ kind: "logs", name });
   }
 
   async followLogs(arg?: unknown): Promise<void> {
@@ -108,9 +110,27 @@ export class VerbCommands {
 
   async configView(): Promise<void> {
     const root = (vscode.workspace.workspaceFolders ?? []).find((f) => f.uri.scheme === "file")?.uri.fsPath;
-    const r = await this.server.execute<ConfigView>(ServerCommand.configView, root ? { root } : {});
-    const header = `# Kodama configuration (merged) — sources: ${r.sources.join(", ") || "(defaults only)"}\n`;
-    const doc = await vscode.workspace.openTextDocument({ content: header + r.text, language: "yaml" });
-    await vscode.window.showTextDocument(doc, { preview: true });
+    await this.docs.show(root ? { kind: "config", root } : { kind: "config" });
+  }
+
+  async rbac(): Promise<void> {
+    const bind = await vscode.window.showQuickPick(RBAC_CHOICES, { title: "Kodama: the Role Kodama needs in the session namespace" });
+    if (!bind) {
+      return;
+    }
+    if (!bind.to) {
+      await this.docs.show({ kind: "rbac" });
+      return;
+    }
+    const who = (await vscode.window.showInputBox({ title: bind.label, prompt: bind.ask, ignoreFocusOut: true }))?.trim();
+    if (who) {
+      await this.docs.show({ kind: "rbac", [bind.to]: who });
+    }
   }
 }
+
+const RBAC_CHOICES: (vscode.QuickPickItem & { to?: "user" | "serviceAccount"; ask?: string })[] = [
+  { label: "The Role alone", description: "kubectl kodama rbac" },
+  { label: "Bound to a user", description: "--user NAME", to: "user", ask: "The user to bind the Role to" },
+  { label: "Bound to a ServiceAccount", description: "--serviceaccount [NS:]NAME", to: "serviceAccount", ask: "The ServiceAccount, as [NAMESPACE:]NAME" },
+];

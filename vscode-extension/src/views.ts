@@ -3,8 +3,10 @@ import * as vscode from "vscode";
 import type { Session } from "./protocol";
 import { PaletteCommand } from "./protocol";
 import {
+  familySummary,
   sessionDetailLines,
   sessionIcon,
+  sessionsSummary,
   statusBarText,
   statusBarTooltip,
   treeContextValue,
@@ -52,8 +54,7 @@ export class SessionTreeProvider implements vscode.TreeDataProvider<Node>, vscod
     if (node instanceof FamilyNode) {
       const item = new vscode.TreeItem(node.family, vscode.TreeItemCollapsibleState.Expanded);
       item.id = `family:${node.sessions[0]?.namespace ?? ""}/${node.family}`;
-      const running = node.sessions.filter((s) => s.status === "Running").length;
-      item.description = `fan-out · ${node.sessions.length} sessions · ${running} running`;
+      item.description = familySummary(node.sessions);
       item.iconPath = new vscode.ThemeIcon("split-horizontal");
       item.contextValue = "kodamaFamily";
       return item;
@@ -80,6 +81,16 @@ export class SessionTreeProvider implements vscode.TreeDataProvider<Node>, vscod
     this.sub.dispose();
     this.changed.dispose();
   }
+}
+
+/** The sessions view, its title saying how many sessions run or wait ("2 running, 1 waiting"). */
+export function createSessionsView(store: SessionStore, tree: SessionTreeProvider): vscode.Disposable[] {
+  const view = vscode.window.createTreeView("kodamaSessions", { treeDataProvider: tree });
+  const describe = (): void => {
+    view.description = sessionsSummary(store.sessions) || undefined;
+  };
+  describe();
+  return [view, store.onDidChange(describe)];
 }
 
 export class SessionStatusBar implements vscode.Disposable {

@@ -1,13 +1,15 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Session, SessionDisplay } from "../src/protocol";
+import type { AgentStateName, Session, SessionDisplay } from "../src/protocol";
 
 export interface Golden {
   now: string;
+  later: string;
   age: { createdAt: string | null; age: string }[];
   ageUnparsable: string[];
-  sessionName: { maxLength: number; cases: { name: string; valid: boolean }[] };
-  sessions: { case: string; session: Session; display: SessionDisplay }[];
+  sessionName: { maxLength: number; cases: { name: string; valid: boolean; problem: string | null }[] };
+  sessions: { case: string; session: Session; display: SessionDisplay; agentLater: string }[];
+  summaries: { sessions: { status: Session["status"]; agent: AgentStateName }[]; summary: string; family: string }[];
 }
 
 /** tests/fixtures/presentation.json: the golden cases kodama/present.py and Neovim's tests read too. */

@@ -5,11 +5,22 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { formatAge, sessionDetailLines, statusBarText, treeContextValue, treeDescription } from "../src/logic/format";
+import {
+  agentCell,
+  familySummary,
+  formatAge,
+  quickPickDetail,
+  sessionDetailLines,
+  sessionsSummary,
+  statusBarText,
+  treeContextValue,
+  treeDescription,
+} from "../src/logic/format";
 import { MAX_SESSION_NAME, type SessionAction, sessionsForAction, validateSessionName } from "../src/logic/sessions";
-import { golden } from "./fixtures";
+import { golden, session } from "./fixtures";
 
 const NOW = Date.parse(golden.now);
+const LATER = Date.parse(golden.later);
 
 describe("golden: age", () => {
   for (const c of golden.age) {
@@ -27,6 +38,19 @@ describe("golden: session names", () => {
   for (const c of golden.sessionName.cases) {
     it(`${JSON.stringify(c.name)} is ${c.valid ? "valid" : "refused"}`, () =>
       assert.equal(validateSessionName(c.name) === undefined, c.valid));
+    it(`${JSON.stringify(c.name)}: the input box says the fixture's words`, () => assert.equal(validateSessionName(c.name) ?? null, c.problem));
+  }
+});
+
+describe("golden: summaries of the sessions held", () => {
+  for (const c of golden.summaries) {
+    const sessions = c.sessions.map((x, i) =>
+      session({ name: `s${i}`, status: x.status, agent: { state: x.agent, message: null, since: null, exitCode: null } }),
+    );
+    it(`${JSON.stringify(c.sessions)} -> "${c.summary}" / "${c.family}"`, () => {
+      assert.equal(sessionsSummary(sessions), c.summary);
+      assert.equal(familySummary(sessions), c.family);
+    });
   }
 });
 
@@ -79,6 +103,16 @@ describe("golden: sessions are shown in the server's words", () => {
         }
       });
       it("details: the server's lines", () => assert.deepEqual(sessionDetailLines(s), c.display.detail));
+      it("the agent cell ticks from agentLabel and agentSince", () => {
+        assert.equal(agentCell(s.display, NOW), c.display.agent);
+        assert.equal(agentCell(s.display, LATER), c.agentLater);
+        if (c.display.agent !== "-") {
+          assert.ok(quickPickDetail(s, LATER).includes(`agent ${c.agentLater}`), quickPickDetail(s, LATER));
+        }
+        if (s.agent?.state === "waiting") {
+          assert.ok(treeDescription(s, LATER).includes(` · ${c.agentLater} · `), treeDescription(s, LATER));
+        }
+      });
       it("status bar: the server's sync cell", () => {
         const text = statusBarText(s, "running");
         assert.equal(text.includes(`sync ${c.display.sync}`), s.sync !== null && s.sync !== undefined, text);

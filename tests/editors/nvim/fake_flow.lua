@@ -93,6 +93,11 @@ T.run(function()
   r.config_lines = opened('Kodama config', 'kodama://config')
   r.config_filetype = vim.bo.filetype
   vim.cmd('close')
+  r.rbac_lines = opened('Kodama rbac user=alice serviceaccount=ci:runner', 'kodama://rbac')
+  r.rbac_filetype = vim.bo.filetype
+  r.rbac_modifiable = vim.bo.modifiable
+  vim.cmd('close')
+  r.complete_rbac = vim.fn.getcompletion('Kodama rbac ', 'cmdline')
   r.complete_wait = vim.fn.getcompletion('Kodama wait alpha ', 'cmdline')
   r.complete_sync = vim.fn.getcompletion('Kodama sync ', 'cmdline')
 

@@ -25,6 +25,39 @@ export function formatAge(createdAt: string | null | undefined, now: number): st
   return `${Math.floor(s / 86400)}d`;
 }
 
+/**
+ * The agent cell, its duration ticked like the age: the server's `agentLabel` and the age of
+ * `agentSince` (its `agent` is as of its last notification). Pinned by the golden fixture.
+ */
+export function agentCell(d: SessionDisplay, now: number): string {
+  if (d.agentLabel === undefined) {
+    return d.agent; // a server that does not send the label
+  }
+  return d.agentSince ? `${d.agentLabel} ${formatAge(d.agentSince, now)}` : d.agentLabel;
+}
+
+function counts(sessions: readonly Session[]): { running: number; waiting: number } {
+  return {
+    running: sessions.filter((s) => s.status === "Running").length,
+    waiting: sessions.filter(isWaiting).length,
+  };
+}
+
+/** "2 running, 1 waiting" ("" when nothing runs or waits): kodama/present.py sessions_summary. */
+export function sessionsSummary(sessions: readonly Session[]): string {
+  const { running, waiting } = counts(sessions);
+  if (running === 0 && waiting === 0) {
+    return "";
+  }
+  return `${running} running${waiting ? `, ${waiting} waiting` : ""}`;
+}
+
+/** A fan-out's tree row: "fan-out · 3 sessions · 2 running" (kodama/present.py family_summary). */
+export function familySummary(sessions: readonly Session[]): string {
+  const n = sessions.length;
+  return `fan-out · ${n} ${n === 1 ? "session" : "sessions"} · ${counts(sessions).running} running`;
+}
+
 /** The server's words for a session; a bare stand-in if a server too old to send them. */
 export function display(s: Session): SessionDisplay {
   return (
@@ -100,7 +133,7 @@ export function treeDescription(s: Session, now: number): string {
   const d = display(s);
   const parts = [d.status];
   if (isWaiting(s)) {
-    parts.push(d.agent);
+    parts.push(agentCell(d, now));
   }
   if (s.branch) {
     parts.push(s.branch);
@@ -140,6 +173,7 @@ export function waitingMessage(name: string, message: string | null | undefined)
 
 export function quickPickDetail(s: Session, now: number): string {
   const d = display(s);
-  const agent = d.agent !== "-" ? `agent ${d.agent}` : "";
+  const cell = agentCell(d, now);
+  const agent = cell !== "-" ? `agent ${cell}` : "";
   return [treeDescription(s, now), agent, `sync ${d.sync}`, s.localPath ?? ""].filter(Boolean).join(" · ");
 }

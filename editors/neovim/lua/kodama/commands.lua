@@ -111,6 +111,11 @@ local function parse_start(words)
 end
 
 local function start(args)
+  -- The input box's rule and words, as VS Code's: a bad name never reaches the server.
+  local problem = ui.name_problem(args.name)
+  if problem then
+    return notify(('session name %q: %s'):format(args.name, problem), vim.log.levels.ERROR)
+  end
   if args.count then
     args.count = tonumber(args.count) or args.count
   end
@@ -148,6 +153,10 @@ subcommands.start = {
         args.name = vim.trim(name) ~= '' and vim.trim(name) or suggestion
         if args.name == '' then
           return notify('no session name', WARN)
+        end
+        local problem = ui.name_problem(args.name)
+        if problem then -- before asking for a task that would be thrown away
+          return notify(('session name %q: %s'):format(args.name, problem), vim.log.levels.ERROR)
         end
         if args.prompt then
           return start(args)

@@ -18,24 +18,8 @@ end
 
 --- Short text for a statusline: "kodama: 2 running, 1 waiting" ('' when nothing runs).
 function M.statusline()
-  local sessions = require('kodama.state').sessions or {}
-  local running, waiting = 0, 0
-  for _, s in ipairs(sessions) do
-    if s.status == 'Running' then
-      running = running + 1
-    end
-    if type(s.agent) == 'table' and s.agent.state == 'waiting' then
-      waiting = waiting + 1
-    end
-  end
-  if running == 0 and waiting == 0 then
-    return ''
-  end
-  local text = ('kodama: %d running'):format(running)
-  if waiting > 0 then
-    text = text .. (', %d waiting'):format(waiting)
-  end
-  return text
+  local summary = require('kodama.ui').sessions_summary(require('kodama.state').sessions)
+  return summary == '' and '' or ('kodama: ' .. summary)
 end
 
 return M

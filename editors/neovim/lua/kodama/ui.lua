@@ -48,6 +48,56 @@ function M.age(ts, now)
   return math.floor(secs / 86400) .. 'd'
 end
 
+--- The AGENT column: the server's label, its duration ticked like the age from display.agentSince
+--- (display.agent is as of the last notification). Pinned by tests/fixtures/presentation.json.
+---@param d table a session's display
+---@param now number|nil seconds since the epoch (default: now)
+function M.agent_cell(d, now)
+  if type(d.agentLabel) ~= 'string' then
+    return d.agent -- a server that does not send the label: its cell as it was
+  end
+  if type(d.agentSince) ~= 'string' then
+    return d.agentLabel
+  end
+  return d.agentLabel .. ' ' .. M.age(d.agentSince, now)
+end
+
+-- The input box's words for a name the engine refuses (kodama/present.py name_problem), so a
+-- bad name is refused before any server call.
+local NAME_CHARS = "Lowercase letters, digits and '-', starting and ending with a letter or digit."
+M.MAX_SESSION_NAME = 40
+
+---@param name string
+---@return string|nil problem nil when the name is acceptable
+function M.name_problem(name)
+  if name == '' then
+    return 'Enter a session name.'
+  elseif vim.fn.strchars(name) > M.MAX_SESSION_NAME then
+    return ('At most %d characters.'):format(M.MAX_SESSION_NAME)
+  elseif not (name:match('^[a-z0-9]$') or name:match('^[a-z0-9][-a-z0-9]*[a-z0-9]$')) then
+    return NAME_CHARS
+  end
+  return nil
+end
+
+--- "2 running, 1 waiting" for the sessions held ('' when nothing runs or waits), as
+--- kodama/present.py sessions_summary words it.
+function M.sessions_summary(sessions)
+  local running, waiting = 0, 0
+  for _, s in ipairs(sessions or {}) do
+    if s.status == 'Running' then
+      running = running + 1
+    end
+    if type(s.agent) == 'table' and s.agent.state == 'waiting' then
+      waiting = waiting + 1
+    end
+  end
+  if running == 0 and waiting == 0 then
+    return ''
+  end
+  return ('%d running'):format(running) .. (waiting > 0 and (', %d waiting'):format(waiting) or '')
+end
+
 -- The server's words for a session (display); bare raw fields from a server without them.
 local function shown(s)
   if type(s.display) == 'table' then
@@ -90,7 +140,7 @@ function M.session_table(sessions, all_namespaces, now)
   end)
   for _, s in ipairs(sorted) do
     local d = shown(s)
-    local row = { str(s.name), d.status, d.agent, str(s.branch), d.sync, M.age(s.createdAt, now) }
+    local row = { str(s.name), d.status, M.agent_cell(d, now), str(s.branch), d.sync, M.age(s.createdAt, now) }
     if all_namespaces then
       table.insert(row, 1, str(s.namespace))
     end

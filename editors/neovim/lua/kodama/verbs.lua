@@ -1,4 +1,5 @@
--- `:Kodama logs`, `:Kodama wait`, `:Kodama config`: the CLI verbs that show text or wait.
+-- `:Kodama logs`, `:Kodama wait`, `:Kodama config`, `:Kodama rbac`: the CLI verbs that show text
+-- or wait.
 -- Text goes to a read-only scratch buffer (searchable, no hit-enter prompt); following a log
 -- is a terminal the server opens (kodama/openTerminal), as attach does.
 local M = {}
@@ -121,6 +122,33 @@ function M.add(subcommands, h)
         vim.list_extend(lines, vim.split(tostring(r.text or ''), '\n', { trimempty = true }))
         M.show_text('kodama://config', lines, 'yaml')
       end, 'config view')
+    end,
+  }
+
+  -- `:Kodama rbac [user=NAME] [serviceaccount=[NS:]NAME] [namespace=NS]`: the Role (and
+  -- RoleBindings) `kubectl kodama rbac` prints, as YAML in a read-only buffer (`:w !kubectl apply -f -`).
+  local RBAC_OPTIONS = { user = 'user', serviceaccount = 'serviceAccount', namespace = 'namespace' }
+  subcommands.rbac = {
+    complete = function()
+      return { 'user=', 'serviceaccount=', 'namespace=' }
+    end,
+    run = function(words)
+      local args = {}
+      for _, w in ipairs(words) do
+        local key, value = w:gsub('^%-%-', ''):match('^([%a]+)=(.+)$')
+        if not (key and RBAC_OPTIONS[key]) then
+          return h.notify('usage: :Kodama rbac [user=NAME] [serviceaccount=[NS:]NAME] [namespace=NS]', vim.log.levels.ERROR)
+        end
+        args[RBAC_OPTIONS[key]] = value
+      end
+      h.exec('kodama.rbac.show', args, function(r)
+        if type(r) ~= 'table' then
+          return
+        end
+        local lines = { ('# Kodama RBAC for namespace %s: kubectl apply -f -'):format(tostring(r.namespace)) }
+        vim.list_extend(lines, vim.split(tostring(r.text or ''), '\n', { trimempty = true }))
+        M.show_text('kodama://rbac', lines, 'yaml')
+      end, 'rbac')
     end,
   }
 end
