@@ -2,30 +2,58 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 
 import click
 
-from kodama.cli import (
-    agent_cmds,
-    doctor_cmds,
-    fanout_cmds,
-    git_cmds,
-    image_cmds,
-    misc_cmds,
-    pr_cmds,
-    session_cmds,
-    sync_cmds,
-)
 from kodama.cli.context import Obj, kube_options
 from kodama.errors import KodamaError
 from kodama.printable import printable
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# Each verb and the module (kodama/cli/NAME.py) whose COMMANDS hold it. A verb's module is imported
+# only when that verb runs (or `--help` lists them all): `list` does not pay for start's options,
+# sync's or the image builder's imports. tests/unit/test_imports.py checks this table is complete.
+VERBS = {
+    "start": "session_cmds",
+    "list": "session_cmds",
+    "get": "session_cmds",
+    "stop": "session_cmds",
+    "resume": "session_cmds",
+    "delete": "session_cmds",
+    "compare": "fanout_cmds",
+    "usage": "fanout_cmds",
+    "attach": "agent_cmds",
+    "logs": "agent_cmds",
+    "wait": "agent_cmds",
+    "fetch": "git_cmds",
+    "pr": "pr_cmds",
+    "sync": "sync_cmds",
+    "doctor": "doctor_cmds",
+    "image": "image_cmds",
+    "version": "misc_cmds",
+    "rbac": "misc_cmds",
+    "config": "misc_cmds",
+    "completion": "misc_cmds",
+}
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(VERBS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = VERBS.get(cmd_name)
+        if module is None:
+            return None
+        commands = importlib.import_module(f"kodama.cli.{module}").COMMANDS
+        return next((c for c in commands if c.name == cmd_name), None)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @kube_options
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -43,21 +71,6 @@ def cli(ctx: click.Context) -> None:
     """
     if not isinstance(ctx.obj, Obj):
         ctx.obj = Obj()
-
-
-for module in (
-    session_cmds,
-    fanout_cmds,
-    agent_cmds,
-    git_cmds,
-    pr_cmds,
-    sync_cmds,
-    doctor_cmds,
-    image_cmds,
-    misc_cmds,
-):
-    for command in module.COMMANDS:
-        cli.add_command(command)
 
 
 def _verbose() -> bool:
