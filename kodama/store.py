@@ -26,14 +26,16 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from kodama.config import kodama_home
 from kodama.errors import InvalidInput
+from kodama.home import kodama_home
 from kodama.k8s import manifests
-from kodama.models import Session, SessionSpec
+
+if TYPE_CHECKING:  # `list` reads session files before (or without) building any model
+    from kodama.models import Session, SessionSpec
 
 # Session names and namespaces are DNS-1123 labels: names can come from objects others write in
 # a shared namespace, and a record must never land outside sessions_dir.

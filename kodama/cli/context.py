@@ -17,6 +17,7 @@ from kodama.printable import printable
 
 if TYPE_CHECKING:
     from kodama.engine import SessionEngine
+    from kodama.engine.reads import Reads
     from kodama.events import CancelToken, Event
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,6 +42,16 @@ class Obj:
         return SessionEngine(
             KubeTarget(self.kubeconfig, self.context, self.namespace), cwd=Path.cwd()
         )
+
+    def reader(self) -> Reads:
+        """The engine's reads alone (list): none of start's, sync's or the models' imports."""
+        from kodama.engine.reads import Reads
+        from kodama.k8s.cluster import KubeTarget
+        from kodama.validation import validate_namespace
+
+        if self.namespace:
+            validate_namespace(self.namespace)
+        return Reads(KubeTarget(self.kubeconfig, self.context, self.namespace), cwd=Path.cwd())
 
     def engine_for(self, name: str) -> SessionEngine:
         """The engine for a command on session NAME: without -n, the namespace recorded in its

@@ -264,7 +264,7 @@ def _emit_one(session: Any, output: str | None) -> None:
 )
 def list_(all_namespaces: bool, output: str) -> None:
     """List sessions (status derived from the cluster on every call)."""
-    engine = get_obj().engine()
+    engine = get_obj().reader()
     sessions = engine.list_sessions(all_namespaces)
     if not sessions and output in ("table", "wide"):
         click.echo(engine.no_sessions_message(all_namespaces), err=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,8 @@ from pydantic.alias_generators import to_camel
 from kodama.config.keys import config_keys, snake_key
 from kodama.config.models import REPO_CONFIG_NAME, Config
 from kodama.errors import ConfigError, InvalidInput
+from kodama.home import kodama_home as kodama_home
 from kodama.yaml_limits import bounded_compose
-
-
-def kodama_home() -> Path:
-    return Path(os.environ.get("KODAMA_HOME") or Path.home() / ".kodama")
 
 
 def global_config_path() -> Path:

@@ -10,19 +10,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kodama.config import LoadedConfig, load_config
 from kodama.errors import KodamaError, NotFound
 from kodama.k8s import manifests
 from kodama.k8s.cluster import Cluster, KubeTarget, context_namespace
-from kodama.k8s.kubectl import Kubectl
-from kodama.k8s.runtime import PodContext
-from kodama.k8s.spec_check import spec_from_pvc
-from kodama.k8s.status import pod_ready
-from kodama.models import SessionSpec, StartRequest
 from kodama.store import Store
 from kodama.validation import validate_session_name
 
+# `list` runs on this base and the reads alone: what it needs only once a session exists (the
+# spec check and its pydantic models), or never (config files, kubectl), is imported where used.
 if TYPE_CHECKING:
+    from kodama.config import LoadedConfig
+    from kodama.k8s.kubectl import Kubectl
+    from kodama.k8s.runtime import PodContext
+    from kodama.models import SessionSpec, StartRequest
     from kodama.plan import StartPlan
 
 
@@ -56,6 +56,8 @@ class EngineBase:
         return self._cluster
 
     def config(self, flags: dict[str, Any] | None = None) -> LoadedConfig:
+        from kodama.config import load_config
+
         if flags:
             return load_config(self.cwd, flags)
         if self._loaded is None:
@@ -73,10 +75,14 @@ class EngineBase:
         return KubeTarget(self.target.kubeconfig, self.target.context, self.namespace())
 
     def kubectl(self, namespace: str | None = None) -> Kubectl:
+        from kodama.k8s.kubectl import Kubectl
+
         context = self.target.context
         return Kubectl(namespace or self.namespace(), self.target.kubeconfig, context)
 
     def pod_context(self, spec: SessionSpec, local_path: Path | None = None) -> PodContext:
+        from kodama.k8s.runtime import PodContext
+
         return PodContext(
             self.kubectl(spec.namespace), manifests.pod_name(spec.name), spec, local_path
         )
@@ -90,6 +96,8 @@ class EngineBase:
     def spec_of(
         self, name: str, namespace: str | None = None
     ) -> tuple[SessionSpec, dict[str, Any]]:
+        from kodama.k8s.spec_check import spec_from_pvc
+
         ns = namespace or self.namespace()
         validate_session_name(name)
         pvc = self.cluster.get_pvc(manifests.workspace_pvc_name(name), ns)
@@ -105,6 +113,8 @@ class EngineBase:
 
     def require_running(self, spec: SessionSpec, why: str = "") -> None:
         """A clear "not running" error unless the session's pod is Ready."""
+        from kodama.k8s.status import pod_ready
+
         if not pod_ready(self.cluster.get_pod(manifests.pod_name(spec.name), spec.namespace)):
             raise KodamaError(
                 f"session {spec.name} is not running{why}",

@@ -6,23 +6,19 @@
 from __future__ import annotations
 
 import contextlib
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kodama import store as store_mod
-from kodama.agent import control as agent
-from kodama.agent.state import parse_status
 from kodama.engine.core import EngineBase
-from kodama.engine.waiting import WAITS_FOR_POD
 from kodama.errors import Forbidden, KodamaError
-from kodama.events import CancelToken
-from kodama.git import session as git
 from kodama.k8s import manifests
 from kodama.k8s.manifests import SELECTOR, SESSION_LABEL
-from kodama.k8s.spec_check import spec_from_pvc
-from kodama.k8s.status import current_events, derive
-from kodama.models import AgentState, AgentStateName, Session, SessionSpec, Status
-from kodama.sync import session as sync
+
+# An empty `list` needs only the two lists: the models (pydantic), the spec check, agent
+# states, git and sync are imported once there is a session to build (tests/unit/test_imports.py).
+if TYPE_CHECKING:
+    from kodama.events import CancelToken
+    from kodama.models import AgentState, AgentStateName, Session, SessionSpec
 
 
 def session_order(s: Session) -> tuple[str, str, bool, str]:
@@ -39,6 +35,9 @@ class Reads(EngineBase):
         pod: dict[str, Any] | None,
         record: dict[str, Any] | None = None,
     ) -> Session:
+        from kodama.k8s.status import derive
+        from kodama.models import Session
+
         status, reason = derive(ws, home, pod)
         if record is None:
             record = self.store.read(spec.namespace, spec.name) or {}
@@ -80,9 +79,13 @@ class Reads(EngineBase):
             ) from None
         pods = c.list_objects("Pod", SELECTOR, ns)
         out, specs, records = self.sessions_from(pvcs, pods)
+        if not out:
+            return out
         if agent_state:
             self._fill_agent_states(out, specs)
         with contextlib.suppress(KodamaError):
+            from kodama.sync import session as sync
+
             syncing = sync.statuses(self.store)
             for s in out:
                 s.sync = syncing.get((s.namespace, s.name))
@@ -111,6 +114,8 @@ class Reads(EngineBase):
         for ws in pvcs:
             if not ws["metadata"]["name"].endswith("-workspace"):
                 continue
+            from kodama.k8s.spec_check import spec_from_pvc
+
             try:
                 spec = spec_from_pvc(ws)
             except (KodamaError, ValueError):
@@ -142,6 +147,10 @@ class Reads(EngineBase):
         self, sessions: list[Session], specs: dict[tuple[str, str], SessionSpec] | None = None
     ) -> None:
         """One exec per Running session, in parallel; the specs come from the list already."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from kodama.models import AgentState, Status
+
         running = [s for s in sessions if s.status == Status.RUNNING]
         if not running:
             return
@@ -161,6 +170,10 @@ class Reads(EngineBase):
 
     def _agent_state(self, spec: SessionSpec) -> AgentState:
         """One cheap exec through the API (no kubectl process): list and get call it a lot."""
+        from kodama.agent import control as agent
+        from kodama.agent.state import parse_status
+        from kodama.models import AgentState
+
         out = self.cluster.exec_output(
             manifests.pod_name(spec.name), spec.namespace, manifests.CONTAINER, agent.STATE_COMMAND
         )
@@ -210,6 +223,12 @@ class Reads(EngineBase):
         details: bool = False,
     ) -> Session:
         """What get() returns, from objects the caller already holds (start has them all)."""
+        from kodama.engine.waiting import WAITS_FOR_POD
+        from kodama.git import session as git
+        from kodama.k8s.status import current_events
+        from kodama.models import Status
+        from kodama.sync import session as sync
+
         name, ns, c = spec.name, spec.namespace, self.cluster
         session = self._session(spec, ws, home, pod)
         self._rebuild_records([session], {(ns, name): spec})
@@ -234,11 +253,15 @@ class Reads(EngineBase):
 
     def attach_argv(self, name: str, command: list[str] | None = None) -> list[str]:
         """The kubectl command line that attaches to the agent (or runs `command`)."""
+        from kodama.agent import control as agent
+
         spec = self.running_spec(name)
         return agent.attach_command(self.pod_context(spec), command)
 
     def logs_argv(self, name: str, *, follow: bool = False, tail: int | None = None) -> list[str]:
         """The kubectl command line that prints (or follows) the headless agent log."""
+        from kodama.agent import control as agent
+
         spec = self.running_spec(name)
         return agent.logs_command(self.pod_context(spec), follow=follow, tail=tail)
 
@@ -250,6 +273,10 @@ class Reads(EngineBase):
         cancel: CancelToken | None = None,
     ) -> AgentState:
         """Block until the agent of `name` reaches `state` (Timeout after `timeout` seconds)."""
+        from kodama.agent import control as agent
+        from kodama.events import CancelToken
+        from kodama.models import AgentState
+
         spec, _ = self.spec_of(name)
 
         def read() -> AgentState:

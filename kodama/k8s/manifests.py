@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kodama.agent.idle import watcher_command
-from kodama.models import SessionSpec
+
+if TYPE_CHECKING:  # list's selectors and names come from here, pydantic comes with a session
+    from kodama.models import SessionSpec
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "kodama"
