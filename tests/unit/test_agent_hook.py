@@ -305,20 +305,23 @@ def test_recycled_pid_is_not_taken_for_the_agent(home: Path) -> None:
 
 
 def test_an_agent_exiting_while_status_reads_is_never_taken_for_killed(home: Path) -> None:
-    # A slow `sed` widens the gap between reading the run record and checking liveness; read in
-    # the wrong order, an agent that exits in that gap looked killed with its pod (no exit code).
-    shims = home / "shims"
-    shims.mkdir()
-    real_sed = shutil.which("sed")
-    (shims / "sed").write_text(f'#!/bin/sh\nsleep 0.15\nexec {real_sed} "$@"\n')
-    (shims / "sed").chmod(0o755)
+    # The helper's test hook widens the gap between reading the run record and checking
+    # liveness; read in the wrong order, an agent that exits in that gap looked killed with its
+    # pod (no exit code).
     (home / ".kodama/agent-command").write_text("sh -c 'sleep 1; exit 4'\n")
     (home / ".kodama/agent-kind").write_text("other\n")
     env = {"PATH": os.environ["PATH"], "HOME": str(home)}
-    slow = {**env, "PATH": f"{shims}:{env['PATH']}", "KODAMA_WORKSPACE": str(home)}
+    slow = {**env, "KODAMA_AGENT_STATUS_GAP": "0.15", "KODAMA_WORKSPACE": str(home)}
     for _ in range(2):
+        # Reaped the moment it exits, as in a pod (a zombie launcher would still pass kill -0).
         proc = subprocess.Popen(
-            ["sh", str(home / ".kodama/bin/kodama-agent"), "run", "interactive", "0"], env=env
+            [
+                "sh",
+                "-c",
+                'sh "$0" run interactive 0 & wait',
+                str(home / ".kodama/bin/kodama-agent"),
+            ],
+            env=env,
         )
         seen = []
         while True:
@@ -338,3 +341,43 @@ def test_an_agent_exiting_while_status_reads_is_never_taken_for_killed(home: Pat
         assert [s for s in seen if s[0] == "exited"] and all(
             code == 4 for name, code in seen if name == "exited"
         ), seen
+
+
+def test_status_runs_no_other_program(home: Path, tmp_path: Path) -> None:
+    # One status per Running session on every list and editor refresh: the shell's builtins
+    # only (no PATH at all here), with the same three lines as before.
+    (home / ".kodama/agent-command").write_text("sleep 30\n")
+    (home / ".kodama/agent-kind").write_text("other\n")
+    env = {"PATH": os.environ["PATH"], "HOME": str(home)}
+    helper = str(home / ".kodama/bin/kodama-agent")
+    sh = shutil.which("sh") or "/bin/sh"
+    bare = {"PATH": str(tmp_path / "nothing-here"), "HOME": str(home)}
+
+    def status() -> str:
+        proc = subprocess.run(
+            [sh, helper, "status"], env=bare, capture_output=True, text=True, timeout=20
+        )
+        assert proc.stderr == ""
+        return proc.stdout
+
+    proc = subprocess.Popen([sh, helper, "run", "interactive", "0"], env=env)
+    try:
+        deadline = time.monotonic() + 10
+        while not (home / ".kodama/agent-run.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        hook(home, event("Notification", message="need \\ you"))
+        record = (home / ".kodama/agent-run.json").read_text().splitlines()[0]
+        state = (home / ".kodama/agent-state.json").read_text().splitlines()[0]
+        assert status() == f"S {state}\nR {record}\nA 1\n"
+        assert subprocess.run([sh, helper, "alive"], env=bare, check=False).returncode == 0
+    finally:
+        subprocess.run(["pkill", "-P", str(proc.pid)], check=False)
+        proc.wait(timeout=10)
+    record = (home / ".kodama/agent-run.json").read_text().splitlines()[0]
+    assert json.loads(record)["endedAt"] is not None
+    state = (home / ".kodama/agent-state.json").read_text().splitlines()[0]
+    assert status() == f"S {state}\nR {record}\nA 0\n"
+    assert subprocess.run([sh, helper, "alive"], env=bare, check=False).returncode == 1
+    for name in ("agent-run.json", "agent-state.json"):
+        (home / ".kodama" / name).unlink()
+    assert status() == "S \nR \nA 0\n"
