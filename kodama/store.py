@@ -163,14 +163,19 @@ class Store:
 
     def path_of(self, namespace: str, name: str) -> Path | None:
         """The file holding (namespace, name), if there is one."""
+        return self._located(namespace, name)[0]
+
+    def _located(self, namespace: str, name: str) -> tuple[Path | None, dict[str, Any] | None]:
+        """path_of, with the file's content when finding it meant reading it (`list` reads
+        every session file: once each, not twice)."""
         _check_names(namespace, name)
         self._migrate()
         first = self.sessions_dir / f"{name}.yaml"
         data = self._load(first) if first.is_file() else None
         if data is not None and data.get("namespace") == namespace:
-            return first
+            return first, data
         other = self.sessions_dir / f"{name}.{namespace}.yaml"
-        return other if other.is_file() else None
+        return (other if other.is_file() else None), None
 
     def _target(self, namespace: str, name: str) -> Path:
         """Where (namespace, name) is written: `<name>.yaml` unless another namespace has it."""
@@ -186,8 +191,9 @@ class Store:
     # -- read / write ---------------------------------------------------------------------------
 
     def read(self, namespace: str, name: str) -> dict[str, Any] | None:
-        path = self.path_of(namespace, name)
-        data = self._load(path) if path is not None else None
+        path, data = self._located(namespace, name)
+        if data is None and path is not None:
+            data = self._load(path)
         return from_file(data) if data is not None else None
 
     def find(self, name: str) -> list[dict[str, Any]]:

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from kodama.errors import InvalidInput, KodamaError
+from kodama.git.branch import validate_branch
 from kodama.git.remote import parse_repo
-from kodama.git.session import validate_branch
 from kodama.k8s.manifests import (
     AGENT_CREDENTIAL_KEYS,
     GIT_FILE_KEYS,
