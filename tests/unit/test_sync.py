@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,7 +115,7 @@ def test_shim_builds_exec_with_the_sessions_coordinates(tmp_path: Path) -> None:
             },
         },
     )
-    target = shims.resolve("fix-login.team-a.kodama", store)
+    target = shims.resolve("fix-login.team-a.kodama", store.home)
     argv = shims.ssh_argv(parse_ssh(MUTAGEN_SSH_ARGS), target)
     i = argv.index("exec")
     assert argv[1:i] == ["--kubeconfig", "/k/config", "--context", "prod", "-n", "team-a"]
@@ -125,7 +127,43 @@ def test_shim_builds_exec_with_the_sessions_coordinates(tmp_path: Path) -> None:
 
 def test_shim_without_record_explains(tmp_path: Path) -> None:
     with pytest.raises(ShimError, match="sync start"):
-        shims.resolve("x.y.kodama", Store(tmp_path))
+        shims.resolve("x.y.kodama", Store(tmp_path).home)
+
+
+def test_shim_reads_the_record_where_the_store_writes_it(tmp_path: Path) -> None:
+    """The shim reads the files itself (no models): each namespace's record, as Store.read."""
+    store = Store(tmp_path)
+    for ns in ("team-a", "team-b"):  # the second one lands in `fix.team-b.yaml`
+        store.write(ns, "fix", {"sync": {"pod": f"pod-{ns}", "context": ns, "session": "m"}})
+    store.write("team-c", "other", {"localPath": "/src"})  # known, not synced
+    assert sorted(p.name for p in store.sessions_dir.glob("*.yaml")) == [
+        "fix.team-b.yaml",
+        "fix.yaml",
+        "other.yaml",
+    ]
+    for ns in ("team-a", "team-b"):
+        want = store.read(ns, "fix")
+        assert want is not None
+        got = shims.sync_record(tmp_path, ns, "fix")
+        assert got is not None
+        assert {k: got.get(k) for k in ("pod", "context")} == {"pod": f"pod-{ns}", "context": ns}
+        assert shims.resolve(f"fix.{ns}.kodama", tmp_path).pod == want["sync"]["pod"]
+    assert store.read("team-c", "other") is not None
+    assert shims.sync_record(tmp_path, "team-c", "other") is None
+    assert shims.sync_record(tmp_path, "team-d", "fix") is None
+    assert shims.sync_record(tmp_path, "team-a", "..") is None
+
+
+def test_the_shim_imports_no_models() -> None:
+    """mutagen starts a shim per connection and waits for it: pydantic is most of a start-up."""
+    probe = "import kodama.sync.shims, json, sys; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", probe], capture_output=True, text=True, check=True
+    )
+    mods = set(json.loads(out.stdout))
+    assert "kodama.k8s.kubectl" in mods
+    heavy = {"pydantic", "kodama.models", "kodama.store", "kodama.config"}
+    assert mods & heavy == set()
 
 
 def test_ssh_script_runs_the_command_in_home_and_keeps_exit_codes(tmp_path: Path) -> None:

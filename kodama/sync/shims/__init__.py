@@ -5,21 +5,27 @@ MUTAGEN_SSH_PATH. Kodama's daemon points that at two tiny scripts which land her
 mutagen passes is `<name>.<namespace>.kodama` (dots cannot occur in either DNS label, so it splits
 unambiguously); the session's record under KODAMA_HOME says which kubeconfig, context, pod and
 container to exec into. Nothing runs in the pod but `sh`, `cat` and the mutagen agent itself.
+
+Mutagen starts a shim for every connection (and three more to install its agent), and a sync
+waits for it: this module imports only the standard library, yaml, kubectl.py and manifests'
+names, not the models or the store (pydantic alone costs 5 times the rest of a shim's start-up). It reads the record
+file itself, in the layout kodama.store writes (tests/unit/test_sync.py holds the two together).
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.manifests import CONTAINER
-from kodama.store import Store
 
 HOST_SUFFIX = ".kodama"
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 # Options of OpenSSH's ssh and scp that take a value (everything else is a flag we ignore).
 _SSH_VALUE_OPTS = frozenset("BbcDEeFIiJLlmOopQRSWw")
@@ -134,10 +140,39 @@ class Target:
     kubeconfig_env: str | None = None  # KUBECONFIG when `sync start` ran without --kubeconfig
 
 
-def resolve(host: str, store: Store | None = None) -> Target:
+def _load(path: Path) -> dict[str, Any] | None:
+    import yaml
+
+    try:
+        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def sync_record(home: Path, namespace: str, name: str) -> dict[str, Any] | None:
+    """The `sync` part of the session's file while sync is on (Store.read's answer, in the
+    file's own layout): `<name>.yaml`, or `<name>.<namespace>.yaml` when another namespace's
+    session of that name had the first."""
+    if not (_LABEL.match(namespace) and _LABEL.match(name)):
+        return None  # never a path outside the sessions folder
+    folder = home / "sessions"
+    for path in (folder / f"{name}.yaml", folder / f"{name}.{namespace}.yaml"):
+        data = _load(path)
+        if data is not None and data.get("namespace") == namespace:
+            sync = data.get("sync")
+            return sync if isinstance(sync, dict) and sync.get("enabled") else None
+    return None
+
+
+def _home() -> Path:
+    # kodama.config.kodama_home, without importing the configuration models.
+    return Path(os.environ.get("KODAMA_HOME") or Path.home() / ".kodama")
+
+
+def resolve(host: str, home: Path | None = None) -> Target:
     namespace, name = parse_host(host)
-    record = (store or Store()).read(namespace, name) or {}
-    sync = record.get("sync")
+    sync = sync_record(home or _home(), namespace, name)
     if not isinstance(sync, dict) or not sync.get("pod"):
         raise ShimError(
             f"no sync record for session {name} in namespace {namespace} "
@@ -189,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         _apply_env(target)
         cmd = scp_argv(scp, target)
         source = Path(scp.source)
+        import subprocess
+
         try:
             with source.open("rb") as fh:
                 return subprocess.run(cmd, stdin=fh, check=False).returncode
