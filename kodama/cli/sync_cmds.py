@@ -49,11 +49,19 @@ def sync_group() -> None:
     metavar="PATH",
     help="Local folder to sync (default: the checkout the session was started from).",
 )
-def start_cmd(name: str, local: str | None) -> None:
-    """Start (or keep) syncing the local checkout with the workspace."""
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Return once the sync is set up, without waiting for the first cycle to finish.",
+)
+def start_cmd(name: str, local: str | None, no_wait: bool) -> None:
+    """Start (or keep) syncing the local checkout with the workspace.
+
+    Returns once both sides are equal (the first sync cycle is done), unless --no-wait;
+    syncing goes on in the background either way, until `sync stop`."""
     engine = _engine(name)
     with progress() as (renderer, token):
-        engine.sync_start(name, local, events=renderer, cancel=token)
+        engine.sync_start(name, local, events=renderer, cancel=token, wait=not no_wait)
 
 
 @sync_group.command("stop")

@@ -45,7 +45,10 @@ class Syncing(Reads):
         local: str | None = None,
         events: EventSink = null_sink,
         cancel: CancelToken | None = None,
+        *,
+        wait: bool = False,
     ) -> SyncStatus | None:
+        """`wait`: return once the first sync cycle is done (see kodama.sync.session.start)."""
         if not sync.available():
             raise KodamaError("mutagen is not installed", hint=sync.INSTALL_HINT)
         root = self.sync_local_root(name, local)
@@ -53,7 +56,7 @@ class Syncing(Reads):
         if self.recorded_local(ctx.spec.namespace, name) is None:
             self.store.update(ctx.spec.namespace, name, localPath=str(root))
         rep = Reporter(events, name)
-        st = sync.start(ctx, self.store, rep, cancel or CancelToken())
+        st = sync.start(ctx, self.store, rep, cancel or CancelToken(), wait=wait)
         rep.done(f"Syncing {root} with session {name}")
         return st
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from kodama.config import kodama_home
 from kodama.errors import KodamaError
+from kodama.events import CancelToken
 
 INSTALL_HINT = (
     "install mutagen (https://mutagen.io/documentation/introduction/installation, e.g. "
@@ -163,6 +164,27 @@ class Mutagen:
             self.run("daemon", "stop", check=False)
 
     # -- sessions ------------------------------------------------------------------------------
+
+    def first_cycle(self, label_selector: str, cancel: CancelToken) -> dict[str, Any] | None:
+        """Wait until the session has synchronized once (both sides equal), or cannot: an error,
+        a halt, a pause, or the session gone. Its state then (None when gone).
+
+        Polled rather than `sync flush`, which would force a second full cycle (a rescan of both
+        sides) after the first; a list is a few milliseconds of the daemon's time."""
+        pause = 0.02
+        while True:
+            found = self.list(label_selector)
+            doc = found[0] if found else None
+            if (
+                doc is None
+                or doc.get("successfulCycles")
+                or doc.get("lastError")
+                or doc.get("paused")
+                or str(doc.get("status", "")).startswith("halted")
+            ):
+                return doc
+            cancel.sleep(pause)
+            pause = min(pause * 1.5, 0.25)
 
     def list(self, label_selector: str | None = None) -> list[dict[str, Any]]:
         args = ["sync", "list", "--template", _JSON]

@@ -16,7 +16,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
@@ -34,9 +34,6 @@ from kodama.sync.mutagen import INSTALL_HINT as INSTALL_HINT
 from kodama.sync.mutagen import Mutagen as Mutagen
 from kodama.sync.mutagen import available as available
 from kodama.sync.shims import host_for
-
-if TYPE_CHECKING:
-    pass
 
 SESSION_LABEL = "kodama-session"
 NAMESPACE_LABEL = "kodama-namespace"
@@ -210,9 +207,12 @@ def _exec_target(ctx: PodContext) -> dict[str, Any]:
 
 
 def start(
-    ctx: PodContext, store: Store, reporter: Reporter, cancel: CancelToken
+    ctx: PodContext, store: Store, reporter: Reporter, cancel: CancelToken, *, wait: bool = False
 ) -> SyncStatus | None:
-    """Create (or keep) the mutagen session of this Kodama session. Idempotent."""
+    """Create (or keep) the mutagen session of this Kodama session. Idempotent.
+
+    `wait`: return only once a new session's first cycle is done (the trees are equal), as
+    `sync start` promises; an interruption then leaves the sync running, as without `wait`."""
     if ctx.local_path is None:
         raise KodamaError("this session has no local checkout to sync")
     local = ctx.local_path.resolve()
@@ -263,7 +263,12 @@ def start(
                     m.wait_daemon()
                 m.stop_daemon_if_idle()
             raise
-    st = status(store, ns, name)
+    if wait:
+        reporter.step("compare", "Comparing both sides (mutagen's first cycle)")
+        doc = m.first_cycle(selector(ns, name), cancel)
+        st = parse_status(name, doc, rec["local"]) if doc else None
+    else:
+        st = status(store, ns, name)
     reporter.info(f"File sync {mname} ({cfg.mode}) is {st.state.value if st else 'starting'}")
     return st
 

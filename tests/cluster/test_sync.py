@@ -229,20 +229,36 @@ def test_a_later_sync_start_is_seeded_and_keeps_the_agents_files(
             (k.cwd / "tree" / f"f{i:02d}.txt").write_text(f"file {i}\n")
         (k.cwd / "scratch").mkdir()
         (k.cwd / "scratch" / "x").write_text("excluded by sync.exclude\n")
+        # The seed only goes to the pod: these come back through mutagen's first cycle.
+        made = 'mkdir "$KODAMA_WORKSPACE/made" && cd "$KODAMA_WORKSPACE/made" && ' + (
+            'i=0; while [ $i -lt 1000 ]; do echo "pod $i" > "p$i.txt"; i=$((i+1)); done'
+        )
+        k.run("attach", "s3", "--", "sh", "-c", made)
         out = k.run("sync", "start", "s3", timeout=300)
         assert "Copying 30 file(s)" in out.stderr and "Seeded 30 file(s)" in out.stderr, out.stderr
+        # `sync start` returned after that cycle (what it reports is mutagen's state then, no
+        # longer scanning or staging): no flush, no waiting here.
+        assert "(two-way-safe) is watching" in out.stderr, out.stderr
+        assert len(list((k.cwd / "made").glob("p*.txt"))) == 1000
+        assert (k.cwd / "made" / "p999.txt").read_text() == "pod 999\n"
+        st = k.json("sync", "status", "s3")
+        assert [c["path"] for c in st["conflicts"]] == ["agent.txt"]
         assert pod_read(k, "s3", "tree/f29.txt") == "file 29\n"
         assert pod_read(k, "s3", "scratch/x") is None
         k.run("sync", "flush", "s3")
-        assert _staged_on_beta(k) == []  # mutagen's first cycle sent nothing
-        st = k.json("sync", "status", "s3")
-        assert [c["path"] for c in st["conflicts"]] == ["agent.txt"]
+        assert _staged_on_beta(k) == []  # mutagen's first cycle sent nothing to the pod
         assert pod_read(k, "s3", "agent.txt") == "the agent's work\n"
         assert (k.cwd / "agent.txt").read_text() == "mine\n"
 
         (k.cwd / "tree" / "f00.txt").write_text("changed later\n")
         wait_for(lambda: pod_read(k, "s3", "tree/f00.txt") == "changed later\n", "local -> pod")
         assert len(_staged_on_beta(k)) == 1
+
+        k.run("sync", "stop", "s3")
+        pod_write(k, "s3", "later.txt", "written while stopped\n")
+        k.run("sync", "start", "s3", "--no-wait")  # set up; the cycle runs after it returns
+        k.run("sync", "flush", "s3")
+        assert (k.cwd / "later.txt").read_text() == "written while stopped\n"
     finally:
         k.run("delete", "s3", "--yes", check=False)
         if mutagen(k, "sync", "list").returncode == 0:
