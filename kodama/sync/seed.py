@@ -21,9 +21,13 @@ Safety in the pod:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
+import subprocess
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +35,7 @@ from typing import IO
 
 from kodama import proc
 from kodama.errors import KodamaError, RemoteCommandFailed
-from kodama.events import CancelToken
+from kodama.events import CancelToken, Reporter
 from kodama.k8s.kubectl import meaningful
 from kodama.k8s.runtime import PodContext
 from kodama.sync.ignore import local_files
@@ -44,15 +48,20 @@ STAGING_PREFIX = ".kodama-seed."
 IGNORE = f"/{STAGING_PREFIX}*/"
 SEED_TIMEOUT = 1800.0
 
-# Reads candidate paths (one a line) on stdin; prints the workspace, then those the pod lacks.
-# `[ -e ]` and `[ -L ]` are shell built-ins: thousands of paths cost milliseconds, not forks.
+# Reads candidate paths (one a line, an empty line ends them) on stdin; prints the workspace,
+# those the pod lacks, then an empty line. `[ -e ]` and `[ -L ]` are shell built-ins: thousands
+# of paths cost milliseconds, not forks. `read` takes stdin byte by byte, so what follows the
+# answer (`send` and the tar for _RECEIVE, or `none`) is still there for the rest of the script.
 _PROBE = """W="$KODAMA_WORKSPACE"
 case "$W" in /*) ;; *) exit 3 ;; esac
 cd "$W" || exit 4
 printf '%s\\n' "$W"
-while IFS= read -r p; do
+while IFS= read -r p && [ -n "$p" ]; do
   [ -e "$p" ] || [ -L "$p" ] || printf '%s\\n' "$p"
 done
+printf '\\n'
+IFS= read -r go || exit 0
+[ "$go" = send ] || exit 0
 """
 
 # $1: the staging folder's name. stdin: a tar of f/<path>... then `roots`, which comes last (if
@@ -89,6 +98,12 @@ while IFS= read -r line; do
   fi
 done < "$S/roots"
 """.replace("@PREFIX@", STAGING_PREFIX)
+# Probe and seed in one exec (one kubectl start-up and exec round trip fewer).
+_SEED = _PROBE + _RECEIVE
+
+
+class SeedFailed(KodamaError):
+    """The stream (not the probe) failed: nothing of it was placed; mutagen copies instead."""
 
 
 @dataclass
@@ -159,29 +174,129 @@ def place(files: list[str], missing: set[str]) -> list[str]:
     return list(roots)
 
 
-def probe(ctx: PodContext, root: Path, excludes: list[str]) -> Plan:
-    """The workspace's path and what of the local checkout it lacks (one exec)."""
+def _answer(lines: list[str], code: int | None, stderr: bytes) -> tuple[str, set[str]]:
+    """The probe's answer (workspace, paths the pod lacks), or why there is none."""
+    workspace = lines[0].strip() if lines else ""
+    if code is not None or len(lines) < 2 or lines[-1] != "" or not workspace.startswith("/"):
+        if code == 3:
+            raise KodamaError("the pod has no KODAMA_WORKSPACE; is it a Kodama session pod?")
+        err = meaningful(stderr)
+        raise RemoteCommandFailed(
+            f"reading the workspace failed: {err[-1] if err else code}", code or 1
+        )
+    return workspace, {line for line in lines[1:-1] if line}
+
+
+def run(
+    ctx: PodContext,
+    root: Path,
+    excludes: list[str],
+    cancel: CancelToken,
+    on_plan: Callable[[Plan], None] = lambda plan: None,
+) -> tuple[Plan, int]:
+    """Find what the pod lacks and stream it there, in one exec: the plan and how many files
+    were placed. `on_plan` sees the plan between the two. A failed probe raises as such; a failed
+    stream raises SeedFailed (nothing of it placed)."""
     try:
         sizes = candidates(root, excludes)
     except (KodamaError, OSError):
         sizes = {}  # not a git checkout: the live sync alone decides, as before
     files = list(sizes)
     folders = sorted({a for f in files for a in ancestors(f)})
-    ask = "".join(f"{p}\n" for p in [*folders, *files]).encode()
-    done = ctx.script(_PROBE, input=ask, check=False, what="reading the workspace")
-    lines = done.stdout.decode(errors="replace").split("\n")
-    workspace = lines[0].strip() if lines else ""
-    if done.returncode != 0 or not workspace.startswith("/"):
-        if done.returncode == 3:
-            raise KodamaError("the pod has no KODAMA_WORKSPACE; is it a Kodama session pod?")
-        err = meaningful(done.stderr)
-        raise RemoteCommandFailed(
-            f"reading the workspace failed: {err[-1] if err else done.returncode}",
-            done.returncode,
-        )
-    missing = {line for line in lines[1:] if line}
-    send = [f for f in files if f in missing]
-    return Plan(workspace, send, place(send, missing), sum(sizes[f] for f in send))
+    ask = "".join(f"{p}\n" for p in [*folders, *files]).encode("utf-8", "surrogateescape")
+    staging = f"{STAGING_PREFIX}{secrets.token_hex(4)}"
+    argv = ctx.kubectl.script_argv(ctx.pod, _SEED, [staging], stdin=True)
+    with tempfile.TemporaryFile() as err:
+        child = proc.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+        assert child.stdin is not None and child.stdout is not None
+        with proc.Guard(child, cancel, SEED_TIMEOUT, "seeding the workspace"):
+            # The question goes in from a thread: the answer may outgrow the pipes meanwhile.
+            asking = threading.Thread(target=_ask, args=(child.stdin, ask + b"\n"), daemon=True)
+            asking.start()
+            lines = _read_answer(child.stdout)
+            asking.join()
+            if len(lines) < 2 or lines[-1] != "":  # the probe failed: its exit code says why
+                code: int | None = child.wait()
+                err.seek(0)
+                _answer(lines, code, err.read())
+            workspace, missing = _answer(lines, None, b"")
+            send = [f for f in files if f in missing]
+            plan = Plan(workspace, send, place(send, missing), sum(sizes[f] for f in send))
+            on_plan(plan)
+            failed: OSError | None = None
+            try:
+                child.stdin.write(b"send\n" if send else b"none\n")
+                if send:
+                    _writer(root, plan, cancel)(child.stdin)
+            except BrokenPipeError:
+                pass  # the pod stopped reading: its exit code and stderr say why
+            except OSError as exc:  # a local file; the pod got a cut stream and placed nothing
+                failed = exc
+            finally:
+                with contextlib.suppress(BrokenPipeError):
+                    child.stdin.close()
+            out = child.stdout.read()
+            code = child.wait()
+        if failed is not None:
+            raise SeedFailed(f"seeding the workspace failed: {failed}")
+        if code != 0:
+            err.seek(0)
+            msg = meaningful(err.read())
+            raise SeedFailed(f"seeding the workspace failed: {msg[-1] if msg else code}")
+    skipped = set(out.decode(errors="replace").split("\n")) - {""}
+    return plan, sum(1 for f in plan.files if not _under_any(f, skipped))
+
+
+def fill(
+    ctx: PodContext,
+    local: Path,
+    excludes: list[str],
+    reporter: Reporter,
+    cancel: CancelToken,
+    planned: Callable[[Plan], None],
+) -> None:
+    """Copy what the pod lacks in one tar stream, so that mutagen starts from an equal tree,
+    saying so; `planned` sees the plan first (the workspace's path is in it)."""
+
+    def announce(plan: Plan) -> None:
+        planned(plan)
+        if plan.files:
+            reporter.step(
+                "seed",
+                f"Copying {len(plan.files)} file(s) ({plan.size / 1e6:.1f} MB) into the "
+                "workspace in one stream",
+            )
+
+    try:
+        plan, placed = run(ctx, local, excludes, cancel, announce)
+    except SeedFailed as exc:
+        # Nothing half-written is left in the workspace: mutagen copies what is missing.
+        reporter.warn(f"{exc}; mutagen copies the files instead")
+        return
+    if not plan.files:
+        return
+    left = len(plan.files) - placed
+    reporter.info(
+        f"Seeded {placed} file(s)"
+        + (f"; {left} appeared in the pod meanwhile, mutagen compares them" if left else "")
+    )
+
+
+def _ask(stream: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(OSError):  # a pod that stopped reading: the answer says why
+        stream.write(data)
+        stream.flush()
+
+
+def _read_answer(stream: IO[bytes]) -> list[str]:
+    """Lines up to the empty one that ends the answer (all there are, if it never comes)."""
+    lines: list[str] = []
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", "surrogateescape").rstrip("\n")
+        lines.append(line)
+        if line == "" and len(lines) > 1:
+            break
+    return lines
 
 
 def _header(name: str, *, mode: int, mtime: int, size: int = 0, link: str | None = None) -> bytes:
@@ -277,29 +392,6 @@ def _add(stream: IO[bytes], root: Path, rel: str) -> bool:
         stream.write(b"\0" * left + _padding(size))
         after = os.fstat(fh.fileno())
     return not left and (after.st_size, after.st_mtime_ns) == (size, st.st_mtime_ns)
-
-
-def send(ctx: PodContext, root: Path, plan: Plan, cancel: CancelToken) -> int:
-    """Stream plan.files into the pod and place them; returns how many files were placed."""
-    if not plan.files:
-        return 0
-    staging = f"{STAGING_PREFIX}{secrets.token_hex(4)}"
-    argv = ctx.kubectl.script_argv(ctx.pod, _RECEIVE, [staging], stdin=True)
-    try:
-        done = proc.run(
-            argv, cancel=cancel, timeout=SEED_TIMEOUT, what="seeding the workspace",
-            write=_writer(root, plan, cancel),
-        )  # fmt: skip
-    except OSError as exc:  # reading a local file; the pod got a cut stream and placed nothing
-        raise KodamaError(f"seeding the workspace failed: {exc}") from None
-    if done.returncode != 0:
-        err = meaningful(done.stderr)
-        raise RemoteCommandFailed(
-            f"seeding the workspace failed: {err[-1] if err else done.returncode}",
-            done.returncode,
-        )
-    skipped = set(done.stdout.decode(errors="replace").split("\n")) - {""}
-    return sum(1 for f in plan.files if not _under_any(f, skipped))
 
 
 def _under_any(rel: str, roots: set[str]) -> bool:

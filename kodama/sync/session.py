@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from kodama.config import SyncConfig, load_config
-from kodama.errors import Cancelled, KodamaError
+from kodama.errors import KodamaError
 from kodama.events import CancelToken, Reporter
 from kodama.k8s.cluster import KubeTarget, context_namespace
 from kodama.k8s.kubectl import meaningful
@@ -250,13 +250,15 @@ def start(
             return status(store, ns, name)
         try:
             cancel.check()
-            plan = seed.probe(ctx, local, list(cfg.exclude))
-            rec["workspace"] = plan.workspace
-            store.update(ns, name, sync=rec)
-            _seed(ctx, local, plan, reporter, cancel)
+
+            def planned(plan: seed.Plan) -> None:
+                rec["workspace"] = plan.workspace
+                store.update(ns, name, sync=rec)
+
+            seed.fill(ctx, local, list(cfg.exclude), reporter, cancel, planned)
             cancel.check()
             m.wait_daemon()
-            _create(m, mname, ns, name, local, f"{rec['host']}:{plan.workspace}", cfg)
+            _create(m, mname, ns, name, local, f"{rec['host']}:{rec['workspace']}", cfg)
         except KodamaError:
             with contextlib.suppress(KodamaError):
                 if spawned:  # a daemon still starting would outlive this otherwise
@@ -271,32 +273,6 @@ def start(
         st = status(store, ns, name)
     reporter.info(f"File sync {mname} ({cfg.mode}) is {st.state.value if st else 'starting'}")
     return st
-
-
-def _seed(
-    ctx: PodContext, local: Path, plan: seed.Plan, reporter: Reporter, cancel: CancelToken
-) -> None:
-    """Copy what the pod lacks in one tar stream, so that mutagen starts from an equal tree."""
-    if not plan.files:
-        return
-    reporter.step(
-        "seed",
-        f"Copying {len(plan.files)} file(s) ({plan.size / 1e6:.1f} MB) into the workspace "
-        "in one stream",
-    )
-    try:
-        placed = seed.send(ctx, local, plan, cancel)
-    except Cancelled:
-        raise
-    except KodamaError as exc:
-        # Nothing half-written is left in the workspace: mutagen copies what is missing.
-        reporter.warn(f"{exc}; mutagen copies the files instead")
-        return
-    left = len(plan.files) - placed
-    reporter.info(
-        f"Seeded {placed} file(s)"
-        + (f"; {left} appeared in the pod meanwhile, mutagen compares them" if left else "")
-    )
 
 
 def synced_elsewhere(store: Store, ns: str, name: str, local: Path) -> dict[str, Any] | None:

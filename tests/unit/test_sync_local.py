@@ -334,15 +334,18 @@ def test_the_seed_keeps_what_the_agent_wrote(bridge: PodContext) -> None:
 def test_a_failed_seed_leaves_the_first_sync_to_mutagen(
     bridge: PodContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kodama.errors import RemoteCommandFailed
     from kodama.sync import seed
 
-    def broken(*args: object, **kwargs: object) -> int:
-        raise RemoteCommandFailed("seeding the workspace failed: tar: Unexpected EOF", 2)
-
-    monkeypatch.setattr(seed, "send", broken)
     assert bridge.local_path is not None
     ws = _pod_ws(bridge)
+
+    def broken(*args: object) -> object:
+        on_plan = args[-1]
+        assert callable(on_plan)
+        on_plan(seed.Plan(str(ws), ["b.txt"], ["b.txt"], 4))  # the probe answered
+        raise seed.SeedFailed("seeding the workspace failed: tar: Unexpected EOF")
+
+    monkeypatch.setattr(seed, "run", broken)
     events: list[Event] = []
     sync.start(bridge, Store(), Reporter(events.append, "demo"), CancelToken())
     warnings = [e.message for e in events if e.kind.value == "warning"]
@@ -361,7 +364,7 @@ def test_a_start_that_fails_before_mutagen_leaves_no_daemon(
     def gone(*args: object, **kwargs: object) -> seed.Plan:
         raise KodamaError("reading the workspace failed: pods \"kodama-demo\" not found")
 
-    monkeypatch.setattr(seed, "probe", gone)
+    monkeypatch.setattr(seed, "run", gone)
     with pytest.raises(KodamaError, match="not found"):
         sync.start(bridge, Store(), Reporter(lambda e: None, "demo"), CancelToken())
     assert not sync.Mutagen().daemon_running()

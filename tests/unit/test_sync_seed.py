@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
+from kodama.errors import RemoteCommandFailed
 from kodama.events import CancelToken
 from kodama.k8s.runtime import PodContext
 from kodama.sync import seed
@@ -72,6 +74,23 @@ def test_candidates_are_what_the_live_sync_carries(tmp_path: Path) -> None:
     assert got == {".gitignore": 6, "a.txt": 2, "sub/in.lnk": 0}
 
 
+class _Stop(Exception):
+    pass
+
+
+def plan_of(ctx: PodContext, repo: Path) -> seed.Plan:
+    """The plan of a seed stopped right after the probe (which sends nothing: `on_plan` raised)."""
+    seen: list[seed.Plan] = []
+
+    def stop(plan: seed.Plan) -> None:
+        seen.append(plan)
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        seed.run(ctx, repo, [], CancelToken(), stop)
+    return seen[0]
+
+
 @pytest.fixture
 def pod(bridge: PodContext) -> tuple[PodContext, Path, Path]:  # noqa: F811
     assert bridge.local_path is not None
@@ -89,12 +108,14 @@ def test_seed_places_what_the_pod_lacks_and_nothing_else(
     (repo / "run.sh").chmod(0o700)
     (repo / "private.txt").write_text("p\n")
     (repo / "private.txt").chmod(0o600)
-    plan = seed.probe(ctx, repo, [])
+    seen: list[seed.Plan] = []
+    plan, placed = seed.run(ctx, repo, [], CancelToken(), seen.append)
+    assert seen == [plan]
     assert plan.workspace == str(ws)
     assert plan.files == [".gitignore", "b.txt", "deep/er/c.txt", "private.txt", "run.sh"]
     assert plan.roots == [".gitignore", "b.txt", "deep", "private.txt", "run.sh"]
     assert plan.size == 6 + 4 + 2 + 2 + 10
-    assert seed.send(ctx, repo, plan, CancelToken()) == 5
+    assert placed == 5
     assert (ws / "a.txt").read_text() == "the agent's version\n"  # never overwritten
     assert (ws / "deep" / "er" / "c.txt").read_text() == "c\n"
     assert not (ws / "debug.log").exists()  # git-ignored
@@ -102,7 +123,7 @@ def test_seed_places_what_the_pod_lacks_and_nothing_else(
     assert (ws / "run.sh").stat().st_mode & 0o777 == 0o755
     assert (ws / "private.txt").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in ws.iterdir() if p.name.startswith(seed.STAGING_PREFIX)] == []
-    assert seed.probe(ctx, repo, []).files == []  # a second seed has nothing to send
+    assert seed.run(ctx, repo, [], CancelToken()) == (seed.Plan(str(ws)), 0)  # nothing to send
 
 
 def test_seed_never_writes_through_a_link_or_over_a_file(
@@ -116,9 +137,8 @@ def test_seed_never_writes_through_a_link_or_over_a_file(
     for rel in ("sub/x.txt", "plain/y.txt", "ok/z.txt"):
         (repo / rel).parent.mkdir(exist_ok=True)
         (repo / rel).write_text(rel)
-    plan = seed.probe(ctx, repo, [])
+    plan, placed = seed.run(ctx, repo, [], CancelToken())
     assert {"sub/x.txt", "plain/y.txt", "ok/z.txt"} <= set(plan.files)
-    placed = seed.send(ctx, repo, plan, CancelToken())
     assert placed == len(plan.files) - 2
     assert list(outside.iterdir()) == []
     assert (ws / "plain").read_text() == "a file in the pod\n"
@@ -127,10 +147,13 @@ def test_seed_never_writes_through_a_link_or_over_a_file(
 
 def test_a_file_that_appears_meanwhile_is_kept(pod: tuple[PodContext, Path, Path]) -> None:
     ctx, repo, ws = pod
-    plan = seed.probe(ctx, repo, [])
-    assert "b.txt" in plan.files
-    (ws / "b.txt").write_text("written by the agent after the probe\n")
-    assert seed.send(ctx, repo, plan, CancelToken()) == len(plan.files) - 1
+
+    def agent_writes(plan: seed.Plan) -> None:
+        assert "b.txt" in plan.files
+        (ws / "b.txt").write_text("written by the agent after the probe\n")
+
+    plan, placed = seed.run(ctx, repo, [], CancelToken(), agent_writes)
+    assert placed == len(plan.files) - 1
     assert (ws / "b.txt").read_text() == "written by the agent after the probe\n"
 
 
@@ -142,7 +165,7 @@ def test_an_interrupted_stream_places_nothing(
     (repo / "big").mkdir()
     for i in range(20):
         (repo / "big" / f"f{i}").write_bytes(os.urandom(4096))
-    plan = seed.probe(ctx, repo, [])
+    plan = plan_of(ctx, repo)
     buf = io.BytesIO()
     seed._writer(repo, plan, CancelToken())(buf)
     before = sorted(p.name for p in ws.iterdir())
@@ -156,7 +179,7 @@ def test_an_interrupted_stream_places_nothing(
 def test_a_file_changed_while_read_is_not_placed(pod: tuple[PodContext, Path, Path]) -> None:
     """An editor saving during the seed: the torn copy stays out, mutagen sends the file."""
     ctx, repo, ws = pod
-    plan = seed.probe(ctx, repo, [])
+    plan = plan_of(ctx, repo)
     assert plan.files == [".gitignore", "b.txt"]
 
     class SaveDuringRead(io.BytesIO):
@@ -202,7 +225,29 @@ def test_long_and_non_ascii_names_arrive(pod: tuple[PodContext, Path, Path]) -> 
     (repo / long).parent.mkdir()
     (repo / long).write_text("umlauts\n")
     (repo / "link").symlink_to("b.txt")
-    plan = seed.probe(ctx, repo, [])
-    assert seed.send(ctx, repo, plan, CancelToken()) == len(plan.files) == 4
+    plan, placed = seed.run(ctx, repo, [], CancelToken())
+    assert placed == len(plan.files) == 4
     assert (ws / long).read_text() == "umlauts\n"
     assert os.readlink(ws / "link") == "b.txt"
+
+
+def test_a_failed_probe_is_an_error_not_a_skipped_seed(pod: tuple[PodContext, Path, Path]) -> None:
+    """One exec does both: a start must still fail when the pod cannot be read at all."""
+    ctx, repo, ws = pod
+    shutil.rmtree(ws)
+    with pytest.raises(RemoteCommandFailed, match="reading the workspace failed") as info:
+        seed.run(ctx, repo, [], CancelToken())
+    assert not isinstance(info.value, seed.SeedFailed)
+
+
+def test_a_failed_stream_after_the_probe_is_a_seed_failure(
+    pod: tuple[PodContext, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, repo, ws = pod
+    monkeypatch.setattr(seed.secrets, "token_hex", lambda n: "taken")
+    (ws / f"{seed.STAGING_PREFIX}taken").write_text("not a folder: the staging mkdir fails\n")
+    seen: list[seed.Plan] = []
+    with pytest.raises(seed.SeedFailed, match="seeding the workspace failed"):
+        seed.run(ctx, repo, [], CancelToken(), seen.append)
+    assert seen and seen[0].files == [".gitignore", "b.txt"]
+    assert not (ws / "b.txt").exists()
