@@ -117,9 +117,10 @@ fi
 mv -f "$f.kodama.$$" "$f"
 """
 
-# Launch the agent unless it runs already. $1 mode, $2 continue (0|1), $3 tmux session.
+# Launch the agent unless it runs already. $1 mode, $2 continue (0|1), $3 tmux session, $4 how
+# many 0.05 s ticks the agent is watched once its launcher recorded the run (SETTLE_TICKS).
 # Exit 3 with "ended" lines (the run record, then the agent's last output) when the agent ended
-# within about a second: a missing command or a broken set-up, which `start` must not call Running.
+# within that settle: a missing command or a broken set-up, which `start` must not call Running.
 _LAUNCH = r"""
 k="$HOME/.kodama"; a="$k/bin/kodama-agent"; run="$k/agent-run.json"
 if [ "$1" = prompt ]; then
@@ -127,13 +128,21 @@ if [ "$1" = prompt ]; then
 fi
 old=$(cat "$run" 2>/dev/null)
 nap() { sleep "$1" 2>/dev/null || sleep 1; }
+# The run is going: its record is not ended and its launcher is there. Shell builtins only (the
+# settle is timed by its naps, not by forks; a reaped-late launcher still ends its record first).
+going() {
+    IFS= read -r r <"$run" 2>/dev/null || return 1
+    case "$r" in *'"endedAt":null'*) ;; *) return 1 ;; esac
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
 # Returning only once the launcher has recorded its run makes `start --prompt; logs -f` and
 # `list` right after a launch see this run, not the previous one.
 started() {
     i=0
     while [ "$i" -lt 100 ] && [ "$(cat "$run" 2>/dev/null)" = "$old" ]; do nap 0.05; i=$((i + 1)); done
+    pid=$(sed -n 's/.*"pid":[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$run" 2>/dev/null)
     i=0
-    while [ "$i" -lt 10 ] && sh "$a" alive; do nap 0.1; i=$((i + 1)); done
+    while [ "$i" -lt "$4" ] && going; do nap 0.05; i=$((i + 1)); done
     sh "$a" alive && exit 0
     [ "$1" = prompt ] && grep -q '"exitCode":0}' "$run" && exit 0
     echo "ended"
@@ -156,7 +165,7 @@ if command -v tmux >/dev/null 2>&1; then
         new-session -d -s "$3" -x 200 -y 50 -c "${KODAMA_WORKSPACE:-$HOME}" \
         "sh \"\$HOME/.kodama/bin/kodama-agent\" run $1 $2" ||
         sh "$a" tmux has-session -t "$3" || exit 1
-    started "$1" "$2" "$3"
+    started "$1" "$2" "$3" "$4"
 fi
 [ "$1" = prompt ] || exit 0
 sh "$a" alive && exit 0
@@ -165,8 +174,18 @@ if command -v setsid >/dev/null 2>&1; then
 else
     nohup sh "$a" run prompt "$2" </dev/null >/dev/null 2>&1 &
 fi
-started "$1" "$2" "$3"
+started "$1" "$2" "$3" "$4"
 """
+
+
+# How long a launched agent must stay up for `start` to call it Running (issue 15), in 0.05 s
+# ticks counted from the moment its launcher recorded the run (so past the exec and the tmux
+# start-up, not from when our exec began). What it catches: a command that is not there, a shell
+# line that fails, an agent that rejects its flags or crashes while starting. An agent that dies
+# later than this is not a failed start: `list`, `get` and attach show it as exited, with its
+# exit code. 0.5 s, down from about a second plus the cost of the checks themselves, which is
+# what `start` and `resume` spent waiting on every launch.
+SETTLE_TICKS = 10
 
 
 @dataclass
@@ -346,7 +365,7 @@ def ensure_agent(
     reporter.step("agent", f"Launching the agent ({what}): {ctx.spec.agent_command}")
     proc = ctx.script(
         _LAUNCH,
-        [mode, "1" if resume else "0", TMUX_SESSION],
+        [mode, "1" if resume else "0", TMUX_SESSION, str(SETTLE_TICKS)],
         input=prompt.encode() if prompt is not None else None,
         check=False,
         timeout=60,
