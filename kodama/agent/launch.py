@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from kodama.agent.control import TMUX_SESSION
-from kodama.agent.firstrun import KEY_TAIL_PLACEHOLDER, KeyStatus, merge_first_run
-from kodama.agent.state import helper_script, merge_hooks
+from kodama.agent.firstrun import KeyStatus
+from kodama.agent.prepare import ClaudeFile, Probe, prepare_claude
+from kodama.agent.state import helper_script
 from kodama.errors import AgentLaunchFailed, KodamaError
 from kodama.events import CancelToken, Reporter
 from kodama.k8s.kubectl import meaningful
@@ -91,32 +91,6 @@ if [ "$2" = claude ]; then
 fi
 """
 
-# Replace ~/.claude/settings.json ($1=settings) or ~/.claude.json ($1=claude.json) with stdin,
-# unless it changed since the probe read it ($2: its cksum, "-" when it was absent). In
-# ~/.claude.json the placeholder becomes the last 20 characters of the pod's API key.
-_WRITE_CLAUDE_FILE = r"""
-case "$1" in
-settings) f="$HOME/.claude/settings.json" ;;
-claude.json) f="$HOME/.claude.json" ;;
-*) exit 2 ;;
-esac
-mkdir -p "$(dirname "$f")" || exit 1
-if [ "$2" != - ]; then
-    [ -f "$f" ] && [ "$(cksum <"$f" | tr ' ' _)" = "$2" ] || { echo "$f changed" >&2; exit 75; }
-else
-    [ ! -f "$f" ] || { echo "$f appeared" >&2; exit 75; }
-fi
-t=$(printf '%s' "${ANTHROPIC_API_KEY:-}" | tail -c 20)
-case "$t" in *[!A-Za-z0-9_-]*) t= ;; esac
-umask 077
-cat >"$f.kodama.$$" || exit 1
-if [ "$1" = claude.json ] && grep -q "$3" "$f.kodama.$$"; then
-    if [ -z "$t" ]; then rm -f "$f.kodama.$$"; echo "no usable API key in the pod" >&2; exit 76; fi
-    sed "s/$3/$t/g" "$f.kodama.$$" >"$f.kodama2.$$" && mv -f "$f.kodama2.$$" "$f.kodama.$$" || exit 1
-fi
-mv -f "$f.kodama.$$" "$f"
-"""
-
 # Launch the agent unless it runs already. $1 mode, $2 continue (0|1), $3 tmux session, $4 how
 # many 0.05 s ticks the agent is watched once its launcher recorded the run (SETTLE_TICKS).
 # Exit 3 with "ended" lines (the run record, then the agent's last output) when the agent ended
@@ -188,26 +162,6 @@ started "$1" "$2" "$3" "$4"
 SETTLE_TICKS = 10
 
 
-@dataclass
-class ClaudeFile:
-    """A file of Claude Code's as the probe saw it (`text` None when absent)."""
-
-    name: str  # "settings" (~/.claude/settings.json) or "claude.json" (~/.claude.json)
-    sum: str  # cksum at probe time, "-" when absent
-    text: str | None
-
-
-@dataclass
-class Probe:
-    tmux: bool
-    running: bool
-    key: KeyStatus
-    workspace: str
-    last_mode: str = ""  # mode of the agent's last run: interactive, prompt, "" (never ran)
-    files: dict[str, ClaudeFile] = field(default_factory=dict)
-    kept: list[str] = field(default_factory=list)  # secret-file paths not linked (user's own)
-
-
 def _parse_probe(out: str) -> Probe:
     head, _, rest = out.partition("\n")
     if not head.startswith("KODAMA "):
@@ -240,56 +194,6 @@ def _parse_probe(out: str) -> Probe:
         last_mode=fields.get("last", ""),
         files=files,
         kept=[p for p in fields.get("kept", "").split(",") if p],
-    )
-
-
-def _merge_claude_file(
-    ctx: PodContext,
-    probe: Probe,
-    name: str,
-    merge: Callable[[str | None], tuple[str | None, str | None]],
-    reporter: Reporter,
-    what: str,
-) -> None:
-    """Read-merge-write one of Claude Code's files, again if someone wrote it meanwhile."""
-    for attempt in range(3):
-        current = probe.files.get(name) or ClaudeFile(name, "-", None)
-        new, warning = merge(current.text)
-        if warning:
-            reporter.warn(warning)
-        if new is None:
-            return
-        proc = ctx.script(
-            _WRITE_CLAUDE_FILE,
-            [name, current.sum, KEY_TAIL_PLACEHOLDER],
-            input=new.encode(),
-            check=False,
-            timeout=60,
-            what=what,
-        )
-        if proc.returncode == 0:
-            return
-        if proc.returncode != 75 or attempt == 2:
-            reporter.warn(
-                f"could not update {'~/.claude/settings.json' if name == 'settings' else '~/.claude.json'} ({what})"
-            )
-            return
-        probe = _probe(ctx)  # someone wrote the file meanwhile: merge again with theirs
-
-
-def _prepare_claude(ctx: PodContext, probe: Probe, reporter: Reporter) -> None:
-    """Hooks for the agent state, and the first-run answers Claude Code would have asked for."""
-    _merge_claude_file(ctx, probe, "settings", merge_hooks, reporter, "registering the agent hooks")
-    if not probe.workspace:
-        reporter.warn("could not resolve the workspace folder in the pod; first-run screens kept")
-        return
-    _merge_claude_file(
-        ctx,
-        probe,
-        "claude.json",
-        lambda text: merge_first_run(text, probe.workspace, probe.key),
-        reporter,
-        "skipping Claude Code's first-run screens",
     )
 
 
@@ -333,7 +237,7 @@ def ensure_agent(
             f"~/{path} exists in the pod and is not Kodama's link: --secret-file not linked"
         )
     if ctx.spec.agent_kind == "claude":
-        _prepare_claude(ctx, probe, reporter)
+        prepare_claude(ctx, probe, reporter, lambda: _probe(ctx))
     if before_launch is not None:
         before_launch()
     cancel.check()

@@ -186,6 +186,11 @@ def test_first_run_answers_land_in_the_pod_and_the_key_never_leaves_it(
     # What Kodama sent into the pod (script, arguments, stdin) held a placeholder, never the key
     # or its tail.
     assert not any(key[-20:].encode() in sent for sent in seen_inputs)
+    # Both files (the hooks' settings.json and ~/.claude.json) went in one exec.
+    writes = [sent for sent in seen_inputs if b"claude-write" in sent]
+    assert len(writes) == 1 and b"settings" in writes[0] and b"claude.json" in writes[0]
+    settings = json.loads((home / ".claude/settings.json").read_text())
+    assert "kodama-agent" in json.dumps(settings["hooks"]["SessionStart"])
     # Idempotent: the second ensure approves nothing twice.
     agent.ensure_agent(ctx, rep, CancelToken())
     again = json.loads((home / ".claude.json").read_text())
