@@ -7,6 +7,7 @@ Never prints; reports progress through an EventSink; honours a CancelToken.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ from kodama.models import Session, SessionSpec, StartRequest
 from kodama.sync import session as sync
 
 if TYPE_CHECKING:
+    from kodama.git.ship import Shipment
     from kodama.plan import StartPlan
 
 
@@ -103,22 +105,34 @@ class Lifecycle(Reads, Deletion, Waiting):
                 rep.done(f"Session {spec.name} created (not waiting for it to be Ready)")
                 return self.get(spec.name)
             timeout = plan.config.timeout
-            pod_obj = self._wait_ready(spec, timeout, rep, cancel, starting=True)
             ready: dict[str, str | None] = {PHASE_ANNOTATION: "ready"}
             ws_pvc = manifests.workspace_pvc_name(spec.name)
-            try:
-                self._ensure_runtime(
-                    spec, plan.local_path, rep, cancel, prompt=plan.prompt, first=True, new=True
-                )
-            except AgentLaunchFailed:
-                # Everything but the agent is in place: the session is kept (resume after a
-                # fix, or delete), not rolled back.
-                cluster.patch_annotations("PersistentVolumeClaim", ws_pvc, ns, ready)
-                raise
+            with git.built_ahead(spec, plan.local_path) as shipment:
+                pod_obj = self._wait_ready(spec, timeout, rep, cancel, starting=True)
+                try:
+                    # The workspace is marked filled while the agent launches.
+                    ws_obj = self._ensure_runtime(
+                        spec,
+                        plan.local_path,
+                        rep,
+                        cancel,
+                        prompt=plan.prompt,
+                        first=True,
+                        new=True,
+                        shipment=shipment,
+                        after_fill=lambda: cluster.patch_annotations(
+                            "PersistentVolumeClaim", ws_pvc, ns, ready
+                        ),
+                    )
+                except AgentLaunchFailed:
+                    # Everything but the agent is in place: the session is kept (resume after
+                    # a fix, or delete), not rolled back.
+                    cluster.patch_annotations("PersistentVolumeClaim", ws_pvc, ns, ready)
+                    raise
             # The agent's launch is not interruptible: a Ctrl-C taken during it must still
             # roll back rather than report a Running session.
             cancel.check()
-            ws_obj = cluster.patch_annotations("PersistentVolumeClaim", ws_pvc, ns, ready)
+            assert ws_obj is not None
         except (Timeout, AgentLaunchFailed):
             raise
         except BaseException as exc:
@@ -184,15 +198,23 @@ class Lifecycle(Reads, Deletion, Waiting):
         first: bool = False,
         filled: bool = False,
         new: bool = False,
-    ) -> None:
+        shipment: Callable[[], Shipment | None] | None = None,
+        after_fill: Callable[[], dict[str, Any]] | None = None,
+    ) -> dict[str, Any] | None:
         """The idempotent in-pod step shared by start, resume and attach.
 
         Filling the workspace and preparing the agent (helper, hooks, first-run files, all in
         HOME) do not depend on each other and overlap; only the launch waits for the workspace.
+        `after_fill` runs once the workspace is filled, beside the launch; its result is returned.
         """
         ctx = self.pod_context(spec, local_path)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            filling = pool.submit(git.ensure_workspace, ctx, rep, cancel, filled=filled, new=new)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            filling = pool.submit(
+                git.ensure_workspace, ctx, rep, cancel, filled=filled, new=new, shipment=shipment
+            )
+            marking = (
+                pool.submit(lambda: (filling.result(), after_fill())[1]) if after_fill else None
+            )
             try:
                 agent.ensure_agent(
                     ctx,
@@ -209,6 +231,7 @@ class Lifecycle(Reads, Deletion, Waiting):
                     raise failed from None
                 raise
             filling.result()  # the agent already ran: nothing waited for the workspace yet
+            return marking.result() if marking is not None else None
 
     def _start_sync(
         self, spec: SessionSpec, local_path: Path, rep: Reporter, cancel: CancelToken
