@@ -14,12 +14,13 @@ from collections.abc import Callable
 from kodama.agent.control import TMUX_SESSION
 from kodama.agent.firstrun import KeyStatus
 from kodama.agent.prepare import ClaudeFile, Probe, prepare_claude
-from kodama.agent.state import helper_script
+from kodama.agent.state import helper_script, parse_status
 from kodama.errors import AgentLaunchFailed, KodamaError
 from kodama.events import CancelToken, Reporter
 from kodama.k8s.kubectl import meaningful
 from kodama.k8s.manifests import secret_file_links
 from kodama.k8s.runtime import PodContext
+from kodama.models import AgentState
 
 # Install the helper (stdin), the agent command and its run options, then report what the pod
 # has: a header line, then sections "@@kodama NAME CKSUM" (CKSUM "-" when the file is absent).
@@ -117,7 +118,10 @@ started() {
     pid=$(sed -n 's/.*"pid":[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$run" 2>/dev/null)
     i=0
     while [ "$i" -lt "$4" ] && going; do nap 0.05; i=$((i + 1)); done
-    sh "$a" alive && exit 0
+    # Still up: its status goes back with the answer (start returns it without another exec).
+    st=$(sh "$a" status)
+    case "$st" in *"
+A 1"*) printf '@@kodama status\n%s\n' "$st"; exit 0 ;; esac
     [ "$1" = prompt ] && grep -q '"exitCode":0}' "$run" && exit 0
     echo "ended"
     cat "$run"
@@ -224,11 +228,12 @@ def ensure_agent(
     prompt: str | None = None,
     resume: bool = False,
     before_launch: Callable[[], object] | None = None,
-) -> None:
+) -> AgentState | None:
     """Install the helper, register hooks (Claude Code), launch the agent unless it runs.
 
     Idempotent: start, resume and attach all call it. One exec when everything is in place.
     `before_launch` blocks until the agent may start (the workspace is filled meanwhile).
+    Returns the agent's state as the launch left it (None when there was no launch).
     """
     cancel.check()
     probe = _probe(ctx)
@@ -244,7 +249,7 @@ def ensure_agent(
     if probe.running:
         if prompt is not None:
             reporter.warn("the agent is already running; the prompt was not sent")
-        return
+        return None
     if (
         prompt is None
         and resume
@@ -258,12 +263,12 @@ def ensure_agent(
             "The agent's last run was headless and has ended: it is not started again "
             f"(`kubectl kodama logs {ctx.spec.name}` shows that run; attach starts it interactively)"
         )
-        return
+        return None
     if prompt is None and not probe.tmux:
         reporter.info(
             "The image has no tmux: the agent starts when you attach and ends when you detach"
         )
-        return
+        return None
     mode = "prompt" if prompt is not None else "interactive"
     what = "headless run" if prompt is not None else f"tmux session {TMUX_SESSION!r}"
     reporter.step("agent", f"Launching the agent ({what}): {ctx.spec.agent_command}")
@@ -282,6 +287,13 @@ def ensure_agent(
         raise KodamaError(
             "could not launch the agent in the pod" + (f": {detail[-1]}" if detail else "")
         )
+    _, marker, status = proc.stdout.decode(errors="replace").partition("@@kodama status\n")
+    if not marker:
+        return None
+    try:
+        return parse_status(status, ctx.spec.agent_kind)
+    except Exception:  # written by the pod: a state that cannot be read is read again later
+        return None
 
 
 _CONTROL = re.compile(
