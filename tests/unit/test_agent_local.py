@@ -64,11 +64,14 @@ needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux
 def test_ensure_is_idempotent_and_keeps_one_agent(pod: tuple[PodContext, Path]) -> None:
     ctx, home = pod
     rep, seen = events()
-    agent.ensure_agent(ctx, rep, CancelToken())
+    launched = agent.ensure_agent(ctx, rep, CancelToken())
+    # The launch answers with the state of the run it started (start returns it as is).
+    assert launched is not None and launched.state != AgentStateName.EXITED
+    assert launched.since is not None
     wait_state(ctx, AgentStateName.WAITING)
     first = json.loads((home / ".kodama/agent-run.json").read_text())
     settings = (home / ".claude/settings.json").read_text()
-    agent.ensure_agent(ctx, rep, CancelToken(), resume=True)
+    assert agent.ensure_agent(ctx, rep, CancelToken(), resume=True) is None  # no launch
     assert json.loads((home / ".kodama/agent-run.json").read_text()) == first
     assert (home / ".claude/settings.json").read_text() == settings
     assert [e.step for e in seen if e.kind == "step"] == ["agent"]  # launched once
