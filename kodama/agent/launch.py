@@ -93,7 +93,7 @@ fi
 """
 
 # Launch the agent unless it runs already. $1 mode, $2 continue (0|1), $3 tmux session, $4 how
-# many 0.05 s ticks the agent is watched once its launcher recorded the run (SETTLE_TICKS).
+# many 0.1 s ticks the agent is watched once its launcher recorded the run (SETTLE_TICKS).
 # Exit 3 with "ended" lines (the run record, then the agent's last output) when the agent ended
 # within that settle: a missing command or a broken set-up, which `start` must not call Running.
 _LAUNCH = r"""
@@ -117,7 +117,7 @@ started() {
     while [ "$i" -lt 100 ] && [ "$(cat "$run" 2>/dev/null)" = "$old" ]; do nap 0.05; i=$((i + 1)); done
     pid=$(sed -n 's/.*"pid":[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$run" 2>/dev/null)
     i=0
-    while [ "$i" -lt "$4" ] && going; do nap 0.05; i=$((i + 1)); done
+    while [ "$i" -lt "$4" ] && going; do nap 0.1; i=$((i + 1)); done
     # Still up: its status goes back with the answer (start returns it without another exec).
     st=$(sh "$a" status)
     case "$st" in *"
@@ -156,14 +156,14 @@ started "$1" "$2" "$3" "$4"
 """
 
 
-# How long a launched agent must stay up for `start` to call it Running (issue 15), in 0.05 s
+# How long a launched agent must stay up for `start` to call it Running (issue 15), in 0.1 s
 # ticks counted from the moment its launcher recorded the run (so past the exec and the tmux
 # start-up, not from when our exec began). What it catches: a command that is not there, a shell
 # line that fails, an agent that rejects its flags or crashes while starting. An agent that dies
 # later than this is not a failed start: `list`, `get` and attach show it as exited, with its
 # exit code. 0.5 s, down from about a second plus the cost of the checks themselves, which is
 # what `start` and `resume` spent waiting on every launch.
-SETTLE_TICKS = 10
+SETTLE_TICKS = 5
 
 
 def _parse_probe(out: str) -> Probe:
