@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from kodama.agent.control import TMUX_SESSION
-from kodama.agent.firstrun import KEY_TAIL_PLACEHOLDER, KeyStatus, merge_first_run
-from kodama.agent.state import helper_script, merge_hooks
+from kodama.agent.firstrun import KeyStatus
+from kodama.agent.prepare import ClaudeFile, Probe, prepare_claude
+from kodama.agent.state import helper_script, parse_status
 from kodama.errors import AgentLaunchFailed, KodamaError
 from kodama.events import CancelToken, Reporter
 from kodama.k8s.kubectl import meaningful
 from kodama.k8s.manifests import secret_file_links
 from kodama.k8s.runtime import PodContext
+from kodama.models import AgentState
 
 # Install the helper (stdin), the agent command and its run options, then report what the pod
 # has: a header line, then sections "@@kodama NAME CKSUM" (CKSUM "-" when the file is absent).
@@ -91,35 +92,10 @@ if [ "$2" = claude ]; then
 fi
 """
 
-# Replace ~/.claude/settings.json ($1=settings) or ~/.claude.json ($1=claude.json) with stdin,
-# unless it changed since the probe read it ($2: its cksum, "-" when it was absent). In
-# ~/.claude.json the placeholder becomes the last 20 characters of the pod's API key.
-_WRITE_CLAUDE_FILE = r"""
-case "$1" in
-settings) f="$HOME/.claude/settings.json" ;;
-claude.json) f="$HOME/.claude.json" ;;
-*) exit 2 ;;
-esac
-mkdir -p "$(dirname "$f")" || exit 1
-if [ "$2" != - ]; then
-    [ -f "$f" ] && [ "$(cksum <"$f" | tr ' ' _)" = "$2" ] || { echo "$f changed" >&2; exit 75; }
-else
-    [ ! -f "$f" ] || { echo "$f appeared" >&2; exit 75; }
-fi
-t=$(printf '%s' "${ANTHROPIC_API_KEY:-}" | tail -c 20)
-case "$t" in *[!A-Za-z0-9_-]*) t= ;; esac
-umask 077
-cat >"$f.kodama.$$" || exit 1
-if [ "$1" = claude.json ] && grep -q "$3" "$f.kodama.$$"; then
-    if [ -z "$t" ]; then rm -f "$f.kodama.$$"; echo "no usable API key in the pod" >&2; exit 76; fi
-    sed "s/$3/$t/g" "$f.kodama.$$" >"$f.kodama2.$$" && mv -f "$f.kodama2.$$" "$f.kodama.$$" || exit 1
-fi
-mv -f "$f.kodama.$$" "$f"
-"""
-
-# Launch the agent unless it runs already. $1 mode, $2 continue (0|1), $3 tmux session.
+# Launch the agent unless it runs already. $1 mode, $2 continue (0|1), $3 tmux session, $4 how
+# many 0.1 s ticks the agent is watched once its launcher recorded the run (SETTLE_TICKS).
 # Exit 3 with "ended" lines (the run record, then the agent's last output) when the agent ended
-# within about a second: a missing command or a broken set-up, which `start` must not call Running.
+# within that settle: a missing command or a broken set-up, which `start` must not call Running.
 _LAUNCH = r"""
 k="$HOME/.kodama"; a="$k/bin/kodama-agent"; run="$k/agent-run.json"
 if [ "$1" = prompt ]; then
@@ -127,14 +103,25 @@ if [ "$1" = prompt ]; then
 fi
 old=$(cat "$run" 2>/dev/null)
 nap() { sleep "$1" 2>/dev/null || sleep 1; }
+# The run is going: its record is not ended and its launcher is there. Shell builtins only (the
+# settle is timed by its naps, not by forks; a reaped-late launcher still ends its record first).
+going() {
+    IFS= read -r r <"$run" 2>/dev/null || return 1
+    case "$r" in *'"endedAt":null'*) ;; *) return 1 ;; esac
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
 # Returning only once the launcher has recorded its run makes `start --prompt; logs -f` and
 # `list` right after a launch see this run, not the previous one.
 started() {
     i=0
     while [ "$i" -lt 100 ] && [ "$(cat "$run" 2>/dev/null)" = "$old" ]; do nap 0.05; i=$((i + 1)); done
+    pid=$(sed -n 's/.*"pid":[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$run" 2>/dev/null)
     i=0
-    while [ "$i" -lt 10 ] && sh "$a" alive; do nap 0.1; i=$((i + 1)); done
-    sh "$a" alive && exit 0
+    while [ "$i" -lt "$4" ] && going; do nap 0.1; i=$((i + 1)); done
+    # Still up: its status goes back with the answer (start returns it without another exec).
+    st=$(sh "$a" status)
+    case "$st" in *"
+A 1"*) printf '@@kodama status\n%s\n' "$st"; exit 0 ;; esac
     [ "$1" = prompt ] && grep -q '"exitCode":0}' "$run" && exit 0
     echo "ended"
     cat "$run"
@@ -156,7 +143,7 @@ if command -v tmux >/dev/null 2>&1; then
         new-session -d -s "$3" -x 200 -y 50 -c "${KODAMA_WORKSPACE:-$HOME}" \
         "sh \"\$HOME/.kodama/bin/kodama-agent\" run $1 $2" ||
         sh "$a" tmux has-session -t "$3" || exit 1
-    started "$1" "$2" "$3"
+    started "$1" "$2" "$3" "$4"
 fi
 [ "$1" = prompt ] || exit 0
 sh "$a" alive && exit 0
@@ -165,28 +152,18 @@ if command -v setsid >/dev/null 2>&1; then
 else
     nohup sh "$a" run prompt "$2" </dev/null >/dev/null 2>&1 &
 fi
-started "$1" "$2" "$3"
+started "$1" "$2" "$3" "$4"
 """
 
 
-@dataclass
-class ClaudeFile:
-    """A file of Claude Code's as the probe saw it (`text` None when absent)."""
-
-    name: str  # "settings" (~/.claude/settings.json) or "claude.json" (~/.claude.json)
-    sum: str  # cksum at probe time, "-" when absent
-    text: str | None
-
-
-@dataclass
-class Probe:
-    tmux: bool
-    running: bool
-    key: KeyStatus
-    workspace: str
-    last_mode: str = ""  # mode of the agent's last run: interactive, prompt, "" (never ran)
-    files: dict[str, ClaudeFile] = field(default_factory=dict)
-    kept: list[str] = field(default_factory=list)  # secret-file paths not linked (user's own)
+# How long a launched agent must stay up for `start` to call it Running (issue 15), in 0.1 s
+# ticks counted from the moment its launcher recorded the run (so past the exec and the tmux
+# start-up, not from when our exec began). What it catches: a command that is not there, a shell
+# line that fails, an agent that rejects its flags or crashes while starting. An agent that dies
+# later than this is not a failed start: `list`, `get` and attach show it as exited, with its
+# exit code. 0.5 s, down from about a second plus the cost of the checks themselves, which is
+# what `start` and `resume` spent waiting on every launch.
+SETTLE_TICKS = 5
 
 
 def _parse_probe(out: str) -> Probe:
@@ -224,56 +201,6 @@ def _parse_probe(out: str) -> Probe:
     )
 
 
-def _merge_claude_file(
-    ctx: PodContext,
-    probe: Probe,
-    name: str,
-    merge: Callable[[str | None], tuple[str | None, str | None]],
-    reporter: Reporter,
-    what: str,
-) -> None:
-    """Read-merge-write one of Claude Code's files, again if someone wrote it meanwhile."""
-    for attempt in range(3):
-        current = probe.files.get(name) or ClaudeFile(name, "-", None)
-        new, warning = merge(current.text)
-        if warning:
-            reporter.warn(warning)
-        if new is None:
-            return
-        proc = ctx.script(
-            _WRITE_CLAUDE_FILE,
-            [name, current.sum, KEY_TAIL_PLACEHOLDER],
-            input=new.encode(),
-            check=False,
-            timeout=60,
-            what=what,
-        )
-        if proc.returncode == 0:
-            return
-        if proc.returncode != 75 or attempt == 2:
-            reporter.warn(
-                f"could not update {'~/.claude/settings.json' if name == 'settings' else '~/.claude.json'} ({what})"
-            )
-            return
-        probe = _probe(ctx)  # someone wrote the file meanwhile: merge again with theirs
-
-
-def _prepare_claude(ctx: PodContext, probe: Probe, reporter: Reporter) -> None:
-    """Hooks for the agent state, and the first-run answers Claude Code would have asked for."""
-    _merge_claude_file(ctx, probe, "settings", merge_hooks, reporter, "registering the agent hooks")
-    if not probe.workspace:
-        reporter.warn("could not resolve the workspace folder in the pod; first-run screens kept")
-        return
-    _merge_claude_file(
-        ctx,
-        probe,
-        "claude.json",
-        lambda text: merge_first_run(text, probe.workspace, probe.key),
-        reporter,
-        "skipping Claude Code's first-run screens",
-    )
-
-
 def _probe(ctx: PodContext) -> Probe:
     spec = ctx.spec
     proc = ctx.script(
@@ -301,11 +228,12 @@ def ensure_agent(
     prompt: str | None = None,
     resume: bool = False,
     before_launch: Callable[[], object] | None = None,
-) -> None:
+) -> AgentState | None:
     """Install the helper, register hooks (Claude Code), launch the agent unless it runs.
 
     Idempotent: start, resume and attach all call it. One exec when everything is in place.
     `before_launch` blocks until the agent may start (the workspace is filled meanwhile).
+    Returns the agent's state as the launch left it (None when there was no launch).
     """
     cancel.check()
     probe = _probe(ctx)
@@ -314,14 +242,14 @@ def ensure_agent(
             f"~/{path} exists in the pod and is not Kodama's link: --secret-file not linked"
         )
     if ctx.spec.agent_kind == "claude":
-        _prepare_claude(ctx, probe, reporter)
+        prepare_claude(ctx, probe, reporter, lambda: _probe(ctx))
     if before_launch is not None:
         before_launch()
     cancel.check()
     if probe.running:
         if prompt is not None:
             reporter.warn("the agent is already running; the prompt was not sent")
-        return
+        return None
     if (
         prompt is None
         and resume
@@ -335,18 +263,18 @@ def ensure_agent(
             "The agent's last run was headless and has ended: it is not started again "
             f"(`kubectl kodama logs {ctx.spec.name}` shows that run; attach starts it interactively)"
         )
-        return
+        return None
     if prompt is None and not probe.tmux:
         reporter.info(
             "The image has no tmux: the agent starts when you attach and ends when you detach"
         )
-        return
+        return None
     mode = "prompt" if prompt is not None else "interactive"
     what = "headless run" if prompt is not None else f"tmux session {TMUX_SESSION!r}"
     reporter.step("agent", f"Launching the agent ({what}): {ctx.spec.agent_command}")
     proc = ctx.script(
         _LAUNCH,
-        [mode, "1" if resume else "0", TMUX_SESSION],
+        [mode, "1" if resume else "0", TMUX_SESSION, str(SETTLE_TICKS)],
         input=prompt.encode() if prompt is not None else None,
         check=False,
         timeout=60,
@@ -359,6 +287,13 @@ def ensure_agent(
         raise KodamaError(
             "could not launch the agent in the pod" + (f": {detail[-1]}" if detail else "")
         )
+    _, marker, status = proc.stdout.decode(errors="replace").partition("@@kodama status\n")
+    if not marker:
+        return None
+    try:
+        return parse_status(status, ctx.spec.agent_kind)
+    except Exception:  # written by the pod: a state that cannot be read is read again later
+        return None
 
 
 _CONTROL = re.compile(

@@ -7,6 +7,7 @@ Never prints; reports progress through an EventSink; honours a CancelToken.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,10 +34,11 @@ from kodama.k8s import manifests
 from kodama.k8s.manifests import PHASE_ANNOTATION
 from kodama.k8s.spec_check import spec_from_pvc
 from kodama.k8s.status import finished_at, pod_ended, pod_ready
-from kodama.models import Session, SessionSpec, StartRequest
+from kodama.models import AgentState, Session, SessionSpec, StartRequest
 from kodama.sync import session as sync
 
 if TYPE_CHECKING:
+    from kodama.git.ship import Shipment
     from kodama.plan import StartPlan
 
 
@@ -103,22 +105,34 @@ class Lifecycle(Reads, Deletion, Waiting):
                 rep.done(f"Session {spec.name} created (not waiting for it to be Ready)")
                 return self.get(spec.name)
             timeout = plan.config.timeout
-            pod_obj = self._wait_ready(spec, timeout, rep, cancel, starting=True)
             ready: dict[str, str | None] = {PHASE_ANNOTATION: "ready"}
             ws_pvc = manifests.workspace_pvc_name(spec.name)
-            try:
-                self._ensure_runtime(
-                    spec, plan.local_path, rep, cancel, prompt=plan.prompt, first=True, new=True
-                )
-            except AgentLaunchFailed:
-                # Everything but the agent is in place: the session is kept (resume after a
-                # fix, or delete), not rolled back.
-                cluster.patch_annotations("PersistentVolumeClaim", ws_pvc, ns, ready)
-                raise
+            with git.built_ahead(spec, plan.local_path) as shipment:
+                pod_obj = self._wait_ready(spec, timeout, rep, cancel, starting=True)
+                try:
+                    # The workspace is marked filled while the agent launches.
+                    ws_obj, launched = self._ensure_runtime(
+                        spec,
+                        plan.local_path,
+                        rep,
+                        cancel,
+                        prompt=plan.prompt,
+                        first=True,
+                        new=True,
+                        shipment=shipment,
+                        after_fill=lambda: cluster.patch_annotations(
+                            "PersistentVolumeClaim", ws_pvc, ns, ready
+                        ),
+                    )
+                except AgentLaunchFailed:
+                    # Everything but the agent is in place: the session is kept (resume after
+                    # a fix, or delete), not rolled back.
+                    cluster.patch_annotations("PersistentVolumeClaim", ws_pvc, ns, ready)
+                    raise
             # The agent's launch is not interruptible: a Ctrl-C taken during it must still
             # roll back rather than report a Running session.
             cancel.check()
-            ws_obj = cluster.patch_annotations("PersistentVolumeClaim", ws_pvc, ns, ready)
+            assert ws_obj is not None
         except (Timeout, AgentLaunchFailed):
             raise
         except BaseException as exc:
@@ -136,7 +150,9 @@ class Lifecycle(Reads, Deletion, Waiting):
             self._start_sync(spec, plan.local_path, rep, cancel)
         rep.done(f"Session {spec.name} is Running on branch {spec.branch}")
         # What get() would read again is what this start just created, waited for and patched.
-        return self.session_of(spec_from_pvc(ws_obj), ws_obj, home_obj, pod_obj)
+        return self.session_of(
+            spec_from_pvc(ws_obj), ws_obj, home_obj, pod_obj, agent_state=launched
+        )
 
     def _exists_error(self, name: str, ns: str) -> KodamaError:
         ws = self.cluster.get_pvc(manifests.workspace_pvc_name(name), ns)
@@ -184,17 +200,26 @@ class Lifecycle(Reads, Deletion, Waiting):
         first: bool = False,
         filled: bool = False,
         new: bool = False,
-    ) -> None:
+        shipment: Callable[[], Shipment | None] | None = None,
+        after_fill: Callable[[], dict[str, Any]] | None = None,
+    ) -> tuple[dict[str, Any] | None, AgentState | None]:
         """The idempotent in-pod step shared by start, resume and attach.
 
         Filling the workspace and preparing the agent (helper, hooks, first-run files, all in
         HOME) do not depend on each other and overlap; only the launch waits for the workspace.
+        `after_fill` runs once the workspace is filled, beside the launch. Returns its result
+        and the agent's state as its launch left it (None when not launched).
         """
         ctx = self.pod_context(spec, local_path)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            filling = pool.submit(git.ensure_workspace, ctx, rep, cancel, filled=filled, new=new)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            filling = pool.submit(
+                git.ensure_workspace, ctx, rep, cancel, filled=filled, new=new, shipment=shipment
+            )
+            marking = (
+                pool.submit(lambda: (filling.result(), after_fill())[1]) if after_fill else None
+            )
             try:
-                agent.ensure_agent(
+                launched = agent.ensure_agent(
                     ctx,
                     rep,
                     cancel,
@@ -209,6 +234,7 @@ class Lifecycle(Reads, Deletion, Waiting):
                     raise failed from None
                 raise
             filling.result()  # the agent already ran: nothing waited for the workspace yet
+            return (marking.result() if marking is not None else None), launched
 
     def _start_sync(
         self, spec: SessionSpec, local_path: Path, rep: Reporter, cancel: CancelToken
@@ -247,16 +273,22 @@ class Lifecycle(Reads, Deletion, Waiting):
         rep = Reporter(events, name)
         with contextlib.suppress(KodamaError):
             sync.stop(self.store, spec.namespace, name)
-        pod = self.cluster.get_pod(manifests.pod_name(name), spec.namespace)
-        self._close_run(spec, ws, pod)
+        c, ns = self.cluster, spec.namespace
+        pod = c.get_pod(manifests.pod_name(name), ns)
+        end = self._end_run(spec, pod)
         rep.step("stop", f"Deleting pod {manifests.pod_name(name)} (PVCs are kept)")
-        self.cluster.delete("Pod", manifests.pod_name(name), spec.namespace)
-        if wait:
-            self.cluster.wait_pod(
-                manifests.pod_name(name), spec.namespace, 120, cancel, lambda p: p is None
-            )
+        # Recording the run's end and reading the home PVC (for the answer) need not wait for
+        # the pod to go.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            marking = pool.submit(self._record_run, spec, ws, end=end, start=None)
+            home = pool.submit(c.get_pvc, manifests.home_pvc_name(name), ns)
+            c.delete("Pod", manifests.pod_name(name), ns)
+            if wait:
+                c.wait_pod(manifests.pod_name(name), ns, 120, cancel, lambda p: p is None)
         rep.done(f"Session {name} stopped; `kubectl kodama resume {name}` brings it back")
-        return self.get(name, events=False)
+        if not wait:
+            return self.get(name, events=False)
+        return self.session_of(spec, marking.result() or ws, home.result(), None, events=False)
 
     def resume(
         self,
@@ -282,9 +314,10 @@ class Lifecycle(Reads, Deletion, Waiting):
             rep.step("wait", "Waiting for the old pod to go away")
             c.wait_pod(manifests.pod_name(name), ns, 120, cancel, lambda p: p is None)
             pod = None
-        if c.get_pvc(manifests.home_pvc_name(name), ns) is None:
+        home = c.get_pvc(manifests.home_pvc_name(name), ns)
+        if home is None:
             rep.step("create", f"Re-creating the missing home PVC of {name}")
-            c.create(manifests.pvc(spec, "home"))
+            home = c.create(manifests.pvc(spec, "home"))
         if pod is None:
             rep.step("create", f"Creating pod {manifests.pod_name(name)} on the session's PVCs")
             # After `delete --keep-data` the Secrets are gone: start without them, and say so.
@@ -295,19 +328,22 @@ class Lifecycle(Reads, Deletion, Waiting):
                 rep.warn(f"the session's Secrets are gone; starting without: {', '.join(lost)}")
             with contextlib.suppress(AlreadyExists):  # a concurrent resume won: wait for its pod
                 c.create(manifests.pod(pod_spec))
-                self._open_run(spec, ws, previous_pod)
+                end = (
+                    usage.parse_time(finished_at(previous_pod)) if pod_ended(previous_pod) else None
+                )
+                ws = self._record_run(spec, ws, end=end, start=datetime.now(UTC)) or ws
         if not wait:
             return self.get(name, events=False)
         cfg = self.config().config
-        self._wait_ready(spec, cfg.timeout, rep, cancel)
+        pod = self._wait_ready(spec, cfg.timeout, rep, cancel)
         record = self.store.read(ns, name) or {}
         local = Path(record["localPath"]) if record.get("localPath") else None
         phase = ((ws.get("metadata") or {}).get("annotations") or {}).get(PHASE_ANNOTATION)
-        self._ensure_runtime(
+        _, launched = self._ensure_runtime(
             spec, local, rep, cancel, first=phase == "creating", filled=phase == "ready"
         )
         if phase != "ready":
-            c.patch_annotations(
+            ws = c.patch_annotations(
                 "PersistentVolumeClaim",
                 manifests.workspace_pvc_name(name),
                 ns,
@@ -316,31 +352,29 @@ class Lifecycle(Reads, Deletion, Waiting):
         if local is not None and record.get("sync"):
             self._start_sync(spec, local, rep, cancel)
         rep.done(f"Session {name} is Running")
-        return self.get(name, events=False)
+        # What get() would read again is what this resume holds (the pod as it became Ready).
+        return self.session_of(spec, ws, home, pod, events=False, agent_state=launched)
 
-    def _close_run(self, spec: SessionSpec, ws: dict[str, Any], pod: dict[str, Any] | None) -> None:
-        """Usage: the run ends now (or when the pod ended); the tokens are read while we can."""
+    def _end_run(self, spec: SessionSpec, pod: dict[str, Any] | None) -> datetime | None:
+        """When the run ends (now, or when the pod ended; None: no pod, no run); the tokens are
+        read while the pod is there."""
         now = datetime.now(UTC)
         end = usage.parse_time(finished_at(pod)) if pod_ended(pod) else now
         if pod_ready(pod) and spec.agent_kind == "claude":
             with contextlib.suppress(KodamaError):
                 accounting.remember_tokens(self, spec, now)
-        with contextlib.suppress(KodamaError):
-            self.cluster.patch_annotations(
-                "PersistentVolumeClaim",
-                manifests.workspace_pvc_name(spec.name),
-                spec.namespace,
-                usage.runs_update(ws, end=end if pod is not None else None, start=None),
-            )
+        return end if pod is not None else None
 
-    def _open_run(
-        self, spec: SessionSpec, ws: dict[str, Any], previous: dict[str, Any] | None
-    ) -> None:
-        end = usage.parse_time(finished_at(previous)) if pod_ended(previous) else None
+    def _record_run(
+        self, spec: SessionSpec, ws: dict[str, Any], *, end: datetime | None, start: datetime | None
+    ) -> dict[str, Any] | None:
+        """Usage: a run's end and/or start on the workspace PVC; the PVC as patched (None when
+        the patch failed: usage is not worth failing a stop or resume for)."""
         with contextlib.suppress(KodamaError):
-            self.cluster.patch_annotations(
+            return self.cluster.patch_annotations(
                 "PersistentVolumeClaim",
                 manifests.workspace_pvc_name(spec.name),
                 spec.namespace,
-                usage.runs_update(ws, end=end, start=datetime.now(UTC)),
+                usage.runs_update(ws, end=end, start=start),
             )
+        return None

@@ -221,8 +221,10 @@ class Reads(EngineBase):
         *,
         events: bool = True,
         details: bool = False,
+        agent_state: AgentState | None = None,
     ) -> Session:
-        """What get() returns, from objects the caller already holds (start has them all)."""
+        """What get() returns, from objects the caller already holds (start has them all; its
+        launch also read the agent's state)."""
         from kodama.engine.waiting import WAITS_FOR_POD
         from kodama.git import session as git
         from kodama.k8s.status import current_events
@@ -235,7 +237,7 @@ class Reads(EngineBase):
         if session.status == Status.RUNNING:
             ctx = self.pod_context(spec)
             with contextlib.suppress(KodamaError):
-                session.agent = self._agent_state(spec)
+                session.agent = agent_state or self._agent_state(spec)
             if details:
                 with contextlib.suppress(KodamaError):
                     session.ahead = git.ahead(ctx)

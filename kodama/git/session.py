@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import shlex
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from kodama import proc
 from kodama.errors import KodamaError, RemoteCommandFailed
@@ -30,7 +33,10 @@ from kodama.git.remote import credentials as credentials
 from kodama.git.remote import parse_repo as parse_repo
 from kodama.k8s.kubectl import meaningful
 from kodama.k8s.runtime import PodContext
-from kodama.models import FetchResult
+from kodama.models import FetchResult, SessionSpec
+
+if TYPE_CHECKING:
+    from kodama.git.ship import Shipment
 
 
 def incluster_file(name: str) -> str:
@@ -44,6 +50,47 @@ def _identity(root: Path | None) -> tuple[str, str]:
     name = _git(root, "config", "user.name", check=False) or "Kodama agent"
     email = _git(root, "config", "user.email", check=False) or "kodama@localhost"
     return name, email
+
+
+def build_shipment(spec: SessionSpec, local_path: Path) -> Shipment | None:
+    """What ensure_workspace would ship into a new workspace, built ahead (None: no ship)."""
+    if not spec.branch or spec.repo or not spec.base_commit:
+        return None
+    from kodama.git import ship as git_ship
+
+    built = git_ship.build(
+        local_path, spec.base_commit, spec.base_branch, ignored=spec.ship_ignored
+    )
+    built.identity = _identity(local_path)
+    return built
+
+
+@contextmanager
+def built_ahead(
+    spec: SessionSpec, local_path: Path | None
+) -> Iterator[Callable[[], Shipment | None] | None]:
+    """Build what start ships while its pod is scheduled and started (a thread of its own, so
+    a Ctrl-C meanwhile is not held up by it); removed once used, or when done if left behind."""
+    if local_path is None:
+        yield None
+        return
+    built: Future[Shipment | None] = Future()
+
+    def build() -> None:
+        try:
+            built.set_result(build_shipment(spec, local_path))
+        except BaseException as exc:  # handed to whoever waits for it
+            built.set_exception(exc)
+
+    def close(done: Future[Shipment | None]) -> None:
+        if done.exception() is None and (shipment := done.result()) is not None:
+            shipment.close()
+
+    threading.Thread(target=build, name="kodama-ship-build", daemon=True).start()
+    try:
+        yield built.result
+    finally:
+        built.add_done_callback(close)
 
 
 def _sender(data: bytes) -> Callable[[IO[bytes]], None]:
@@ -65,8 +112,9 @@ def _workspace(
     write: Callable[[IO[bytes]], None] | None = None,
     what: str,
     cancel: CancelToken | None = None,
+    identity: tuple[str, str] | None = None,
 ) -> str:
-    name, email = _identity(ctx.local_path)
+    name, email = identity or _identity(ctx.local_path)
     argv = ctx.kubectl.script_argv(
         ctx.pod, incluster_file("git-workspace.sh"), [cmd, name, email, *args], stdin=bool(write)
     )
@@ -92,6 +140,7 @@ def ensure_workspace(
     *,
     filled: bool = False,
     new: bool = False,
+    shipment: Callable[[], Shipment | None] | None = None,
 ) -> None:
     """Fill the workspace once (ship, clone or init); later calls only check. Idempotent.
 
@@ -99,6 +148,8 @@ def ensure_workspace(
     that). Then it is never filled again, whatever the agent did to the repository in it.
     `new`: this start just created the workspace PVC, so the probe exec is skipped (the fill
     commands check for themselves that the workspace is empty, and refuse otherwise).
+    `shipment`: returns the payload of a ship built beforehand (start builds it while the pod
+    starts); the caller closes it. Without it a ship builds its own.
     """
     spec = ctx.spec
     if not spec.branch:
@@ -143,18 +194,25 @@ def ensure_workspace(
         reporter.step("ship", f"Shipping {ctx.local_path} into the workspace")
         from kodama.git import ship as git_ship  # tarfile and friends: only a ship needs them
 
-        with git_ship.payload(
-            ctx.local_path, spec.base_commit, spec.base_branch, ignored=spec.ship_ignored
-        ) as (write, summary):
+        payload = shipment() if shipment is not None else None
+        if payload is None:
+            payload = git_ship.build(
+                ctx.local_path, spec.base_commit, spec.base_branch, ignored=spec.ship_ignored
+            )
+        try:
             _workspace(
                 ctx,
                 "ship",
                 [spec.branch, spec.base_commit, spec.base_branch or ""],
-                write=write,
+                write=payload.write,
                 what="shipping the repository",
                 cancel=cancel,
+                identity=payload.identity,
             )
-        reporter.info(f"{summary}, in {time.monotonic() - started:.1f}s")
+        finally:
+            if shipment is None:
+                payload.close()
+        reporter.info(f"{payload.summary}, in {time.monotonic() - started:.1f}s")
     else:
         _workspace(
             ctx, "init", [spec.branch], what="creating the workspace repository", cancel=cancel

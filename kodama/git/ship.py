@@ -7,17 +7,14 @@ repository is never held in memory (it used to be, three times over).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from kodama.errors import KodamaError
-
-Writer = Callable[[IO[bytes]], None]
 
 
 def _git(root: Path, *args: str) -> str:
@@ -30,14 +27,36 @@ def _git(root: Path, *args: str) -> str:
     return proc.stdout
 
 
-@contextmanager
-def payload(
-    root: Path, base_commit: str, base_ref: str | None, *, ignored: bool = False
-) -> Iterator[tuple[Writer, str]]:
-    """(write, summary): write(stream) sends a tar of repo.bundle (branches, HEAD, the base),
-    dirty.tar and deleted (the uncommitted changes, when the base is HEAD)."""
-    with tempfile.TemporaryDirectory(prefix="kodama-ship-") as tmp:
-        parts = Path(tmp)
+class Shipment:
+    """A built payload: write(stream) sends a tar of repo.bundle (branches, HEAD, the base),
+    dirty.tar and deleted (the uncommitted changes, when the base is HEAD); close() removes it.
+    """
+
+    def __init__(self, parts: Path, summary: str) -> None:
+        self.parts = parts
+        self.summary = summary
+        # The git name and email of the pod's commits, when looked up with the build.
+        self.identity: tuple[str, str] | None = None
+
+    def write(self, stream: IO[bytes]) -> None:
+        with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for name in ("repo.bundle", "dirty.tar", "deleted"):
+                path = self.parts / name
+                if path.exists():
+                    info = tar.gettarinfo(str(path), arcname=name)
+                    info.mode, info.uid, info.gid, info.uname, info.gname = 0o600, 0, 0, "", ""
+                    with path.open("rb") as fh:
+                        tar.addfile(info, fh)
+
+    def close(self) -> None:
+        shutil.rmtree(self.parts, ignore_errors=True)
+
+
+def build(root: Path, base_commit: str, base_ref: str | None, *, ignored: bool = False) -> Shipment:
+    """Build what `start` ships (start builds it while its pod is being scheduled and started,
+    so that once the pod is Ready only the stream is left)."""
+    parts = Path(tempfile.mkdtemp(prefix="kodama-ship-"))
+    try:
         refs = ["--branches", "HEAD"]
         full = ""
         if base_ref:
@@ -59,18 +78,10 @@ def payload(
             if deleted:
                 (parts / "deleted").write_text("".join(f"{p}\n" for p in deleted))
             summary += f", {count} uncommitted file(s), {len(deleted)} deletion(s)"
-
-        def write(stream: IO[bytes]) -> None:
-            with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                for name in ("repo.bundle", "dirty.tar", "deleted"):
-                    path = parts / name
-                    if path.exists():
-                        info = tar.gettarinfo(str(path), arcname=name)
-                        info.mode, info.uid, info.gid, info.uname, info.gname = 0o600, 0, 0, "", ""
-                        with path.open("rb") as fh:
-                            tar.addfile(info, fh)
-
-        yield write, summary
+        return Shipment(parts, summary)
+    except BaseException:
+        shutil.rmtree(parts, ignore_errors=True)
+        raise
 
 
 def _dirty(root: Path, dest: Path, *, ignored: bool) -> tuple[int, list[str]]:

@@ -64,11 +64,14 @@ needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux
 def test_ensure_is_idempotent_and_keeps_one_agent(pod: tuple[PodContext, Path]) -> None:
     ctx, home = pod
     rep, seen = events()
-    agent.ensure_agent(ctx, rep, CancelToken())
+    launched = agent.ensure_agent(ctx, rep, CancelToken())
+    # The launch answers with the state of the run it started (start returns it as is).
+    assert launched is not None and launched.state != AgentStateName.EXITED
+    assert launched.since is not None
     wait_state(ctx, AgentStateName.WAITING)
     first = json.loads((home / ".kodama/agent-run.json").read_text())
     settings = (home / ".claude/settings.json").read_text()
-    agent.ensure_agent(ctx, rep, CancelToken(), resume=True)
+    assert agent.ensure_agent(ctx, rep, CancelToken(), resume=True) is None  # no launch
     assert json.loads((home / ".kodama/agent-run.json").read_text()) == first
     assert (home / ".claude/settings.json").read_text() == settings
     assert [e.step for e in seen if e.kind == "step"] == ["agent"]  # launched once
@@ -186,6 +189,11 @@ def test_first_run_answers_land_in_the_pod_and_the_key_never_leaves_it(
     # What Kodama sent into the pod (script, arguments, stdin) held a placeholder, never the key
     # or its tail.
     assert not any(key[-20:].encode() in sent for sent in seen_inputs)
+    # Both files (the hooks' settings.json and ~/.claude.json) went in one exec.
+    writes = [sent for sent in seen_inputs if b"claude-write" in sent]
+    assert len(writes) == 1 and b"settings" in writes[0] and b"claude.json" in writes[0]
+    settings = json.loads((home / ".claude/settings.json").read_text())
+    assert "kodama-agent" in json.dumps(settings["hooks"]["SessionStart"])
     # Idempotent: the second ensure approves nothing twice.
     agent.ensure_agent(ctx, rep, CancelToken())
     again = json.loads((home / ".claude.json").read_text())
