@@ -31,6 +31,7 @@ from kodama.events import CancelToken
 from kodama.validation import validate_namespace
 
 from .features import code_actions, commands, config_docs, registry
+from .features.local_facts import LocalFacts
 from .features.refresh import Refresher
 
 if TYPE_CHECKING:  # the engine pulls in the kubernetes client: loaded on first use, not
@@ -112,6 +113,7 @@ class KodamaServer(LanguageServer):
         self.running: dict[Any, CancelToken] = {}  # request id -> token
         self.progress_cancels: dict[Any, CancelToken] = {}  # progress token -> token
         self.refresher = Refresher(self)
+        self.local_facts = LocalFacts()
         self._clusters: dict[KubeTarget, Cluster] = {}
         self._clusters_lock = threading.Lock()
         self._tasks: set[asyncio.Future[Any]] = set()

@@ -1,0 +1,110 @@
+"""This machine's facts that `kodama.session.suggestName` needs, cached and re-checked with a stat:
+a folder's git branch and the session names this machine's store holds.
+
+Looking afresh ran `git` twice and parsed every session file on each request: 68 ms median and
+717 ms p95 while a start and a sync ran in the same process on two cores (issue 18). git replaces
+HEAD by a rename on checkout, and the store writes its files by a rename into its folder, so a
+stat tells whether the cached answer is still what a fresh look would give. A stamp younger than
+SETTLE is not trusted: file times tick coarsely, and a second change within the same tick would
+leave the stamp as it was (git's "racy" index has the same problem and the same answer).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kodama.store import Store
+
+SETTLE_NS = 1_000_000_000
+NOT_A_REPO_TTL = 5.0  # a folder outside git is looked at again after this (a `git init` there)
+MAX_FOLDERS = 64
+
+Stamp = tuple[int, int, int]
+
+
+def stamp(path: Path) -> Stamp | None:
+    """(inode, mtime, size) of a settled file or folder; None if missing or changed just now."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if time.time_ns() - st.st_mtime_ns < SETTLE_NS:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+@dataclass(frozen=True)
+class GitFacts:
+    root: Path | None  # the checkout's top level; None outside git
+    branch: str | None  # None on a detached HEAD
+    head: Path | None  # the checkout's HEAD file, whose stamp says whether branch still holds
+    head_stamp: Stamp | None
+    looked_at: float  # time.monotonic()
+
+
+class LocalFacts:
+    """One per server; its methods run in worker threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._git: dict[Path, GitFacts] = {}
+        self._taken: tuple[Path, Stamp, frozenset[str]] | None = None
+
+    def git(self, folder: Path) -> GitFacts:
+        with self._lock:
+            known = self._git.get(folder)
+        if known is not None and self._holds(known):
+            return known
+        facts = _look(folder)
+        with self._lock:
+            if len(self._git) >= MAX_FOLDERS:
+                self._git.clear()
+            self._git[folder] = facts
+        return facts
+
+    @staticmethod
+    def _holds(facts: GitFacts) -> bool:
+        if facts.root is None:
+            return time.monotonic() - facts.looked_at < NOT_A_REPO_TTL
+        return (
+            facts.head is not None
+            and facts.head_stamp is not None
+            and (stamp(facts.head) == facts.head_stamp)
+        )
+
+    def taken(self, store: Store) -> frozenset[str]:
+        """The names of this machine's sessions (store.all()), re-read when its folder changed."""
+        folder = store.sessions_dir
+        before = stamp(folder)  # taken before the read: a change during it shows next time
+        cached = self._taken
+        if before is not None and cached is not None and cached[:2] == (folder, before):
+            return cached[2]
+        names = frozenset(str(r.get("name", "")) for r in store.all())
+        if before is not None:
+            self._taken = (folder, before, names)
+        return names
+
+
+def _look(folder: Path) -> GitFacts:
+    from kodama.git import session as git
+
+    now = time.monotonic()
+    proc = subprocess.run(
+        ["git", "-C", str(folder), "rev-parse", "--show-toplevel", "--absolute-git-dir"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = proc.stdout.splitlines() if proc.returncode == 0 else []
+    if len(lines) != 2 or not lines[0].strip():
+        return GitFacts(None, None, None, None, now)
+    head = Path(lines[1].strip()) / "HEAD"
+    head_stamp = stamp(head)  # before asking: a checkout meanwhile changes it for next time
+    return GitFacts(Path(lines[0].strip()), git.current_branch(folder), head, head_stamp, now)
