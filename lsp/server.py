@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol import lsp_method
 from pygls.uris import to_fs_path
 
 from kodama import __version__
@@ -33,6 +33,7 @@ from kodama.validation import validate_namespace
 from .features import code_actions, commands, config_docs, registry
 from .features.local_facts import LocalFacts
 from .features.refresh import Refresher
+from .wire import PlainJsonProtocol, serve_io
 
 if TYPE_CHECKING:  # the engine pulls in the kubernetes client: loaded on first use, not
     # before `initialize` is answered
@@ -78,7 +79,7 @@ def _opt_str(data: dict[str, Any], key: str) -> str | None:
     return os.path.expanduser(value) if key == "kubeconfig" else value
 
 
-class KodamaProtocol(LanguageServerProtocol):
+class KodamaProtocol(PlainJsonProtocol):
     """pygls' protocol, with executeCommand handing the whole request to commands.py.
 
     pygls passes only `arguments` to a command; Kodama's commands also need the request id
@@ -328,4 +329,10 @@ def run(argv: list[str] | None = None) -> None:
     # child process) lands on stderr instead of corrupting the JSON-RPC stream.
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    server.start_io(sys.stdin.buffer, protocol_out)
+    # Likewise stdin: the loop reads it non-blocking (wire.py), and a child that read fd 0 would
+    # take the client's messages; children get /dev/null.
+    protocol_in = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, sys.stdin.fileno())
+    os.close(null)
+    serve_io(server, protocol_in, protocol_out)
