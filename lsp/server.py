@@ -287,7 +287,7 @@ def build() -> KodamaServer:
     )
     async def code_action(
         ls: KodamaServer, params: types.CodeActionParams
-    ) -> list[types.CodeAction] | None:
+    ) -> list[dict[str, Any]] | None:
         return await code_actions.actions(ls, params)
 
     return server
