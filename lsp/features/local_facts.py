@@ -80,13 +80,26 @@ class LocalFacts:
         )
 
     def taken(self, store: Store) -> frozenset[str]:
-        """The names of this machine's sessions (store.all()), re-read when its folder changed."""
+        """The names of this machine's sessions, listed again when its folder changed.
+
+        A record's file is `<name>.yaml` or `<name>.<namespace>.yaml` (Store.write; names hold
+        no dot), so one listing tells the names. Reading each file (store.all()) is a few
+        system calls per session, and each call waits for the GIL again: over a second for 100
+        records while a sync builds its tar in this process (issue 18)."""
         folder = store.sessions_dir
-        before = stamp(folder)  # taken before the read: a change during it shows next time
+        before = stamp(folder)  # taken before the listing: a change during it shows next time
         cached = self._taken
         if before is not None and cached is not None and cached[:2] == (folder, before):
             return cached[2]
-        names = frozenset(str(r.get("name", "")) for r in store.all())
+        try:
+            with os.scandir(folder) as entries:
+                names = frozenset(
+                    e.name.split(".", 1)[0]
+                    for e in entries
+                    if e.name.endswith(".yaml") and not e.name.startswith(".")
+                )
+        except OSError:
+            names = frozenset()
         if before is not None:
             self._taken = (folder, before, names)
         return names
