@@ -42,7 +42,6 @@ if TYPE_CHECKING:  # the engine pulls in the kubernetes client: loaded on first 
 
 T = TypeVar("T")
 log = logging.getLogger("kodama_lsp")
-SWITCH_INTERVAL = 0.0005  # seconds; see run()
 
 
 class InitOptions:
@@ -322,11 +321,6 @@ def run(argv: list[str] | None = None) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(_QuietExpected())
 
-    # Engine threads (a sync building its tar, the watches, agent reads) keep the GIL busy, and
-    # the event loop gives it up at every select and write: it waited up to the 5 ms default
-    # for it to come back, several times per request (issue 18). A shorter interval costs the
-    # busy threads little (a switch is microseconds) and puts answers first.
-    sys.setswitchinterval(SWITCH_INTERVAL)
     server = build()
     if args.tcp:
         server.start_tcp(args.host, args.port)
