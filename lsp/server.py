@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the engine pulls in the kubernetes client: loaded on first 
     # before `initialize` is answered
     from kodama.engine import SessionEngine
     from kodama.k8s.cluster import Cluster, KubeTarget
+    from kodama.store import Store
 
 T = TypeVar("T")
 log = logging.getLogger("kodama_lsp")
@@ -145,7 +146,9 @@ class KodamaServer(LanguageServer):
 
     # -- engine -------------------------------------------------------------------------------
 
-    def engine(self, root: Path | None = None, namespace: str | None = None) -> SessionEngine:
+    def engine(
+        self, root: Path | None = None, namespace: str | None = None, store: Store | None = None
+    ) -> SessionEngine:
         """A fresh engine per call (config files are re-read); API clients are shared."""
         from kodama.engine import SessionEngine
         from kodama.k8s.cluster import KubeTarget
@@ -153,7 +156,7 @@ class KodamaServer(LanguageServer):
         opts = self.options
         target = KubeTarget(opts.kubeconfig, opts.context, namespace or opts.namespace)
         return SessionEngine(
-            target, cwd=root or self.workspace_root(), cluster_factory=self._cluster
+            target, cwd=root or self.workspace_root(), store=store, cluster_factory=self._cluster
         )
 
     def _cluster(self, target: KubeTarget) -> Cluster:

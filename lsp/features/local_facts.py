@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kodama.store import Store
+
 if TYPE_CHECKING:
-    from kodama.store import Store
+    from typing import Any
 
 SETTLE_NS = 1_000_000_000
 NOT_A_REPO_TTL = 5.0  # a folder outside git is looked at again after this (a `git init` there)
@@ -121,3 +123,27 @@ def _look(folder: Path) -> GitFacts:
     head = Path(lines[1].strip()) / "HEAD"
     head_stamp = stamp(head)  # before asking: a checkout meanwhile changes it for next time
     return GitFacts(Path(lines[0].strip()), git.current_branch(folder), head, head_stamp, now)
+
+
+class CachedStore(Store):
+    """The store of the refresher's engine: all() is read again only when the sessions folder
+    changed (Store writes every record by a rename into it).
+
+    The refresher looks at sync states every refreshInterval, and sync.statuses() parses every
+    record for it: with 100 records a sixth of the GIL time of a server that was also running
+    a start and a sync (py-spy --gil, issue 18). Callers get copies of the records; the nested
+    values are shared (every caller only reads them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._records: tuple[Stamp, list[dict[str, Any]]] | None = None
+
+    def all(self) -> list[dict[str, Any]]:
+        before = stamp(self.sessions_dir)
+        known = self._records
+        if before is None or known is None or known[0] != before:
+            records = super().all()
+            self._records = None if before is None else (before, records)
+        else:
+            records = known[1]
+        return [dict(r) for r in records]

@@ -134,8 +134,10 @@ class Refresher:
     async def _open_watch(self) -> SessionWatch:
         from kodama.engine.watch import SessionWatch
 
+        from .local_facts import CachedStore
+
         loop = asyncio.get_running_loop()
-        engine = self.ls.engine()
+        engine = self.ls.engine(store=CachedStore())
         namespace = await self.ls.in_thread(engine.namespace)  # reads the kubeconfig
         # A bad kubeconfig fails here, once, rather than in the watch threads.
         await self.ls.in_thread(lambda: engine.cluster)

@@ -161,3 +161,27 @@ def test_a_plain_response_forgets_its_result_type() -> None:
     server.protocol._result_types[3] = types.ExecuteCommandResponse
     server.protocol._send_response(3, {"name": "x"})
     assert 3 not in server.protocol._result_types
+
+
+def test_cached_store_reads_again_after_a_write(
+    tmp_path: Path, looks: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KODAMA_HOME", str(tmp_path / "home"))
+    plain, cached = Store(), local_facts.CachedStore()
+    plain.write("ns1", "alpha", {"sync": {"enabled": True, "localPath": "/x"}})
+    assert cached.all() == plain.all()
+    reads: list[int] = []
+    real = Store.all
+
+    def counted(self: Store) -> list[dict[str, Any]]:
+        reads.append(1)
+        return real(self)
+
+    monkeypatch.setattr(Store, "all", counted)
+    first = cached.all()
+    first[0]["name"] = "changed by a caller"
+    assert cached.all() == real(plain)  # kept, and a caller's change to its copy stays there
+    assert reads == []
+    plain.write("ns1", "beta", {})
+    assert cached.all() == real(plain)
+    assert reads == [1]
