@@ -5,8 +5,9 @@ Looking afresh ran `git` twice and parsed every session file on each request: 68
 717 ms p95 while a start and a sync ran in the same process on two cores (issue 18). git replaces
 HEAD by a rename on checkout, and the store writes its files by a rename into its folder, so a
 stat tells whether the cached answer is still what a fresh look would give. A stamp younger than
-SETTLE is not trusted: file times tick coarsely, and a second change within the same tick would
-leave the stamp as it was (git's "racy" index has the same problem and the same answer).
+a tick of the file's clock is not trusted: a second change within the same tick would leave the
+stamp as it was (git's "racy" index has the same problem and the same answer). File times tick
+with the kernel (10 ms at most), or by whole seconds on filesystems that keep no fraction.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kodama.store import Store
+from kodama.store import Store, from_file
 
 if TYPE_CHECKING:
     from typing import Any
 
-SETTLE_NS = 1_000_000_000
+SETTLE_NS = 50_000_000  # a fine-grained file clock: a few kernel ticks
+COARSE_SETTLE_NS = 1_000_000_000  # a time without a fraction of a second: whole-second clock
 NOT_A_REPO_TTL = 5.0  # a folder outside git is looked at again after this (a `git init` there)
 MAX_FOLDERS = 64
 
@@ -37,7 +39,8 @@ def stamp(path: Path) -> Stamp | None:
         st = os.stat(path)
     except OSError:
         return None
-    if time.time_ns() - st.st_mtime_ns < SETTLE_NS:
+    settle = SETTLE_NS if st.st_mtime_ns % 1_000_000_000 else COARSE_SETTLE_NS
+    if time.time_ns() - st.st_mtime_ns < settle:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
@@ -126,8 +129,8 @@ def _look(folder: Path) -> GitFacts:
 
 
 class CachedStore(Store):
-    """The store of the refresher's engine: all() is read again only when the sessions folder
-    changed (Store writes every record by a rename into it).
+    """The store of the refresher's engine: all() parses only the records whose file changed,
+    and lists the folder only when it changed (Store writes every record by a rename into it).
 
     The refresher looks at sync states every refreshInterval, and sync.statuses() parses every
     record for it: with 100 records a sixth of the GIL time of a server that was also running
@@ -137,13 +140,35 @@ class CachedStore(Store):
     def __init__(self) -> None:
         super().__init__()
         self._records: tuple[Stamp, list[dict[str, Any]]] | None = None
+        self._files: dict[str, tuple[Stamp, dict[str, Any] | None]] = {}
 
     def all(self) -> list[dict[str, Any]]:
         before = stamp(self.sessions_dir)
         known = self._records
-        if before is None or known is None or known[0] != before:
-            records = super().all()
-            self._records = None if before is None else (before, records)
-        else:
-            records = known[1]
+        if before is not None and known is not None and known[0] == before:
+            return [dict(r) for r in known[1]]
+        records = self._read_all()
+        self._records = None if before is None else (before, records)
         return [dict(r) for r in records]
+
+    def _read_all(self) -> list[dict[str, Any]]:
+        """Store.all(), with each file parsed again only when its stamp changed."""
+        self._migrate()
+        if not self.sessions_dir.is_dir():
+            return []
+        files: dict[str, tuple[Stamp, dict[str, Any] | None]] = {}
+        out: list[dict[str, Any]] = []
+        for path in sorted(self.sessions_dir.glob("*.yaml")):
+            st = stamp(path)
+            known = self._files.get(path.name)
+            if st is not None and known is not None and known[0] == st:
+                record = known[1]
+            else:
+                data = self._load(path)
+                record = from_file(data) if data is not None else None
+            if st is not None:
+                files[path.name] = (st, record)
+            if record is not None:
+                out.append(record)
+        self._files = files
+        return out

@@ -163,25 +163,28 @@ def test_a_plain_response_forgets_its_result_type() -> None:
     assert 3 not in server.protocol._result_types
 
 
-def test_cached_store_reads_again_after_a_write(
+def test_cached_store_parses_only_what_changed(
     tmp_path: Path, looks: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KODAMA_HOME", str(tmp_path / "home"))
     plain, cached = Store(), local_facts.CachedStore()
     plain.write("ns1", "alpha", {"sync": {"enabled": True, "localPath": "/x"}})
+    plain.write("ns2", "alpha", {})
     assert cached.all() == plain.all()
-    reads: list[int] = []
-    real = Store.all
+    parsed: list[str] = []  # the files the cached store parses (the plain one reads too)
+    real = cached._load
 
-    def counted(self: Store) -> list[dict[str, Any]]:
-        reads.append(1)
-        return real(self)
+    def counted(path: Path) -> dict[str, Any] | None:
+        parsed.append(path.name)
+        return real(path)
 
-    monkeypatch.setattr(Store, "all", counted)
+    monkeypatch.setattr(cached, "_load", counted)
     first = cached.all()
     first[0]["name"] = "changed by a caller"
-    assert cached.all() == real(plain)  # kept, and a caller's change to its copy stays there
-    assert reads == []
+    assert parsed == []  # the folder as it was: no file read
+    assert cached.all() == plain.all()  # and a caller's change to its copy stays there
+    parsed.clear()
     plain.write("ns1", "beta", {})
-    assert cached.all() == real(plain)
-    assert reads == [1]
+    plain.update("ns2", "alpha", localPath="/y")
+    assert cached.all() == plain.all()
+    assert sorted(parsed) == ["alpha.ns2.yaml", "beta.yaml"]
