@@ -40,11 +40,18 @@ SYNCED = "s001"  # the Running session that receives the sync during the load ro
 TREE = "lsptree"
 
 
-async def load_rounds(env: Env, rounds: int, files: int, spy: Path | None = None) -> dict[str, Any]:
-    """The load rounds; with `spy`, py-spy records the server meanwhile (bench/profile.py)."""
+async def load_rounds(
+    env: Env,
+    rounds: int,
+    files: int,
+    spy: Path | None = None,
+    server_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The load rounds; with `spy`, py-spy records the server meanwhile (bench/profile.py);
+    `server_env` is added to the server's environment (lsp_ab.py: PYTHONPATH of another code)."""
     mutagen = sync_bench.find_mutagen()
     ed = Editor(env, RUNNING_NS, refreshInterval=2)
-    await ed.start({"KODAMA_MUTAGEN": mutagen})
+    await ed.start({"KODAMA_MUTAGEN": mutagen, **(server_env or {})})
     recorder = None
     if spy is not None:
         recorder = subprocess.Popen(

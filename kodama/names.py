@@ -16,7 +16,12 @@ def suggest_session_name(root: Path, taken: Collection[str] = ()) -> str:
     The branch without a leading `kodama/`, lowercased, other characters runs turned into `-`,
     cut to the length limit; `-2`, `-3`, … when a session of this machine already has it."""
     branch = git.current_branch(root) if git.repo_root(root) else None
-    base = (branch or root.name).removeprefix("kodama/")
+    return name_from(branch, root, taken)
+
+
+def name_from(branch: str | None, folder: Path, taken: Collection[str] = ()) -> str:
+    """suggest_session_name with the git facts already known (the language server caches them)."""
+    base = (branch or folder.name).removeprefix("kodama/")
     name = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")
     name = name[:MAX_SESSION_NAME].rstrip("-") or "session"
     n = 1

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol import lsp_method
 from pygls.uris import to_fs_path
 
 from kodama import __version__
@@ -31,12 +31,15 @@ from kodama.events import CancelToken
 from kodama.validation import validate_namespace
 
 from .features import code_actions, commands, config_docs, registry
+from .features.local_facts import LocalFacts
 from .features.refresh import Refresher
+from .wire import PlainJsonProtocol, serve_io
 
 if TYPE_CHECKING:  # the engine pulls in the kubernetes client: loaded on first use, not
     # before `initialize` is answered
     from kodama.engine import SessionEngine
     from kodama.k8s.cluster import Cluster, KubeTarget
+    from kodama.store import Store
 
 T = TypeVar("T")
 log = logging.getLogger("kodama_lsp")
@@ -77,7 +80,7 @@ def _opt_str(data: dict[str, Any], key: str) -> str | None:
     return os.path.expanduser(value) if key == "kubeconfig" else value
 
 
-class KodamaProtocol(LanguageServerProtocol):
+class KodamaProtocol(PlainJsonProtocol):
     """pygls' protocol, with executeCommand handing the whole request to commands.py.
 
     pygls passes only `arguments` to a command; Kodama's commands also need the request id
@@ -112,6 +115,7 @@ class KodamaServer(LanguageServer):
         self.running: dict[Any, CancelToken] = {}  # request id -> token
         self.progress_cancels: dict[Any, CancelToken] = {}  # progress token -> token
         self.refresher = Refresher(self)
+        self.local_facts = LocalFacts()
         self._clusters: dict[KubeTarget, Cluster] = {}
         self._clusters_lock = threading.Lock()
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -142,7 +146,9 @@ class KodamaServer(LanguageServer):
 
     # -- engine -------------------------------------------------------------------------------
 
-    def engine(self, root: Path | None = None, namespace: str | None = None) -> SessionEngine:
+    def engine(
+        self, root: Path | None = None, namespace: str | None = None, store: Store | None = None
+    ) -> SessionEngine:
         """A fresh engine per call (config files are re-read); API clients are shared."""
         from kodama.engine import SessionEngine
         from kodama.k8s.cluster import KubeTarget
@@ -150,7 +156,7 @@ class KodamaServer(LanguageServer):
         opts = self.options
         target = KubeTarget(opts.kubeconfig, opts.context, namespace or opts.namespace)
         return SessionEngine(
-            target, cwd=root or self.workspace_root(), cluster_factory=self._cluster
+            target, cwd=root or self.workspace_root(), store=store, cluster_factory=self._cluster
         )
 
     def _cluster(self, target: KubeTarget) -> Cluster:
@@ -284,7 +290,7 @@ def build() -> KodamaServer:
     )
     async def code_action(
         ls: KodamaServer, params: types.CodeActionParams
-    ) -> list[types.CodeAction] | None:
+    ) -> list[dict[str, Any]] | None:
         return await code_actions.actions(ls, params)
 
     return server
@@ -326,4 +332,10 @@ def run(argv: list[str] | None = None) -> None:
     # child process) lands on stderr instead of corrupting the JSON-RPC stream.
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    server.start_io(sys.stdin.buffer, protocol_out)
+    # Likewise stdin: the loop reads it non-blocking (wire.py), and a child that read fd 0 would
+    # take the client's messages; children get /dev/null.
+    protocol_in = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, sys.stdin.fileno())
+    os.close(null)
+    serve_io(server, protocol_in, protocol_out)

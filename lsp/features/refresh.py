@@ -60,6 +60,9 @@ class Refresher:
         self._poked: dict[str, float] = {}  # session or family name -> when a command poked it
         self._reading: dict[Key, asyncio.Future[AgentState]] = {}
         self._agents_dirty = False  # a read changed a state since the last publish
+        # the last `kodama.session.list` answer and what it was made of (listed())
+        self._listed: tuple[list[Session], dict[Key, AgentState], dict[Key, SyncStatus], int,
+                            list[dict[str, Any]]] | None = None  # fmt: skip
 
     @property
     def pacer(self) -> AgentPacer[Key]:
@@ -131,8 +134,10 @@ class Refresher:
     async def _open_watch(self) -> SessionWatch:
         from kodama.engine.watch import SessionWatch
 
+        from .local_facts import CachedStore
+
         loop = asyncio.get_running_loop()
-        engine = self.ls.engine()
+        engine = self.ls.engine(store=CachedStore())
         namespace = await self.ls.in_thread(engine.namespace)  # reads the kubeconfig
         # A bad kubeconfig fails here, once, rather than in the watch threads.
         await self.ls.in_thread(lambda: engine.cluster)
@@ -228,6 +233,27 @@ class Refresher:
         if watch is None or not watch.synced or watch.error is not None:
             return None
         reads, syncs = dict(self._read), dict(self._sync_read)
+        if watch.version == self._seen_version:
+            # The last look is current: answered on the loop, no worker thread (a hop waits for
+            # the GIL twice, slow while a start or a sync holds it; issue 18). Ages are shown in
+            # whole seconds, so an answer holds for the rest of its second.
+            key = (self.sessions, reads, syncs, int(time.time()))
+            known = self._listed
+            if known is not None and known[0] is key[0] and known[1:4] == key[1:]:
+                return known[4]
+            out = [
+                session_json(
+                    s.model_copy(
+                        update={
+                            "agent": reads.get((s.namespace, s.name)) or AgentState(),
+                            "sync": syncs.get((s.namespace, s.name)),
+                        }
+                    )
+                )
+                for s in self.sessions
+            ]
+            self._listed = (*key, out)
+            return out
 
         def build() -> list[dict[str, Any]]:
             sessions = watch.sessions()

@@ -50,13 +50,14 @@ class CheckNameArgs(_Args):
 
 
 def _suggest(call: Call, root_arg: str | None) -> str:
-    """The engine's suggestion for this checkout, avoiding the names of this machine's sessions."""
-    from kodama.names import suggest_session_name
+    """The engine's suggestion for this checkout, avoiding the names of this machine's sessions
+    (git facts and taken names cached: local_facts.py)."""
+    from kodama.names import name_from
 
     root = call.root(root_arg)
-    engine = call.engine(root)
-    taken = {str(r.get("name", "")) for r in engine.store.all()}
-    return suggest_session_name(root, taken)
+    facts = call.ls.local_facts
+    taken = facts.taken(call.engine(root).store)
+    return name_from(facts.git(root).branch, root, taken)
 
 
 async def suggest_name(call: Call) -> dict[str, Any]:
