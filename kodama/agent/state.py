@@ -131,7 +131,10 @@ def parse_status(output: str, kind: str) -> AgentState:
     if alive and ended is None:
         if kind == "claude" and state:
             hooked = _from_state(state)
-            if hooked.since is None or started is None or hooked.since >= started:
+            # SessionEnd comes a moment before the process exits: until the launcher records the
+            # exit (with its code), the agent has not exited.
+            fresh = hooked.since is None or started is None or hooked.since >= started
+            if fresh and hooked.state != AgentStateName.EXITED:
                 return hooked
         return AgentState(state=AgentStateName.WORKING, since=started)
     code = run.get("exitCode")

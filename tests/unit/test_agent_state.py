@@ -121,6 +121,17 @@ def test_parse_status_a_run_that_ended_after_the_liveness_check_has_ended() -> N
         assert got.state == AgentStateName.EXITED and got.exit_code == 4
 
 
+def test_parse_status_session_end_before_the_process_exits_is_not_exited() -> None:
+    # Claude Code's SessionEnd hook runs just before its process ends: `wait --for=exited` must
+    # not return then, without the exit code the launcher records a moment later.
+    st = {"state": "exited", "message": "exit", "since": "2025-01-01T10:05:00Z", "exitCode": None}
+    got = parse_status(status(st, {**RUN, "endedAt": None, "exitCode": None}, True), "claude")
+    assert got.state == AgentStateName.WORKING
+    ended = {**RUN, "endedAt": "2025-01-01T10:05:01Z", "exitCode": 3}
+    got = parse_status(status(st, ended, False), "claude")
+    assert got.state == AgentStateName.EXITED and got.exit_code == 3
+
+
 def test_parse_status_process_gone_with_its_pod() -> None:
     got = parse_status(status(None, {**RUN, "endedAt": None}, False), "claude")
     assert got.state == AgentStateName.EXITED and got.exit_code is None
