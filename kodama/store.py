@@ -21,7 +21,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -31,20 +30,16 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from kodama.errors import InvalidInput
-from kodama.home import kodama_home
+from kodama.home import SAFE_LABEL, kodama_home, load_record_file
 from kodama.k8s import manifests
 
 if TYPE_CHECKING:  # `list` reads session files before (or without) building any model
     from kodama.models import Session, SessionSpec
 
-# Session names and namespaces are DNS-1123 labels: names can come from objects others write in
-# a shared namespace, and a record must never land outside sessions_dir.
-_SAFE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-
 
 def _check_names(namespace: str, name: str) -> None:
     for part in (namespace, name):
-        if not _SAFE.match(part):
+        if not SAFE_LABEL.match(part):
             raise InvalidInput(f"refusing a local session record named {part!r}")
 
 
@@ -150,12 +145,7 @@ class Store:
     # -- where a record lives -------------------------------------------------------------------
 
     def _load(self, path: Path) -> dict[str, Any] | None:
-        try:
-            # libyaml when there: `list` reads every session file (500 in `list -A` at scale).
-            data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except (OSError, yaml.YAMLError):
-            return None
-        return data if isinstance(data, dict) else None
+        return load_record_file(path)
 
     def _candidates(self, name: str) -> list[Path]:
         d = self.sessions_dir

@@ -15,17 +15,16 @@ file itself, in the layout kodama.store writes (tests/unit/test_sync.py holds th
 from __future__ import annotations
 
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kodama.home import SAFE_LABEL, kodama_home, load_record_file
 from kodama.k8s.kubectl import Kubectl
 from kodama.k8s.manifests import CONTAINER
 
 HOST_SUFFIX = ".kodama"
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 # Options of OpenSSH's ssh and scp that take a value (everything else is a flag we ignore).
 _SSH_VALUE_OPTS = frozenset("BbcDEeFIiJLlmOopQRSWw")
@@ -140,39 +139,24 @@ class Target:
     kubeconfig_env: str | None = None  # KUBECONFIG when `sync start` ran without --kubeconfig
 
 
-def _load(path: Path) -> dict[str, Any] | None:
-    import yaml
-
-    try:
-        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, yaml.YAMLError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def sync_record(home: Path, namespace: str, name: str) -> dict[str, Any] | None:
     """The `sync` part of the session's file while sync is on (Store.read's answer, in the
     file's own layout): `<name>.yaml`, or `<name>.<namespace>.yaml` when another namespace's
     session of that name had the first."""
-    if not (_LABEL.match(namespace) and _LABEL.match(name)):
+    if not (SAFE_LABEL.match(namespace) and SAFE_LABEL.match(name)):
         return None  # never a path outside the sessions folder
     folder = home / "sessions"
     for path in (folder / f"{name}.yaml", folder / f"{name}.{namespace}.yaml"):
-        data = _load(path)
+        data = load_record_file(path)
         if data is not None and data.get("namespace") == namespace:
             sync = data.get("sync")
             return sync if isinstance(sync, dict) and sync.get("enabled") else None
     return None
 
 
-def _home() -> Path:
-    # kodama.config.kodama_home, without importing the configuration models.
-    return Path(os.environ.get("KODAMA_HOME") or Path.home() / ".kodama")
-
-
 def resolve(host: str, home: Path | None = None) -> Target:
     namespace, name = parse_host(host)
-    sync = sync_record(home or _home(), namespace, name)
+    sync = sync_record(home or kodama_home(), namespace, name)
     if not isinstance(sync, dict) or not sync.get("pod"):
         raise ShimError(
             f"no sync record for session {name} in namespace {namespace} "
