@@ -215,9 +215,13 @@ class Lifecycle(Reads, Deletion, Waiting):
             filling = pool.submit(
                 git.ensure_workspace, ctx, rep, cancel, filled=filled, new=new, shipment=shipment
             )
-            marking = (
-                pool.submit(lambda: (filling.result(), after_fill())[1]) if after_fill else None
-            )
+
+            def mark_filled() -> dict[str, Any]:
+                assert after_fill is not None
+                filling.result()
+                return after_fill()
+
+            marking = pool.submit(mark_filled) if after_fill else None
             try:
                 launched = agent.ensure_agent(
                     ctx,

@@ -21,9 +21,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kodama.config import kodama_home
 from kodama.errors import KodamaError
 from kodama.events import CancelToken
+from kodama.home import kodama_home
 
 INSTALL_HINT = (
     "install mutagen (https://mutagen.io/documentation/introduction/installation, e.g. "
