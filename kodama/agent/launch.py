@@ -103,21 +103,14 @@ if [ "$1" = prompt ]; then
 fi
 old=$(cat "$run" 2>/dev/null)
 nap() { sleep "$1" 2>/dev/null || sleep 1; }
-# The run is going: its record is not ended and its launcher is there. Shell builtins only (the
-# settle is timed by its naps, not by forks; a reaped-late launcher still ends its record first).
-going() {
-    IFS= read -r r <"$run" 2>/dev/null || return 1
-    case "$r" in *'"endedAt":null'*) ;; *) return 1 ;; esac
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
-}
 # Returning only once the launcher has recorded its run makes `start --prompt; logs -f` and
 # `list` right after a launch see this run, not the previous one.
 started() {
     i=0
     while [ "$i" -lt 100 ] && [ "$(cat "$run" 2>/dev/null)" = "$old" ]; do nap 0.05; i=$((i + 1)); done
-    pid=$(sed -n 's/.*"pid":[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$run" 2>/dev/null)
+    # The helper's `alive` (builtins only: one fork of sh per tick) is the one liveness rule.
     i=0
-    while [ "$i" -lt "$4" ] && going; do nap 0.1; i=$((i + 1)); done
+    while [ "$i" -lt "$4" ] && sh "$a" alive; do nap 0.1; i=$((i + 1)); done
     # Still up: its status goes back with the answer (start returns it without another exec).
     st=$(sh "$a" status)
     case "$st" in *"
