@@ -268,10 +268,15 @@ class Store:
         if not self.sessions_dir.is_dir():
             return out
         for path in sorted(self.sessions_dir.glob("*.yaml")):
-            data = self._load(path)
-            if data is not None:
-                out.append(from_file(data))
+            record = self._record_at(path)
+            if record is not None:
+                out.append(record)
         return out
+
+    def _record_at(self, path: Path) -> dict[str, Any] | None:
+        """The flat record in one session file (None: not a readable record)."""
+        data = self._load(path)
+        return from_file(data) if data is not None else None
 
     # -- the older layout -----------------------------------------------------------------------
 

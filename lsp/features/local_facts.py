@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kodama.store import Store, from_file
+from kodama.store import Store
 
 if TYPE_CHECKING:
     from typing import Any
@@ -141,6 +141,7 @@ class CachedStore(Store):
         super().__init__()
         self._records: tuple[Stamp, list[dict[str, Any]]] | None = None
         self._files: dict[str, tuple[Stamp, dict[str, Any] | None]] = {}
+        self._seen: dict[str, tuple[Stamp, dict[str, Any] | None]] = {}  # by the running all()
 
     def all(self) -> list[dict[str, Any]]:
         before = stamp(self.sessions_dir)
@@ -152,23 +153,20 @@ class CachedStore(Store):
         return [dict(r) for r in records]
 
     def _read_all(self) -> list[dict[str, Any]]:
-        """Store.all(), with each file parsed again only when its stamp changed."""
-        self._migrate()
-        if not self.sessions_dir.is_dir():
-            return []
-        files: dict[str, tuple[Stamp, dict[str, Any] | None]] = {}
-        out: list[dict[str, Any]] = []
-        for path in sorted(self.sessions_dir.glob("*.yaml")):
-            st = stamp(path)
-            known = self._files.get(path.name)
-            if st is not None and known is not None and known[0] == st:
-                record = known[1]
-            else:
-                data = self._load(path)
-                record = from_file(data) if data is not None else None
-            if st is not None:
-                files[path.name] = (st, record)
-            if record is not None:
-                out.append(record)
-        self._files = files
-        return out
+        """Store.all(), with each file parsed again only when its stamp changed (_record_at);
+        the files it no longer sees are forgotten."""
+        self._seen = {}
+        records = Store.all(self)
+        self._files = self._seen
+        return records
+
+    def _record_at(self, path: Path) -> dict[str, Any] | None:
+        st = stamp(path)
+        known = self._files.get(path.name)
+        if st is not None and known is not None and known[0] == st:
+            record = known[1]
+        else:
+            record = super()._record_at(path)
+        if st is not None:
+            self._seen[path.name] = (st, record)
+        return record
